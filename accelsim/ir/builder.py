@@ -1,0 +1,251 @@
+"""NetworkBuilder: the one place where layers are created and shapes are inferred.
+
+The model zoo, model files and the ONNX importer all build networks through it, so
+`same`/`valid`/explicit padding, output sizes and shape checks have one definition.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from accelsim.errors import GraphError
+from accelsim.ir.graph import Network
+from accelsim.ir.layers import Activation, Layer, Shape
+
+__all__ = ["NetworkBuilder", "Padding", "resolve_padding"]
+
+Padding = str | int | Sequence[int]
+ACTIVATIONS: tuple[str, ...] = ("none", "relu", "relu6")
+
+
+def _pair(value: int | Sequence[int], what: str, layer: str) -> tuple[int, int]:
+    """Read an int or a 2-sequence as (rows, cols)."""
+    if isinstance(value, int):
+        pair = (value, value)
+    else:
+        seq = tuple(int(v) for v in value)
+        if len(seq) != 2:
+            raise GraphError(f"layer {layer!r}: {what} must be one integer or two, got {value}")
+        pair = (seq[0], seq[1])
+    if min(pair) < 1:
+        raise GraphError(f"layer {layer!r}: {what} must be >= 1, got {value}")
+    return pair
+
+
+def resolve_padding(
+    padding: Padding, size: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
+    layer: str,
+) -> tuple[int, int, int, int]:
+    """Turn `same`, `valid`, an int or (t, b, l, r) into explicit (top, bottom, left, right).
+
+    `same` follows TensorFlow: output = ceil(input / stride), the extra pad at the end.
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding != "same":
+            raise GraphError(
+                f"layer {layer!r}: padding must be same, valid, an integer or "
+                f"[top, bottom, left, right], got {padding!r}"
+            )
+        pads = []
+        for n, k, s in zip(size, kernel, stride, strict=True):
+            out = math.ceil(n / s)
+            total = max((out - 1) * s + k - n, 0)
+            pads.append((total // 2, total - total // 2))
+        return (pads[0][0], pads[0][1], pads[1][0], pads[1][1])
+    if isinstance(padding, int):
+        values: tuple[int, ...] = (padding,) * 4
+    else:
+        values = tuple(int(p) for p in padding)
+        if len(values) == 2:
+            values = (values[0], values[0], values[1], values[1])
+    if len(values) != 4 or min(values) < 0:
+        raise GraphError(
+            f"layer {layer!r}: explicit padding must be non-negative [top, bottom, left, right], "
+            f"got {padding!r}"
+        )
+    return (values[0], values[1], values[2], values[3])
+
+
+def _window_out(n: int, k: int, s: int, before: int, after: int) -> int:
+    """Output length of a sliding window (floor division, as every framework does)."""
+    return (n + before + after - k) // s + 1
+
+
+class NetworkBuilder:
+    """Append layers one at a time; each call infers and checks the output shape.
+
+    Every method returns the new layer's name, so calls chain: `x = b.conv2d("c1", x, ...)`.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._layers: list[Layer] = []
+        self._shapes: dict[str, Shape] = {}
+        self.params: dict[str, dict[str, np.ndarray]] = {}
+
+    # ---- helpers ---------------------------------------------------------------------
+    def shape(self, tensor: str) -> Shape:
+        """Output shape of an existing layer; GraphError if there is none by that name."""
+        try:
+            return self._shapes[tensor]
+        except KeyError:
+            known = ", ".join(self._shapes) or "none yet"
+            raise GraphError(
+                f"{self.name}: unknown input {tensor!r} (layers so far: {known})"
+            ) from None
+
+    def _add(self, layer: Layer) -> str:
+        if layer.name in self._shapes:
+            raise GraphError(f"{self.name}: layer name {layer.name!r} is used twice")
+        if any(d <= 0 for d in layer.output_shape):
+            raise GraphError(
+                f"{self.name}: layer {layer.name!r} would have an empty output "
+                f"{layer.output_shape} (input {layer.input_shape}); the input resolution "
+                "is too small for this network"
+            )
+        self._layers.append(layer)
+        self._shapes[layer.name] = layer.output_shape
+        return layer.name
+
+    def _feature_map(self, name: str, x: str) -> tuple[int, int, int]:
+        shape = self.shape(x)
+        if len(shape) != 3:
+            raise GraphError(
+                f"{self.name}: layer {name!r} needs an (H, W, C) input, but {x!r} is {shape}"
+            )
+        return (shape[0], shape[1], shape[2])
+
+    @staticmethod
+    def _activation(name: str, activation: str) -> Activation:
+        if activation not in ACTIVATIONS:
+            raise GraphError(
+                f"layer {name!r}: activation must be one of {', '.join(ACTIVATIONS)}, "
+                f"got {activation!r}"
+            )
+        return activation  # type: ignore[return-value]
+
+    # ---- layers ----------------------------------------------------------------------
+    def input(self, name: str, shape: Sequence[int]) -> str:
+        """The network input, per sample, e.g. (224, 224, 3)."""
+        out = tuple(int(d) for d in shape)
+        return self._add(Layer(name, "input", (), (), out))
+
+    def conv2d(
+        self,
+        name: str,
+        x: str,
+        filters: int,
+        kernel: int | Sequence[int] = 3,
+        stride: int | Sequence[int] = 1,
+        padding: Padding = "same",
+        groups: int = 1,
+        use_bias: bool = False,
+        batch_norm: bool = False,
+        activation: str = "none",
+    ) -> str:
+        """A 2-D convolution; groups == in == out channels makes it `depthwise_conv2d`."""
+        h, w, c = self._feature_map(name, x)
+        k = _pair(kernel, "kernel", name)
+        s = _pair(stride, "stride", name)
+        if filters < 1 or groups < 1 or c % groups or filters % groups:
+            raise GraphError(
+                f"{self.name}: layer {name!r}: channels in ({c}) and out ({filters}) must be "
+                f"positive multiples of groups ({groups})"
+            )
+        pad = resolve_padding(padding, (h, w), k, s, name)
+        out = (
+            _window_out(h, k[0], s[0], pad[0], pad[1]),
+            _window_out(w, k[1], s[1], pad[2], pad[3]),
+            int(filters),
+        )
+        op = "depthwise_conv2d" if groups > 1 and groups == c == filters else "conv2d"
+        return self._add(
+            Layer(name, op, (x,), ((h, w, c),), out, k, s, pad, groups, use_bias, batch_norm,
+                  self._activation(name, activation))
+        )
+
+    def depthwise_conv2d(
+        self, name: str, x: str, kernel: int | Sequence[int] = 3, stride: int | Sequence[int] = 1,
+        padding: Padding = "same", use_bias: bool = False, batch_norm: bool = False,
+        activation: str = "none",
+    ) -> str:
+        """A depthwise convolution: one filter per input channel (groups = channels)."""
+        c = self._feature_map(name, x)[2]
+        return self.conv2d(name, x, c, kernel, stride, padding, c, use_bias, batch_norm,
+                           activation)
+
+    def dense(
+        self, name: str, x: str, units: int, use_bias: bool = True, batch_norm: bool = False,
+        activation: str = "none",
+    ) -> str:
+        """A fully connected layer over the flattened input."""
+        shape = self.shape(x)
+        if units < 1:
+            raise GraphError(f"{self.name}: layer {name!r}: units must be >= 1, got {units}")
+        return self._add(
+            Layer(name, "dense", (x,), (shape,), (int(units),), use_bias=use_bias,
+                  batch_norm=batch_norm, activation=self._activation(name, activation))
+        )
+
+    def pool(
+        self, name: str, x: str, kind: str, kernel: int | Sequence[int],
+        stride: int | Sequence[int] | None = None, padding: Padding = "valid",
+    ) -> str:
+        """avg_pool or max_pool with the given window (stride defaults to the window)."""
+        if kind not in ("avg_pool", "max_pool"):
+            raise GraphError(f"layer {name!r}: pool kind must be avg_pool or max_pool")
+        h, w, c = self._feature_map(name, x)
+        k = _pair(kernel, "kernel", name)
+        s = _pair(stride if stride is not None else k, "stride", name)
+        pad = resolve_padding(padding, (h, w), k, s, name)
+        out = (_window_out(h, k[0], s[0], pad[0], pad[1]),
+               _window_out(w, k[1], s[1], pad[2], pad[3]), c)
+        return self._add(Layer(name, kind, (x,), ((h, w, c),), out, k, s, pad))
+
+    def global_avg_pool(self, name: str, x: str) -> str:
+        """Average over all rows and columns, keeping (1, 1, C)."""
+        h, w, c = self._feature_map(name, x)
+        return self._add(Layer(name, "global_avg_pool", (x,), ((h, w, c),), (1, 1, c),
+                               kernel=(h, w), stride=(h, w)))
+
+    def add(self, name: str, inputs: Sequence[str], activation: str = "none") -> str:
+        """Element-wise sum of two or more tensors of identical shape (a residual add)."""
+        shapes = tuple(self.shape(i) for i in inputs)
+        if len(shapes) < 2:
+            raise GraphError(f"{self.name}: add layer {name!r} needs at least two inputs")
+        if len(set(shapes)) != 1:
+            detail = ", ".join(f"{i} {s}" for i, s in zip(inputs, shapes, strict=True))
+            raise GraphError(f"{self.name}: add layer {name!r} has mismatched shapes: {detail}")
+        return self._add(Layer(name, "add", tuple(inputs), shapes, shapes[0],
+                               activation=self._activation(name, activation)))
+
+    def activation(self, name: str, x: str, kind: str) -> str:
+        """A standalone non-linearity (relu, relu6 or none)."""
+        shape = self.shape(x)
+        return self._add(Layer(name, "activation", (x,), (shape,), shape,
+                               activation=self._activation(name, kind)))
+
+    def batch_norm(self, name: str, x: str) -> str:
+        """A standalone batch-norm (per-channel scale and shift); foldable into its producer."""
+        shape = self.shape(x)
+        return self._add(Layer(name, "batch_norm", (x,), (shape,), shape))
+
+    def flatten(self, name: str, x: str) -> str:
+        """Flatten (H, W, C) to (H*W*C,)."""
+        shape = self.shape(x)
+        return self._add(Layer(name, "flatten", (x,), (shape,), (math.prod(shape),)))
+
+    def softmax(self, name: str, x: str) -> str:
+        """Softmax over the last dimension."""
+        shape = self.shape(x)
+        return self._add(Layer(name, "softmax", (x,), (shape,), shape))
+
+    # ---- result ------------------------------------------------------------------------
+    def build(self, bn_epsilon: float = 1e-3) -> Network:
+        """The checked Network, layers in the order they were added."""
+        return Network.from_layers(self.name, list(self._layers), self.params, bn_epsilon)

@@ -1,0 +1,146 @@
+"""Typed layer records: one frozen dataclass per node, with its shapes and counts.
+
+Shapes are per-sample and channels-last: (H, W, C) for feature maps, (N,) for vectors.
+Every count (MACs, weights, elements) is a plain property derived from the record, so
+there is one formula per quantity and nothing to keep in sync.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "Activation",
+    "Layer",
+    "OP_NAMES",
+    "Shape",
+    "WEIGHTED_OPS",
+    "POOL_OPS",
+]
+
+Shape = tuple[int, ...]
+Activation = Literal["none", "relu", "relu6"]
+
+#: Every op name the IR knows. `depthwise_conv2d` is a conv2d whose groups equal its
+#: input and output channels; it is its own op so reports can tell the two apart.
+OP_NAMES: tuple[str, ...] = (
+    "input",
+    "conv2d",
+    "depthwise_conv2d",
+    "dense",
+    "avg_pool",
+    "max_pool",
+    "global_avg_pool",
+    "add",
+    "activation",
+    "batch_norm",
+    "flatten",
+    "softmax",
+)
+#: Ops that carry filters (weights) and do multiply-adds.
+WEIGHTED_OPS: frozenset[str] = frozenset({"conv2d", "depthwise_conv2d", "dense"})
+#: Ops with a spatial window but no weights.
+POOL_OPS: frozenset[str] = frozenset({"avg_pool", "max_pool", "global_avg_pool"})
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One node of the network graph: an operation, its inputs and its resolved shapes.
+
+    `padding` is resolved to explicit (top, bottom, left, right) at construction, so
+    later stages never re-derive TensorFlow `same` arithmetic. `batch_norm` and
+    `activation` record a batch-norm and a non-linearity fused into this layer.
+    """
+
+    name: str
+    op: str
+    inputs: tuple[str, ...]
+    input_shapes: tuple[Shape, ...]
+    output_shape: Shape
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int, int, int] = (0, 0, 0, 0)
+    groups: int = 1
+    use_bias: bool = False
+    batch_norm: bool = False
+    activation: Activation = "none"
+
+    # ---- shapes -----------------------------------------------------------------
+    @property
+    def input_shape(self) -> Shape:
+        """Shape of the first (for most ops, the only) input; () for the network input."""
+        return self.input_shapes[0] if self.input_shapes else ()
+
+    @property
+    def in_channels(self) -> int:
+        """Channels (last dimension) of the first input; for the input node, its output's."""
+        shape = self.input_shape or self.output_shape
+        return shape[-1]
+
+    @property
+    def out_channels(self) -> int:
+        """Channels (last dimension) of the output."""
+        return self.output_shape[-1]
+
+    # ---- element counts -----------------------------------------------------------
+    @property
+    def input_elements(self) -> int:
+        """Elements read from all inputs (one sample)."""
+        return sum(math.prod(s) for s in self.input_shapes)
+
+    @property
+    def output_elements(self) -> int:
+        """Elements of the output tensor (one sample)."""
+        return math.prod(self.output_shape)
+
+    # ---- weights --------------------------------------------------------------------
+    @property
+    def weight_count(self) -> int:
+        """Filter or matrix coefficients (biases and batch-norm excluded)."""
+        if self.op in ("conv2d", "depthwise_conv2d"):
+            kh, kw = self.kernel
+            return kh * kw * (self.in_channels // self.groups) * self.out_channels
+        if self.op == "dense":
+            return math.prod(self.input_shape) * self.out_channels
+        return 0
+
+    @property
+    def bias_count(self) -> int:
+        """Bias terms (one per output channel when the layer has a bias)."""
+        return self.out_channels if self.use_bias and self.op in WEIGHTED_OPS else 0
+
+    @property
+    def params(self) -> int:
+        """Weights plus biases: the paper's parameter count for this layer."""
+        return self.weight_count + self.bias_count
+
+    @property
+    def bn_params(self) -> int:
+        """Batch-norm parameters: scale, shift, moving mean and variance per channel."""
+        if self.op == "batch_norm" or self.batch_norm:
+            return 4 * self.out_channels
+        return 0
+
+    # ---- work -----------------------------------------------------------------------
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of one sample (conv and dense only; pools and adds are 0)."""
+        if self.op in ("conv2d", "depthwise_conv2d"):
+            kh, kw = self.kernel
+            per_output = kh * kw * (self.in_channels // self.groups)
+            return self.output_elements * per_output
+        if self.op == "dense":
+            return self.weight_count
+        return 0
+
+    @property
+    def is_weighted(self) -> bool:
+        """True for layers with filters (conv2d, depthwise_conv2d, dense)."""
+        return self.op in WEIGHTED_OPS
+
+    @property
+    def is_spatial(self) -> bool:
+        """True for ops with a sliding window over rows (convs and pools)."""
+        return self.op in ("conv2d", "depthwise_conv2d") or self.op in POOL_OPS
