@@ -1,0 +1,114 @@
+"""Parse quantities with units: sizes, bandwidths, MAC rates, frequencies, times, energies.
+
+How each string is read (documented in docs/units.md, tested exhaustively):
+
+* Decimal prefixes k, M, G, T, P are powers of 1000; binary prefixes Ki, Mi, Gi, Ti, Pi
+  are powers of 1024. `1 MB` = 1,000,000 bytes, `1 MiB` = 1,048,576 bytes.
+* `B` (or `byte(s)`) is a byte; `b` (or `bit(s)`) is a bit = 1/8 byte. `8 Mb` = 1 MB.
+* Bandwidth: a size per second, `1 GB/s`, `8 Gb/s`, `1 GiB/s`, also `Bps`.
+* Compute rate: `MAC/s` (also `MACs/s`, `MACS`); `OPS` counts two operations per
+  multiply-accumulate, so `1 TOPS` = 0.5 TMAC/s = 5e11 MAC/s.
+* Frequency: `Hz`, `500 MHz`. Time: `s`, `ms`, `us`, `ns`. Energy: `J`, `mJ`, `nJ`, `pJ`, `fJ`.
+* A plain number is in the base unit: bytes, bytes/s, MAC/s, Hz, seconds, joules.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from accelsim.errors import UnitError
+
+__all__ = ["Kind", "parse_quantity", "format_bytes", "format_quantity", "KINDS"]
+
+Kind = Literal["size", "bandwidth", "mac_rate", "frequency", "time", "energy"]
+KINDS: tuple[str, ...] = ("size", "bandwidth", "mac_rate", "frequency", "time", "energy")
+
+_DECIMAL = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
+_BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50}
+_SMALL = {"": 1.0, "m": 1e-3, "u": 1e-6, "µ": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15}
+
+# Unit words per kind, each with its factor to the base unit (before the prefix).
+_SIZE_UNITS = {"B": 1.0, "byte": 1.0, "bytes": 1.0, "b": 0.125, "bit": 0.125, "bits": 0.125}
+_UNITS: dict[str, dict[str, float]] = {
+    "size": _SIZE_UNITS,
+    "bandwidth": {
+        **{f"{u}/s": f for u, f in _SIZE_UNITS.items()}, "Bps": 1.0, "bps": 0.125,
+    },
+    "mac_rate": {"MAC/s": 1.0, "MACs/s": 1.0, "MACS": 1.0, "MAC/S": 1.0, "OPS": 0.5,
+                 "OP/s": 0.5, "OPs/s": 0.5, "ops/s": 0.5, "FLOPS": 0.5, "FLOP/s": 0.5},
+    "frequency": {"Hz": 1.0, "hz": 1.0},
+    "time": {"s": 1.0, "sec": 1.0},
+    "energy": {"J": 1.0},
+}
+_BASE = {"size": "bytes", "bandwidth": "bytes/s", "mac_rate": "MAC/s", "frequency": "Hz",
+         "time": "s", "energy": "J"}
+_NUMBER = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
+
+
+def _prefixes(kind: str) -> dict[str, float]:
+    """Time and energy take sub-unit prefixes; the rest take decimal and binary ones."""
+    if kind in ("time", "energy"):
+        return _SMALL
+    return {**_DECIMAL, **_BINARY}
+
+
+def _unit_factor(kind: str, unit: str) -> float | None:
+    """Factor from `unit` (prefix + unit word) to the base unit of `kind`, or None."""
+    words = _UNITS[kind]
+    for prefix, scale in sorted(_prefixes(kind).items(), key=lambda kv: -len(kv[0])):
+        if unit.startswith(prefix) and unit[len(prefix):] in words:
+            return scale * words[unit[len(prefix):]]
+    return None
+
+
+def parse_quantity(value: object, kind: Kind) -> float:
+    """Read `value` (a number or a string such as "1 MiB") as a float in the kind's base unit.
+
+    Raises UnitError naming the value, the kind and examples of what is accepted.
+    """
+    if kind not in _UNITS:
+        raise UnitError(f"unknown quantity kind {kind!r}; known: {', '.join(KINDS)}")
+    if isinstance(value, bool):
+        raise UnitError(f"expected a {kind} such as {_example(kind)}, got {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str):
+        raise UnitError(f"expected a {kind} such as {_example(kind)}, got {value!r}")
+    match = _NUMBER.match(value)
+    if not match:
+        raise UnitError(f"cannot read {value!r} as a {kind}; write it like {_example(kind)}")
+    number, unit = float(match.group(1)), match.group(2).replace(" ", "")
+    if not unit:
+        return number
+    factor = _unit_factor(kind, unit)
+    if factor is None:
+        raise UnitError(
+            f"unknown {kind} unit {match.group(2)!r} in {value!r}; write it like "
+            f"{_example(kind)} (plain numbers are {_BASE[kind]})"
+        )
+    return number * factor
+
+
+def _example(kind: str) -> str:
+    return {
+        "size": "'1 MiB', '512 KB', '8 Mb' or a number of bytes",
+        "bandwidth": "'1 GB/s', '8 Gb/s', '25.6 GiB/s' or a number of bytes/s",
+        "mac_rate": "'500 GMAC/s', '1 TOPS' (= 0.5 TMAC/s) or a number of MAC/s",
+        "frequency": "'500 MHz', '1 GHz' or a number of Hz",
+        "time": "'100 ns', '1 us' or a number of seconds",
+        "energy": "'4.6 pJ', '1 nJ' or a number of joules",
+    }[kind]
+
+
+def format_bytes(n: float) -> str:
+    """Human-readable size with binary prefixes, e.g. 1048576 -> '1.00 MiB'."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n:.0f} B"
+
+
+def format_quantity(value: float, kind: Kind) -> str:
+    """A value in its base unit as a canonical string, e.g. 1e9 bandwidth -> '1e+09 bytes/s'."""
+    return f"{value:.12g} {_BASE[kind]}"
