@@ -6,6 +6,7 @@ a fused batch-norm and activation, as the papers' counting convention assumes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,8 +46,8 @@ def make_divisible(value: float, divisor: int = 8) -> int:
 
 
 def _check_alpha(alpha: float) -> None:
-    if not alpha > 0:
-        raise GraphError(f"alpha (width multiplier) must be > 0, got {alpha}")
+    if not (alpha > 0 and math.isfinite(alpha)):
+        raise GraphError(f"alpha (width multiplier) must be a finite number > 0, got {alpha}")
 
 
 def _v1_family(
