@@ -1,0 +1,188 @@
+"""The schedule: for every layer, the ordered list of moves and computes it performs.
+
+A schedule is data, not behaviour: the simulator costs it, the report prints it and the
+reference executor replays it with a bounded SRAM to prove it computes the network.
+
+Actions name SRAM *buffers*: a whole tensor ("fmap:conv1"), a tile of one
+("fmap:conv1@r0-8,c0-32,b0-1") or a layer's filters ("w:conv1@c0-32"). Loads copy DRAM
+to SRAM, stores copy SRAM to DRAM, allocs reserve SRAM for an output being computed,
+frees release SRAM without writing anything back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "Action",
+    "Alloc",
+    "Compute",
+    "Free",
+    "LayerSchedule",
+    "Load",
+    "Region",
+    "Schedule",
+    "Store",
+    "Tile",
+    "TensorPlacement",
+]
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Region:
+    """A box of a tensor: samples [b0, b1), rows [r0, r1), channels [c0, c1); None = all.
+
+    For filters, `channels` is the output-channel range and rows/samples are None.
+    """
+
+    samples: Span | None = None
+    rows: Span | None = None
+    channels: Span | None = None
+
+    @property
+    def is_whole(self) -> bool:
+        """True when the region is the entire tensor."""
+        return self.samples is None and self.rows is None and self.channels is None
+
+    def label(self) -> str:
+        """Short text such as 'r0-8,c0-32' used in buffer names ('' when whole)."""
+        parts = []
+        for tag, span in (("b", self.samples), ("r", self.rows), ("c", self.channels)):
+            if span is not None:
+                parts.append(f"{tag}{span[0]}-{span[1]}")
+        return ",".join(parts)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """The part of a layer's output one Compute produces: samples, output rows, channels."""
+
+    samples: Span
+    rows: Span
+    channels: Span
+
+
+@dataclass(frozen=True)
+class Load:
+    """Copy `region` of `tensor` from DRAM into SRAM buffer `buffer`."""
+
+    buffer: str
+    tensor: str
+    kind: Literal["fmap", "weights"]
+    region: Region
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Store:
+    """Copy SRAM buffer `buffer` (holding `region` of `tensor`) to DRAM."""
+
+    buffer: str
+    tensor: str
+    region: Region
+    bytes: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Alloc:
+    """Reserve SRAM buffer `buffer` for `region` of `tensor`, produced by the next compute."""
+
+    buffer: str
+    tensor: str
+    region: Region
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Free:
+    """Release SRAM buffer `buffer` (its contents are dropped, not written back)."""
+
+    buffer: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Compute:
+    """Compute `tile` of `layer` reading the listed input and weight buffers into `output`."""
+
+    layer: str
+    tile: Tile
+    inputs: tuple[str, ...]
+    weights: str | None
+    output: str
+    macs: int
+
+
+Action = Load | Store | Alloc | Free | Compute
+
+
+@dataclass
+class LayerSchedule:
+    """Everything one layer does, in order, plus the facts the report needs about it."""
+
+    index: int
+    name: str
+    actions: list[Action] = field(default_factory=list)
+    tiling: str = "none"
+    spill_reason: str = ""
+    spills: int = 0
+    peak_sram_bytes: int = 0
+    end_sram_bytes: int = 0
+
+    @property
+    def dram_read_bytes(self) -> int:
+        """Bytes moved DRAM -> SRAM by this layer."""
+        return sum(a.bytes for a in self.actions if isinstance(a, Load))
+
+    @property
+    def dram_write_bytes(self) -> int:
+        """Bytes moved SRAM -> DRAM by this layer."""
+        return sum(a.bytes for a in self.actions if isinstance(a, Store))
+
+    @property
+    def transfers(self) -> int:
+        """Number of separate DRAM transfers (each pays the DRAM latency once)."""
+        return sum(1 for a in self.actions if isinstance(a, Load | Store))
+
+    @property
+    def tiles(self) -> int:
+        """Number of compute steps (1 when the layer is not tiled)."""
+        return sum(1 for a in self.actions if isinstance(a, Compute))
+
+
+@dataclass(frozen=True)
+class TensorPlacement:
+    """Where one tensor lived: size, producer/last-use layer indices, placement, spills."""
+
+    tensor: str
+    kind: Literal["fmap", "weights"]
+    size_bytes: int
+    produced_at: int
+    last_use_at: int
+    placement: str
+    spill_reason: str = ""
+
+
+@dataclass
+class Schedule:
+    """A whole network's schedule under one policy and SRAM capacity."""
+
+    policy: str
+    capacity_bytes: int
+    batch: int
+    layers: list[LayerSchedule]
+    tensors: list[TensorPlacement]
+
+    @property
+    def peak_sram_bytes(self) -> int:
+        """Highest SRAM occupancy at any moment of the run."""
+        return max((ls.peak_sram_bytes for ls in self.layers), default=0)
+
+    @property
+    def spills(self) -> int:
+        """Number of eviction or spill events."""
+        return sum(ls.spills for ls in self.layers)
