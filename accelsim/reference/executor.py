@@ -1,0 +1,212 @@
+"""The NumPy reference executor: run a Network on a batch, in float32 or integer mode.
+
+`run` executes the whole network in `Network.order` and keeps every layer's output.
+`run_layer` executes one layer on explicit input arrays; a schedule replay calls it per
+tile with a `padding` override (an interior tile carries its halo and gets no padding),
+and in integer mode with the layer's calibrated `QuantLayer` from a previous `run`.
+
+Integer mode (``mode="int"``) first runs float32 on the same input to calibrate every
+tensor's scale, then runs the integer datapath of `accelsim.reference.quant`; its
+`values` and `outputs` are dequantised floats, its `int_values` the raw integers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from accelsim.errors import ConfigError, GraphError
+from accelsim.ir.graph import Network
+from accelsim.ir.layers import Layer
+from accelsim.reference import kernels
+from accelsim.reference.kernels import Padding4
+from accelsim.reference.quant import (
+    IntLayerOutput,
+    Precision,
+    QuantLayer,
+    calibrate_layer,
+    int_layer,
+)
+from accelsim.reference.weights import LayerParams, Params, check_params, params_for
+
+__all__ = ["ExecResult", "LayerOutput", "Mode", "run", "run_layer"]
+
+Mode = Literal["float32", "int"]
+MODES: tuple[str, ...] = ("float32", "int")
+#: run_layer's result: the same record in both modes (counts are 0 in float32).
+LayerOutput = IntLayerOutput
+
+
+@dataclass
+class ExecResult:
+    """Every layer's output of one run, the network outputs and integer-mode diagnostics.
+
+    `values` maps each layer name to a float32 (B, ...) array (dequantised in int mode);
+    `outputs` holds the subset that are network outputs. In int mode, `int_values` are the
+    integer tensors, `quant` the calibrated per-layer state, `overflows` the accumulator
+    overflows of every layer with an accumulator (weighted layers and pool sums) and
+    `saturations` the elements clipped on requantisation, per layer.
+    """
+
+    mode: str
+    values: dict[str, np.ndarray]
+    outputs: dict[str, np.ndarray]
+    int_values: dict[str, np.ndarray] = field(default_factory=dict)
+    quant: dict[str, QuantLayer] = field(default_factory=dict)
+    overflows: dict[str, int] = field(default_factory=dict)
+    saturations: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_overflows(self) -> int:
+        """Accumulator overflows summed over layers."""
+        return sum(self.overflows.values())
+
+
+def _activate(x: np.ndarray, kind: str) -> np.ndarray:
+    """Apply a fused or standalone non-linearity in place where possible."""
+    if kind == "relu":
+        return np.maximum(x, 0, out=x)
+    if kind == "relu6":
+        return np.clip(x, 0, 6, out=x)
+    return x
+
+
+def _bn(x: np.ndarray, p: LayerParams, eps: float) -> np.ndarray:
+    return kernels.batch_norm(x, p["bn_scale"], p["bn_shift"], p["bn_mean"], p["bn_var"], eps)
+
+
+def _weighted(layer: Layer, xs: list[np.ndarray], p: LayerParams, padding: Padding4,
+              eps: float) -> np.ndarray:
+    if layer.op == "dense":
+        y = kernels.dense(xs[0], p["weight"])
+    else:
+        y = kernels.conv2d(xs[0], p["weight"], layer.stride, padding, layer.groups)
+    if layer.use_bias:
+        y += p["bias"]
+    if layer.batch_norm:
+        y = _bn(y, p, eps)
+    return _activate(y, layer.activation)
+
+
+FloatKernel = Callable[[Layer, list[np.ndarray], LayerParams, Padding4, float], np.ndarray]
+
+#: Float32 implementation of every op: (layer, inputs, params, padding, bn_epsilon) -> output.
+FLOAT_KERNELS: Mapping[str, FloatKernel] = {
+    "input": lambda layer, xs, p, pad, eps: xs[0].astype(np.float32, copy=False),
+    "conv2d": _weighted,
+    "depthwise_conv2d": _weighted,
+    "dense": _weighted,
+    "avg_pool": lambda layer, xs, p, pad, eps: kernels.avg_pool(
+        xs[0], layer.kernel, layer.stride, pad),
+    "max_pool": lambda layer, xs, p, pad, eps: kernels.max_pool(
+        xs[0], layer.kernel, layer.stride, pad),
+    "global_avg_pool": lambda layer, xs, p, pad, eps: kernels.global_avg_pool(xs[0]),
+    "add": lambda layer, xs, p, pad, eps: _activate(kernels.add(xs), layer.activation),
+    "activation": lambda layer, xs, p, pad, eps: _activate(xs[0].copy(), layer.activation),
+    "batch_norm": lambda layer, xs, p, pad, eps: _bn(xs[0], p, eps),
+    "flatten": lambda layer, xs, p, pad, eps: kernels.flatten(xs[0]),
+    "softmax": lambda layer, xs, p, pad, eps: kernels.softmax(xs[0]),
+}
+
+
+def run_layer(
+    layer: Layer,
+    inputs: list[np.ndarray],
+    layer_params: LayerParams | None = None,
+    padding: Padding4 | None = None,
+    quant_state: QuantLayer | None = None,
+    bn_epsilon: float = 1e-3,
+) -> LayerOutput:
+    """Compute one layer on explicit batched inputs, in the order of `layer.inputs`.
+
+    `layer_params` are the layer's float arrays (weights.py layout; unused in int mode).
+    `padding` overrides `layer.padding` for convs and pools: pass ``(0, 0, 0, 0)`` with an
+    input slice that already covers the halo. With `quant_state` the inputs are integer
+    tensors and the result is integer, with its overflow and saturation counts.
+    """
+    pad = layer.padding if padding is None else padding
+    if quant_state is not None:
+        return int_layer(layer, inputs, quant_state, pad)
+    return LayerOutput(FLOAT_KERNELS[layer.op](layer, inputs, layer_params or {}, pad,
+                                               bn_epsilon))
+
+
+def _inputs(net: Network, x: np.ndarray | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Map each network input to its array, checking (B, *per-sample shape)."""
+    given = dict(x) if isinstance(x, Mapping) else {net.inputs[0]: x} \
+        if len(net.inputs) == 1 else {}
+    if set(given) != set(net.inputs):
+        raise GraphError(
+            f"{net.name}: expected arrays for inputs {list(net.inputs)}, got {list(given)}"
+        )
+    batch: set[int] = set()
+    for name, array in given.items():
+        shape = net.layer(name).output_shape
+        if np.ndim(array) != len(shape) + 1 or tuple(np.shape(array)[1:]) != shape:
+            raise GraphError(
+                f"{net.name}: input {name!r} must be a (batch, {', '.join(map(str, shape))}) "
+                f"array, got shape {np.shape(array)}"
+            )
+        batch.add(np.shape(array)[0])
+    if len(batch) != 1:
+        raise GraphError(f"{net.name}: inputs disagree on the batch size: {sorted(batch)}")
+    return {name: np.asarray(array) for name, array in given.items()}
+
+
+def _run_float(net: Network, feeds: dict[str, np.ndarray], params: Params) -> ExecResult:
+    values: dict[str, np.ndarray] = {}
+    for layer in net.layers():
+        xs = [feeds[layer.name]] if layer.op == "input" else [values[i] for i in layer.inputs]
+        values[layer.name] = run_layer(layer, xs, params.get(layer.name), None, None,
+                                       net.bn_epsilon).values
+    return ExecResult("float32", values, {n: values[n] for n in net.outputs})
+
+
+def _run_int(net: Network, feeds: dict[str, np.ndarray], params: Params,
+             precision: Precision) -> ExecResult:
+    calibration = _run_float(net, feeds, params).values
+    quant: dict[str, QuantLayer] = {}
+    ints: dict[str, np.ndarray] = {}
+    result = ExecResult("int", {}, {}, ints, quant)
+    for layer in net.layers():
+        state = calibrate_layer(
+            layer, params.get(layer.name, {}), float(np.abs(calibration[layer.name]).max()),
+            tuple(quant[i].out_scale for i in layer.inputs), precision, net.bn_epsilon,
+        )
+        quant[layer.name] = state
+        xs = [feeds[layer.name]] if layer.op == "input" else [ints[i] for i in layer.inputs]
+        out = run_layer(layer, xs, quant_state=state)
+        ints[layer.name] = out.values
+        result.values[layer.name] = (out.values * state.out_scale).astype(np.float32)
+        result.saturations[layer.name] = out.saturations
+        if layer.is_weighted or layer.op in ("avg_pool", "global_avg_pool"):
+            result.overflows[layer.name] = out.overflows
+    result.outputs.update({n: result.values[n] for n in net.outputs})
+    return result
+
+
+def run(
+    net: Network,
+    x: np.ndarray | Mapping[str, np.ndarray],
+    params: Params | None = None,
+    mode: Mode = "float32",
+    precision: Precision | None = None,
+    seed: int = 0,
+) -> ExecResult:
+    """Run `net` on a batch: x is (B, H, W, C) for a one-input network, else name -> array.
+
+    `params` defaults to `params_for(net, seed)` (the network's own weights, else random).
+    `precision` (int mode only) defaults to 8-bit activations and weights, 32-bit
+    accumulators.
+    """
+    if mode not in MODES:
+        raise ConfigError(f"executor mode must be one of {', '.join(MODES)}, got {mode!r}")
+    feeds = _inputs(net, x)
+    params = params_for(net, seed) if params is None else params
+    check_params(net, params)
+    if mode == "float32":
+        return _run_float(net, feeds, params)
+    return _run_int(net, feeds, params, precision or Precision())

@@ -1,0 +1,225 @@
+"""Vectorised NumPy kernels on batched channels-last arrays: (B, H, W, C) and (B, N).
+
+Every kernel takes its input array and its geometry (stride, explicit padding
+``(top, bottom, left, right)``) as arguments and never reads a Layer, so a schedule
+replay can call it on a tile: an interior tile is passed with its halo already included
+and padding ``(0, 0, 0, 0)``, an edge tile with the part of the padding it touches.
+
+The kernels keep the input dtype: float32 for the float reference, int64 or exactly
+integer-valued float64 for integer mode (see `accelsim.reference.quant`). The only
+Python loops are over the taps of a kernel window (at most kh * kw iterations), never
+over pixels or channels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = [
+    "NO_PADDING",
+    "Padding4",
+    "add",
+    "avg_pool",
+    "batch_norm",
+    "conv2d",
+    "dense",
+    "depthwise_conv2d",
+    "flatten",
+    "global_avg_pool",
+    "global_sum",
+    "max_pool",
+    "pad",
+    "pointwise_conv2d",
+    "relu",
+    "relu6",
+    "softmax",
+    "window_count",
+    "window_sum",
+]
+
+Padding4 = tuple[int, int, int, int]
+NO_PADDING: Padding4 = (0, 0, 0, 0)
+
+
+def pad(x: np.ndarray, padding: Padding4, value: float | int = 0) -> np.ndarray:
+    """Pad rows and columns of (B, H, W, C) by (top, bottom, left, right) with `value`."""
+    top, bottom, left, right = padding
+    if not any(padding):
+        return x
+    return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
+
+
+def _windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
+    """A read-only view (B, OH, OW, C, kh, kw) of every window of an already padded input."""
+    view = sliding_window_view(x, kernel, axis=(1, 2))
+    return view[:, :: stride[0], :: stride[1]]
+
+
+def _taps(
+    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]
+) -> list[tuple[int, int, np.ndarray]]:
+    """Per kernel tap (i, j), the strided (B, OH, OW, C) slice of a padded input it reads."""
+    oh = (x.shape[1] - kernel[0]) // stride[0] + 1
+    ow = (x.shape[2] - kernel[1]) // stride[1] + 1
+    return [
+        (i, j, x[:, i : i + stride[0] * (oh - 1) + 1 : stride[0],
+                 j : j + stride[1] * (ow - 1) + 1 : stride[1]])
+        for i in range(kernel[0])
+        for j in range(kernel[1])
+    ]
+
+
+def pointwise_conv2d(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """A 1x1, stride-1 convolution as one matrix product: (B*H*W, C) @ (C, cout)."""
+    cin, cout = weight.shape[-2], weight.shape[-1]
+    out = np.matmul(x.reshape(-1, cin), weight.reshape(cin, cout))
+    return out.reshape(*x.shape[:-1], cout)
+
+
+def depthwise_conv2d(
+    x: np.ndarray, weight: np.ndarray, stride: tuple[int, int] = (1, 1),
+    padding: Padding4 = NO_PADDING,
+) -> np.ndarray:
+    """Depthwise convolution, weight (kh, kw, 1, C): a multiply-sum over the kernel taps.
+
+    Each tap multiplies a strided (B, OH, OW, C) slice by its C coefficients; summing the
+    kh * kw products is cheaper than reducing a window view, which walks memory across C.
+    """
+    kernel = (weight.shape[0], weight.shape[1])
+    taps = _taps(pad(x, padding), kernel, stride)
+    out = np.multiply(taps[0][2], weight[0, 0, 0])
+    scratch = np.empty_like(out)
+    for i, j, window in taps[1:]:
+        np.multiply(window, weight[i, j, 0], out=scratch)
+        out += scratch
+    return out
+
+
+def conv2d(
+    x: np.ndarray, weight: np.ndarray, stride: tuple[int, int] = (1, 1),
+    padding: Padding4 = NO_PADDING, groups: int = 1,
+) -> np.ndarray:
+    """2-D convolution of (B, H, W, Cin) with weight (kh, kw, Cin/groups, Cout), no bias.
+
+    Dispatches to the pointwise matmul, the depthwise tap sum, an im2col matrix product
+    (groups == 1) or a grouped einsum; all give the same result up to float rounding.
+    """
+    kh, kw, cin_g, cout = weight.shape
+    if groups == x.shape[-1] == cout and cin_g == 1:
+        return depthwise_conv2d(x, weight, stride, padding)
+    xp = pad(x, padding)
+    if (kh, kw) == (1, 1):
+        return pointwise_conv2d(xp[:, :: stride[0], :: stride[1]], weight)
+    windows = _windows(xp, (kh, kw), stride)
+    b, oh, ow = windows.shape[:3]
+    if groups == 1:
+        cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(b * oh * ow, kh * kw * cin_g)
+        return np.matmul(cols, weight.reshape(-1, cout)).reshape(b, oh, ow, cout)
+    grouped = windows.reshape(b, oh, ow, groups, cin_g, kh, kw)
+    kernel = weight.reshape(kh, kw, cin_g, groups, cout // groups)
+    out = np.einsum("bhwgcij,ijcgo->bhwgo", grouped, kernel, optimize=True)
+    return out.reshape(b, oh, ow, cout)
+
+
+def dense(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Fully connected layer: flatten each sample (C order of NHWC), then (B, K) @ (K, N)."""
+    return np.matmul(x.reshape(x.shape[0], -1), weight)
+
+
+def window_sum(
+    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+    padding: Padding4 = NO_PADDING,
+) -> np.ndarray:
+    """Sum of each pooling window, padding counted as zeros."""
+    taps = _taps(pad(x, padding), kernel, stride)
+    out = taps[0][2].copy()
+    for _, _, window in taps[1:]:
+        out += window
+    return out
+
+
+def window_count(
+    size: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
+    padding: Padding4 = NO_PADDING,
+) -> np.ndarray:
+    """How many real (non-padding) inputs each window of an (H, W) map covers: (1, OH, OW, 1)."""
+    ones = np.ones((1, size[0], size[1], 1), dtype=np.int64)
+    return window_sum(ones, kernel, stride, padding)
+
+
+def avg_pool(
+    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+    padding: Padding4 = NO_PADDING,
+) -> np.ndarray:
+    """Average pooling that divides by the number of real inputs in each window.
+
+    This is ONNX AveragePool with ``count_include_pad=0`` (and TensorFlow's `same`
+    average pooling): padding neither adds to the sum nor to the divisor.
+    """
+    total = window_sum(x, kernel, stride, padding)
+    count = window_count((x.shape[1], x.shape[2]), kernel, stride, padding)
+    return (total / count).astype(x.dtype, copy=False)
+
+
+def max_pool(
+    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+    padding: Padding4 = NO_PADDING,
+) -> np.ndarray:
+    """Max pooling; padding never wins (it is the dtype's lowest value)."""
+    lowest = np.iinfo(x.dtype).min if x.dtype.kind in "iu" else -np.inf
+    taps = _taps(pad(x, padding, lowest), kernel, stride)
+    out = taps[0][2].copy()
+    for _, _, window in taps[1:]:
+        np.maximum(out, window, out=out)
+    return out
+
+
+def global_sum(x: np.ndarray) -> np.ndarray:
+    """Sum over rows and columns, keeping (B, 1, 1, C)."""
+    return x.sum(axis=(1, 2), keepdims=True)
+
+
+def global_avg_pool(x: np.ndarray) -> np.ndarray:
+    """Mean over rows and columns, keeping (B, 1, 1, C)."""
+    return x.mean(axis=(1, 2), keepdims=True, dtype=x.dtype)
+
+
+def add(inputs: Sequence[np.ndarray]) -> np.ndarray:
+    """Element-wise sum of equally shaped arrays."""
+    out = inputs[0].copy()
+    for other in inputs[1:]:
+        out += other
+    return out
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    """max(x, 0)."""
+    return np.maximum(x, 0)
+
+
+def relu6(x: np.ndarray) -> np.ndarray:
+    """min(max(x, 0), 6)."""
+    return np.clip(x, 0, 6)
+
+
+def batch_norm(
+    x: np.ndarray, scale: np.ndarray, shift: np.ndarray, mean: np.ndarray, var: np.ndarray,
+    eps: float,
+) -> np.ndarray:
+    """Inference batch-norm over the last axis: scale * (x - mean) / sqrt(var + eps) + shift."""
+    factor = (scale / np.sqrt(var + eps)).astype(x.dtype)
+    return ((x - mean.astype(x.dtype)) * factor + shift.astype(x.dtype)).astype(x.dtype)
+
+
+def flatten(x: np.ndarray) -> np.ndarray:
+    """(B, H, W, C) -> (B, H*W*C) in C order, the IR's flatten."""
+    return x.reshape(x.shape[0], -1)
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, shifted by the maximum so exp never overflows."""
+    shifted = np.exp(x - x.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)

@@ -1,0 +1,295 @@
+"""Integer-mode arithmetic: symmetric per-tensor quantisation, accumulation, requantisation.
+
+The scheme, chosen so that a tiled schedule replay is bit-exact with a whole-layer run:
+
+- Every tensor t is held as integers q with real value ``q * s_t``, ``|q| <= 2**(b-1) - 1``
+  (symmetric, so -2**(b-1) is never used). ``s_t = max|t| / (2**(b-1) - 1)`` is calibrated
+  from a float32 run on the same input, per layer output (``b = activation_bits``).
+- A layer's batch-norm is folded into its weights and bias first; the folded weights are
+  quantised per tensor to ``weight_bits``; the bias to the accumulator scale
+  ``s_in * s_w`` as a plain integer.
+- A conv or dense layer accumulates ``sum(q_in * q_w) + q_bias`` exactly (int64, or
+  float64 when every partial sum provably stays below 2**53, which is exact and uses
+  BLAS). A final accumulator outside the signed ``accumulator_bits`` range is an
+  overflow: it is counted per layer and reported, and the exact value is kept (never
+  wrapped or clipped). Pool sums are checked the same way.
+- Requantisation is a pure element-wise function of the accumulator:
+  ``q_out = clip(rint(act(acc * (s_acc / s_out) + offset / s_out)))`` with round half to
+  even (`numpy.rint`). Values clipped to the activation range are counted as saturations.
+  Because nothing depends on neighbouring elements, tiling cannot change a result.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from accelsim.errors import ConfigError
+from accelsim.ir.layers import Layer
+from accelsim.reference import kernels
+from accelsim.reference.kernels import Padding4
+from accelsim.reference.weights import LayerParams
+
+__all__ = [
+    "IntLayerOutput",
+    "Precision",
+    "QuantLayer",
+    "calibrate_layer",
+    "fold_batch_norm",
+    "int_layer",
+    "qmax",
+    "quantize",
+    "requantize",
+]
+
+#: Largest integer float64 represents exactly, so integer sums below it need no int64.
+_EXACT_FLOAT64 = 2**53
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Bit widths of the integer datapath: activations, weights and the MAC accumulator."""
+
+    activation_bits: int = 8
+    weight_bits: int = 8
+    accumulator_bits: int = 32
+
+    def __post_init__(self) -> None:
+        for name in ("activation_bits", "weight_bits"):
+            value = getattr(self, name)
+            if not 2 <= value <= 16:
+                raise ConfigError(f"precision.{name}: must be between 2 and 16, got {value}")
+        if not 2 <= self.accumulator_bits <= 64:
+            raise ConfigError(
+                f"precision.accumulator_bits: must be between 2 and 64, got "
+                f"{self.accumulator_bits}"
+            )
+
+
+def qmax(bits: int) -> int:
+    """Largest magnitude of a symmetric signed `bits`-bit integer: 2**(bits-1) - 1."""
+    return int(2 ** (bits - 1) - 1)
+
+
+def scale_for(max_abs: float, bits: int) -> float:
+    """Per-tensor scale mapping max-abs onto the largest integer (1.0 for an all-zero tensor)."""
+    return float(max_abs) / qmax(bits) if max_abs > 0 else 1.0
+
+
+def quantize(x: np.ndarray, scale: float, bits: int) -> np.ndarray:
+    """Round x / scale half to even and clip to the symmetric range, as int64."""
+    limit = qmax(bits)
+    return np.clip(np.rint(np.asarray(x, dtype=np.float64) / scale), -limit, limit).astype(
+        np.int64
+    )
+
+
+def requantize(
+    acc: np.ndarray, acc_scale: float | np.ndarray, out_scale: float, bits: int,
+    activation: str = "none", offset: float | np.ndarray = 0.0,
+) -> tuple[np.ndarray, int]:
+    """Integers at `out_scale` for the real values ``act(acc * acc_scale + offset)``.
+
+    Element-wise and deterministic (round half to even); returns the int64 result and
+    how many elements were clipped to the `bits`-bit range.
+    """
+    values = np.asarray(acc, dtype=np.float64) * (np.asarray(acc_scale) / out_scale)
+    if np.any(offset):
+        values += np.asarray(offset) / out_scale
+    if activation == "relu":
+        np.maximum(values, 0.0, out=values)
+    elif activation == "relu6":
+        np.clip(values, 0.0, 6.0 / out_scale, out=values)
+    rounded = np.rint(values)
+    limit = qmax(bits)
+    saturated = int(np.count_nonzero(np.abs(rounded) > limit))
+    return np.clip(rounded, -limit, limit).astype(np.int64), saturated
+
+
+def fold_batch_norm(
+    layer: Layer, params: LayerParams, eps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weight and bias of a conv or dense layer with its batch-norm folded in (float64).
+
+    ``bn(w.x + b) = (w * f).x + (b - mean) * f + shift`` with ``f = scale / sqrt(var + eps)``
+    per output channel (the last axis of the weight).
+    """
+    weight = params["weight"].astype(np.float64)
+    bias = params.get("bias", np.zeros(layer.out_channels)).astype(np.float64)
+    if not layer.batch_norm:
+        return weight, bias
+    factor = params["bn_scale"] / np.sqrt(params["bn_var"].astype(np.float64) + eps)
+    return weight * factor, (bias - params["bn_mean"]) * factor + params["bn_shift"]
+
+
+@dataclass(frozen=True, eq=False)
+class QuantLayer:
+    """Calibrated integer state of one layer: its scales and, if weighted, integer weights.
+
+    `weight` holds integer values in the float layout of weights.py, stored as float64
+    when `exact_float` (every accumulator provably below 2**53) and int64 otherwise.
+    `bias` is int64 at scale ``in_scales[0] * weight_scale``. A standalone batch-norm
+    keeps its per-channel real `factor` and `offset`.
+    """
+
+    out_scale: float
+    in_scales: tuple[float, ...]
+    precision: Precision
+    weight: np.ndarray | None = None
+    weight_scale: float = 1.0
+    bias: np.ndarray | None = None
+    exact_float: bool = True
+    factor: np.ndarray | None = None
+    offset: np.ndarray | None = None
+
+
+def _accumulator_bound(weight: np.ndarray, bias: np.ndarray, precision: Precision) -> int:
+    """Largest |accumulator| any input in range can produce for this layer."""
+    per_output = math.prod(weight.shape[:-1])
+    return qmax(precision.activation_bits) * qmax(precision.weight_bits) * per_output + int(
+        np.abs(bias).max(initial=0)
+    )
+
+
+def calibrate_layer(
+    layer: Layer, params: LayerParams, out_max_abs: float,
+    in_scales: tuple[float, ...], precision: Precision, eps: float,
+) -> QuantLayer:
+    """Quantisation state of `layer` from its float output's max-abs and its inputs' scales.
+
+    `params` is the layer's entry of weights.py (checked by the caller; empty if none).
+    """
+    out_scale = scale_for(out_max_abs, precision.activation_bits)
+    if layer.is_weighted:
+        weight, bias = fold_batch_norm(layer, params, eps)
+        w_scale = scale_for(float(np.abs(weight).max(initial=0)), precision.weight_bits)
+        q_weight = quantize(weight, w_scale, precision.weight_bits)
+        q_bias = np.rint(bias / (in_scales[0] * w_scale)).astype(np.int64)
+        exact = _accumulator_bound(q_weight, q_bias, precision) < _EXACT_FLOAT64
+        return QuantLayer(out_scale, in_scales, precision,
+                          q_weight.astype(np.float64 if exact else np.int64), w_scale, q_bias,
+                          exact)
+    if layer.op == "batch_norm":
+        factor = params["bn_scale"] / np.sqrt(params["bn_var"].astype(np.float64) + eps)
+        offset = params["bn_shift"] - params["bn_mean"] * factor
+        return QuantLayer(out_scale, in_scales, precision, factor=factor, offset=offset)
+    return QuantLayer(out_scale, in_scales, precision)
+
+
+@dataclass(frozen=True)
+class IntLayerOutput:
+    """One layer's integer result with its overflow and saturation counts (additive over tiles)."""
+
+    values: np.ndarray
+    overflows: int = 0
+    saturations: int = 0
+
+
+def _checked(acc: np.ndarray, state: QuantLayer) -> int:
+    """How many accumulator values fall outside the signed accumulator range."""
+    half = 2 ** (state.precision.accumulator_bits - 1)
+    return int(np.count_nonzero((acc < -half) | (acc > half - 1)))
+
+
+def _finish(acc: np.ndarray, layer: Layer, state: QuantLayer,
+            acc_scale: float | np.ndarray, offset: float | np.ndarray = 0.0,
+            activation: str | None = None, check: bool = True) -> IntLayerOutput:
+    """Count overflows (if `check`), requantise, and package the result."""
+    overflows = _checked(acc, state) if check else 0
+    q, saturated = requantize(acc, acc_scale, state.out_scale,
+                              state.precision.activation_bits,
+                              layer.activation if activation is None else activation, offset)
+    return IntLayerOutput(q, overflows, saturated)
+
+
+def _weighted(layer: Layer, x: np.ndarray, state: QuantLayer, padding: Padding4) -> np.ndarray:
+    """The exact int64 accumulator of a conv or dense layer, bias included."""
+    assert state.weight is not None and state.bias is not None
+    operand = x.astype(state.weight.dtype)
+    if layer.op == "dense":
+        acc = kernels.dense(operand, state.weight)
+    else:
+        acc = kernels.conv2d(operand, state.weight, layer.stride, padding, layer.groups)
+    return acc.astype(np.int64) + state.bias
+
+
+IntKernel = Callable[[Layer, list[np.ndarray], QuantLayer, Padding4], IntLayerOutput]
+
+
+def _int_weighted(layer: Layer, xs: list[np.ndarray], state: QuantLayer,
+                  padding: Padding4) -> IntLayerOutput:
+    acc = _weighted(layer, xs[0], state, padding)
+    return _finish(acc, layer, state, state.in_scales[0] * state.weight_scale)
+
+
+def _int_avg_pool(layer: Layer, xs: list[np.ndarray], state: QuantLayer,
+                  padding: Padding4) -> IntLayerOutput:
+    acc = kernels.window_sum(xs[0], layer.kernel, layer.stride, padding)
+    count = kernels.window_count(xs[0].shape[1:3], layer.kernel, layer.stride, padding)
+    return _finish(acc, layer, state, state.in_scales[0] / count)
+
+
+def _int_global_avg_pool(layer: Layer, xs: list[np.ndarray], state: QuantLayer,
+                         padding: Padding4) -> IntLayerOutput:
+    acc = kernels.global_sum(xs[0])
+    return _finish(acc, layer, state, state.in_scales[0] / (xs[0].shape[1] * xs[0].shape[2]))
+
+
+def _int_max_pool(layer: Layer, xs: list[np.ndarray], state: QuantLayer,
+                  padding: Padding4) -> IntLayerOutput:
+    best = kernels.max_pool(xs[0], layer.kernel, layer.stride, padding)
+    return _finish(best, layer, state, state.in_scales[0], check=False)
+
+
+def _int_add(layer: Layer, xs: list[np.ndarray], state: QuantLayer,
+             padding: Padding4) -> IntLayerOutput:
+    total = kernels.add([x * s for x, s in zip(xs, state.in_scales, strict=True)])
+    return _finish(total, layer, state, 1.0, check=False)
+
+
+def _int_rescale(layer: Layer, xs: list[np.ndarray], state: QuantLayer,
+                 padding: Padding4) -> IntLayerOutput:
+    """activation, flatten: the same integers moved to the output scale (and activated)."""
+    x = kernels.flatten(xs[0]) if layer.op == "flatten" else xs[0]
+    return _finish(x, layer, state, state.in_scales[0], check=False)
+
+
+def _int_batch_norm(layer: Layer, xs: list[np.ndarray], state: QuantLayer,
+                    padding: Padding4) -> IntLayerOutput:
+    assert state.factor is not None and state.offset is not None
+    return _finish(xs[0], layer, state, state.in_scales[0] * state.factor, state.offset,
+                   check=False)
+
+
+def _int_softmax(layer: Layer, xs: list[np.ndarray], state: QuantLayer,
+                 padding: Padding4) -> IntLayerOutput:
+    probabilities = kernels.softmax(xs[0] * state.in_scales[0])
+    return _finish(probabilities, layer, state, 1.0, check=False)
+
+
+#: Integer implementation of every op except `input` (quantised by the executor).
+INT_KERNELS: Mapping[str, IntKernel] = {
+    "conv2d": _int_weighted,
+    "depthwise_conv2d": _int_weighted,
+    "dense": _int_weighted,
+    "avg_pool": _int_avg_pool,
+    "max_pool": _int_max_pool,
+    "global_avg_pool": _int_global_avg_pool,
+    "add": _int_add,
+    "activation": _int_rescale,
+    "flatten": _int_rescale,
+    "batch_norm": _int_batch_norm,
+    "softmax": _int_softmax,
+}
+
+
+def int_layer(layer: Layer, inputs: list[np.ndarray], state: QuantLayer,
+              padding: Padding4) -> IntLayerOutput:
+    """One layer in integer mode on int64 inputs (already padded tiles allowed)."""
+    if layer.op == "input":
+        return IntLayerOutput(quantize(inputs[0], state.out_scale,
+                                       state.precision.activation_bits))
+    return INT_KERNELS[layer.op](layer, inputs, state, padding)
