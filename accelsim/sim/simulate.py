@@ -1,0 +1,217 @@
+"""simulate(): schedule a network on a hardware config and cost every layer.
+
+The result keeps the schedule (for reports and replay), one LayerCost per layer and
+their sum; `SimResult.table()` and `SimResult.summary()` give the DataFrame and the
+summary dict that reports and the Python API expose.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import reduce
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from accelsim.config.models import HardwareConfig, SimulationConfig
+from accelsim.ir.graph import Network
+from accelsim.ir.layers import Layer
+from accelsim.mapping import Alloc, Compute, Load, Schedule, Sizes, Store, build_schedule
+from accelsim.sim.compute import ComputeModel, compute_model
+from accelsim.sim.cost import LayerCost, layer_times
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["LAYER_COLUMNS", "SimResult", "simulate", "sizes_for"]
+
+#: Columns of layers.csv / SimResult.table(), in order; units in every name.
+LAYER_COLUMNS: tuple[str, ...] = (
+    "layer", "name", "op", "input_shape", "output_shape", "macs", "compute_cycles",
+    "pe_utilization", "input_fmap_bits", "output_fmap_bits", "weight_bits", "sram_used_bits",
+    "data_movement_bits", "dram_read_bytes", "dram_write_bytes", "compulsory_dram_bytes",
+    "sram_read_bytes", "sram_write_bytes", "transfers", "arithmetic_intensity_mac_per_byte",
+    "compute_time_s", "data_movement_time_s", "total_time_s", "bound", "bound_detail",
+    "energy_mac_j", "energy_sram_j", "energy_dram_j", "energy_j", "tiling", "spills",
+    "spill_reason",
+)
+
+
+def sizes_for(hardware: HardwareConfig, batch: int) -> Sizes:
+    """Element sizes of a hardware config's precision at a batch size."""
+    p = hardware.precision
+    return Sizes(p.activation_bits, p.weight_bits, p.accumulator_bits, batch)
+
+
+@dataclass
+class SimResult:
+    """A simulated run: network, config, schedule, per-layer costs and their total."""
+
+    network: Network
+    hardware: HardwareConfig
+    simulation: SimulationConfig
+    schedule: Schedule
+    costs: list[LayerCost]
+    rows: list[dict[str, Any]]
+
+    @property
+    def total(self) -> LayerCost:
+        """Network totals: the sum of the per-layer costs."""
+        return reduce(LayerCost.__add__, self.costs, LayerCost())
+
+    def table(self) -> pd.DataFrame:
+        """One row per layer with LAYER_COLUMNS."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=list(LAYER_COLUMNS))
+
+    def summary(self) -> dict[str, Any]:
+        """Totals and headline facts, JSON-serialisable (the content of summary.json)."""
+        total, batch = self.total, self.simulation.batch
+        compulsory = sum(int(r["compulsory_dram_bytes"]) for r in self.rows)
+        memory_time = sum(c.total_time_s for c, r in zip(self.costs, self.rows, strict=True)
+                          if r["bound"] == "memory")
+        return {
+            "model": self.network.name,
+            "policy": self.simulation.policy,
+            "overlap": self.simulation.overlap,
+            "batch": batch,
+            "layers": len(self.rows),
+            "macs": total.macs,
+            "total_time_s": total.total_time_s,
+            "compute_time_s": total.compute_time_s,
+            "data_movement_time_s": total.data_movement_time_s,
+            "time_per_inference_s": total.total_time_s / batch,
+            "inferences_per_s": batch / total.total_time_s if total.total_time_s else math.inf,
+            "dram_read_bytes": total.dram_read_bytes,
+            "dram_write_bytes": total.dram_write_bytes,
+            "dram_bytes_per_inference": total.dram_bytes / batch,
+            "compulsory_dram_bytes": compulsory,
+            "peak_sram_bytes": self.schedule.peak_sram_bytes,
+            "sram_capacity_bytes": self.schedule.capacity_bytes,
+            "spills": self.schedule.spills,
+            "tiled_layers": sum(1 for ls in self.schedule.layers if ls.tiling != "none"),
+            "memory_bound_time_fraction": memory_time / total.total_time_s
+            if total.total_time_s else 0.0,
+            "energy_j": total.energy_j,
+            "energy_mac_j": total.energy_mac_j,
+            "energy_sram_j": total.energy_sram_j,
+            "energy_dram_j": total.energy_dram_j,
+            "energy_per_inference_j": total.energy_j / batch,
+        }
+
+
+def _sram_traffic(schedule: Schedule) -> list[tuple[int, int]]:
+    """(SRAM read bytes, SRAM write bytes) per layer.
+
+    Writes: every byte loaded from DRAM and every output byte computed. Reads: every byte
+    stored to DRAM and every input and filter byte a compute step reads (once per step).
+    """
+    sizes: dict[str, int] = {}
+    result = []
+    for ls in schedule.layers:
+        read = write = 0
+        for action in ls.actions:
+            if isinstance(action, Load | Alloc):
+                sizes[action.buffer] = action.bytes
+                write += action.bytes
+            elif isinstance(action, Store):
+                read += action.bytes
+            elif isinstance(action, Compute):
+                read += sum(sizes[b] for b in action.inputs)
+                read += sizes[action.weights] if action.weights else 0
+        result.append((read, write))
+    return result
+
+
+def _compulsory(net: Network, layer: Layer, sizes: Sizes) -> int:
+    """Bytes the layer must move even with unlimited SRAM: its filters, network I/O."""
+    inputs = set(net.inputs)
+    total = sizes.weight_bytes(layer)
+    total += sum(sizes.fmap_bytes(net.layer(s).output_shape) for s in dict.fromkeys(
+        layer.inputs) if s in inputs)
+    if net.graph.out_degree(layer.name) == 0:
+        total += sizes.fmap_bytes(layer.output_shape)
+    return total
+
+
+def simulate(net: Network, hardware: HardwareConfig,
+             simulation: SimulationConfig | None = None) -> SimResult:
+    """Schedule `net` under the simulation's policy and cost every layer."""
+    simulation = simulation or SimulationConfig()
+    sizes = sizes_for(hardware, simulation.batch)
+    schedule = build_schedule(net, sizes, hardware.sram.capacity, simulation.policy)
+    model = compute_model(hardware.compute)
+    return _cost(net, hardware, simulation, schedule, sizes, model)
+
+
+def _cost(net: Network, hardware: HardwareConfig, simulation: SimulationConfig,
+          schedule: Schedule, sizes: Sizes, model: ComputeModel) -> SimResult:
+    energy, batch = hardware.energy, simulation.batch
+    sram = _sram_traffic(schedule)
+    costs, rows = [], []
+    for ls, (sram_read, sram_write) in zip(schedule.layers, sram, strict=True):
+        layer = net.layer(ls.name)
+        work = model(layer, batch)
+        dram = ls.dram_read_bytes + ls.dram_write_bytes
+        movement, total = layer_times(work.time_s, dram, ls.transfers,
+                                      hardware.dram.bandwidth, hardware.dram.latency,
+                                      simulation.overlap)
+        macs = layer.macs * batch
+        cost = LayerCost(
+            macs=macs, compute_cycles=work.cycles, dram_read_bytes=ls.dram_read_bytes,
+            dram_write_bytes=ls.dram_write_bytes, sram_read_bytes=sram_read,
+            sram_write_bytes=sram_write, transfers=ls.transfers, compute_time_s=work.time_s,
+            data_movement_time_s=float(movement), total_time_s=float(total),
+            energy_mac_j=macs * energy.mac,
+            energy_sram_j=sram_read * energy.sram_read_byte + sram_write * energy.sram_write_byte,
+            energy_dram_j=ls.dram_read_bytes * energy.dram_read_byte
+            + ls.dram_write_bytes * energy.dram_write_byte,
+        )
+        costs.append(cost)
+        rows.append(_row(net, layer, ls, cost, sizes, work.utilization))
+    return SimResult(net, hardware, simulation, schedule, costs, rows)
+
+
+def _row(net: Network, layer: Layer, ls: Any, cost: LayerCost, sizes: Sizes,
+         utilization: float) -> dict[str, Any]:
+    compulsory = _compulsory(net, layer, sizes)
+    memory = cost.data_movement_time_s > cost.compute_time_s
+    bound = "memory" if memory else "compute"
+    if not memory:
+        detail = (f"compute {cost.compute_time_s:.3g} s >= data movement "
+                  f"{cost.data_movement_time_s:.3g} s")
+    elif cost.dram_bytes > compulsory:
+        extra = cost.dram_bytes - compulsory
+        why = "tiling" if ls.tiling != "none" else "spills"
+        detail = (f"SRAM capacity: {why} add {extra:,} B over the compulsory "
+                  f"{compulsory:,} B of DRAM traffic")
+    else:
+        detail = (f"DRAM bandwidth: {cost.dram_bytes:,} compulsory bytes take "
+                  f"{cost.data_movement_time_s:.3g} s vs {cost.compute_time_s:.3g} s compute")
+    in_elements = sum(math.prod(net.layer(s).output_shape) for s in layer.inputs)
+    return {
+        "layer": ls.index, "name": layer.name, "op": layer.op,
+        "input_shape": "x".join(map(str, layer.input_shape)),
+        "output_shape": "x".join(map(str, layer.output_shape)),
+        "macs": cost.macs, "compute_cycles": cost.compute_cycles,
+        "pe_utilization": utilization,
+        "input_fmap_bits": in_elements * sizes.batch * sizes.activation_bits,
+        "output_fmap_bits": layer.output_elements * sizes.batch * sizes.activation_bits,
+        "weight_bits": sizes.weight_bytes(layer) * 8,
+        "sram_used_bits": ls.peak_sram_bytes * 8,
+        "data_movement_bits": cost.dram_bytes * 8,
+        "dram_read_bytes": cost.dram_read_bytes, "dram_write_bytes": cost.dram_write_bytes,
+        "compulsory_dram_bytes": compulsory,
+        "sram_read_bytes": cost.sram_read_bytes, "sram_write_bytes": cost.sram_write_bytes,
+        "transfers": cost.transfers,
+        "arithmetic_intensity_mac_per_byte": cost.macs / cost.dram_bytes if cost.dram_bytes
+        else np.inf,
+        "compute_time_s": cost.compute_time_s,
+        "data_movement_time_s": cost.data_movement_time_s,
+        "total_time_s": cost.total_time_s, "bound": bound, "bound_detail": detail,
+        "energy_mac_j": cost.energy_mac_j, "energy_sram_j": cost.energy_sram_j,
+        "energy_dram_j": cost.energy_dram_j, "energy_j": cost.energy_j,
+        "tiling": ls.tiling, "spills": ls.spills, "spill_reason": ls.spill_reason,
+    }
