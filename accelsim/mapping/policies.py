@@ -254,8 +254,18 @@ class _Builder:
             self.current = ls
             self.sram.begin(ls)
             step(layer, at, ls)
+            if at == len(self.net.order) - 1:
+                self.drain()
             self.sram.end()
         return self.finish()
+
+    def drain(self) -> None:
+        """End of the inference: write back network outputs still resident, free the rest."""
+        for buffer in list(self.sram.resident):
+            tensor = buffer.partition(":")[2]
+            if buffer.startswith("fmap:") and not self.tensors[tensor].consumers:
+                self.write_back(tensor, "")
+            self.sram.free(buffer)
 
 
 def _liveness(net: Network, sizes: Sizes, capacity: int) -> Schedule:
