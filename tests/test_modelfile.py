@@ -226,14 +226,16 @@ def test_resolve_model_dispatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert resolve_model(cifar_file).order == mobilenet_v1_cifar().order
     with pytest.raises(GraphError, match="unknown model 'resnet'; known models: mobilenet_v1,"):
         resolve_model("resnet")
-    with pytest.raises(ModelFileError, match="alpha can only be changed for built-in models"):
+    with pytest.raises(ModelFileError, match="the alpha of a model file cannot be changed"):
         resolve_model(cifar_file, alpha=0.5)
-    with pytest.raises(ModelFileError, match="classes can only be changed"):
+    with pytest.raises(ModelFileError, match="the classes of a model file cannot be changed"):
         resolve_model(cifar_file, classes=100)
     with pytest.raises(ModelFileError, match="missing.onnx: file not found"):
         resolve_model(str(tmp_path / "missing.onnx"))
     onnx = tmp_path / "m.onnx"
     onnx.write_bytes(b"")
+    with pytest.raises(ModelFileError, match="the resolution of an ONNX file cannot be changed"):
+        resolve_model(str(onnx), resolution=64)
     monkeypatch.setitem(sys.modules, "accelsim.ir.onnx_import", None)  # import fails
     with pytest.raises(AccelsimError, match=r"pip install accelsim\[onnx\]"):
         resolve_model(str(onnx))

@@ -422,14 +422,15 @@ def resolve_model(
         )
     if not path.exists():
         raise ModelFileError(f"{path}: file not found")
+    onnx = suffix == ONNX_SUFFIX
     fixed = {"alpha": alpha != 1.0, "classes": classes is not None,
-             "resolution": suffix == ONNX_SUFFIX and resolution is not None}
+             "resolution": onnx and resolution is not None}
     for option, given in fixed.items():
         if given:
             raise ModelFileError(
-                f"{path}: {option} can only be changed for built-in models "
-                f"({', '.join(sorted(MODELS))}); edit the file instead"
+                f"{path}: the {option} of {'an ONNX' if onnx else 'a model'} file cannot be "
+                f"changed; edit the file, or use a built-in model ({', '.join(sorted(MODELS))})"
             )
-    if suffix == ONNX_SUFFIX:
+    if onnx:
         return _load_onnx(path)
     return load_model_file(path, resolution)
