@@ -1,0 +1,128 @@
+"""The report's tables and records: per-tensor schedule, summary record, number formatting.
+
+pandas is imported inside the functions that build DataFrames, so importing this module
+(and the CLI that uses it) stays fast.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from accelsim.config.models import RunConfig
+from accelsim.sim.simulate import LAYER_COLUMNS, SimResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "LAYER_COLUMNS",
+    "SCHEDULE_COLUMNS",
+    "hardware_record",
+    "layer_table",
+    "schedule_table",
+    "si",
+    "summary_record",
+]
+
+#: Columns of schedule.csv: one row per tensor. Layer indices are those of layers.csv
+#: (1 = first computed layer); 0 means a network input, present in DRAM before layer 1.
+SCHEDULE_COLUMNS: tuple[str, ...] = (
+    "tensor",
+    "kind",
+    "size_bytes",
+    "produced_at_layer",
+    "last_use_at_layer",
+    "placement",
+    "spill_reason",
+)
+
+_PREFIXES = (
+    (1e12, "T"),
+    (1e9, "G"),
+    (1e6, "M"),
+    (1e3, "k"),
+    (1.0, ""),
+    (1e-3, "m"),
+    (1e-6, "µ"),
+    (1e-9, "n"),
+    (1e-12, "p"),
+)
+
+
+def si(value: float, unit: str, digits: int = 3) -> str:
+    """A value with a decimal SI prefix: si(1.36e6, 'B') -> '1.36 MB', si(2e-4, 'J') -> '200 µJ'."""
+    if not math.isfinite(value) or value == 0:
+        return f"{value:g} {unit}"
+    rounding = 1 - 5 * 10 ** -(digits + 1)  # 999.96 kB reads as 1 MB, not 1e+03 kB
+    for scale, prefix in _PREFIXES:
+        if abs(value) >= scale * rounding:
+            return f"{value / scale:.{digits}g} {prefix}{unit}"
+    return f"{value:.{digits}g} {unit}"
+
+
+def layer_table(result: SimResult) -> pd.DataFrame:
+    """One row per layer, columns exactly LAYER_COLUMNS (the content of layers.csv)."""
+    return result.table()
+
+
+def _layer_index_of_position(result: SimResult) -> dict[int, int]:
+    """Position in net.order -> layers.csv index (0 for network inputs)."""
+    index = {ls.name: ls.index for ls in result.schedule.layers}
+    return {pos: index.get(name, 0) for pos, name in enumerate(result.network.order)}
+
+
+def schedule_table(result: SimResult) -> pd.DataFrame:
+    """One row per tensor (feature maps and filters): size, lifetime and placement."""
+    import pandas as pd
+
+    at = _layer_index_of_position(result)
+    rows = [
+        {
+            "tensor": t.tensor,
+            "kind": t.kind,
+            "size_bytes": t.size_bytes,
+            "produced_at_layer": at[t.produced_at],
+            "last_use_at_layer": at[t.last_use_at],
+            "placement": t.placement,
+            "spill_reason": t.spill_reason,
+        }
+        for t in result.schedule.tensors
+    ]
+    return pd.DataFrame(rows, columns=list(SCHEDULE_COLUMNS))
+
+
+def hardware_record(config: RunConfig) -> dict[str, Any]:
+    """The hardware essentials of summary.json, in base units."""
+    hw = config.hardware
+    peak, bandwidth = hw.compute.peak_mac_rate, hw.dram.bandwidth
+    return {
+        "name": hw.name,
+        "sram_capacity_bytes": hw.sram.capacity,
+        "dram_bandwidth_bytes_per_s": bandwidth,
+        "dram_latency_s": hw.dram.latency,
+        "peak_mac_rate_mac_per_s": peak,
+        "ridge_point_mac_per_byte": peak / bandwidth,
+        "activation_bits": hw.precision.activation_bits,
+        "weight_bits": hw.precision.weight_bits,
+        "accumulator_bits": hw.precision.accumulator_bits,
+    }
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no infinity or NaN: they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
+
+
+def summary_record(result: SimResult, config: RunConfig) -> dict[str, Any]:
+    """result.summary() with the run name and hardware essentials (the content of summary.json).
+
+    Non-finite numbers (inferences_per_s of a zero-time run) become None, so the record
+    is strict JSON.
+    """
+    record = {"name": config.name, **result.summary(), "hardware": hardware_record(config)}
+    return {k: _finite(v) for k, v in record.items()}
