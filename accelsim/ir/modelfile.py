@@ -354,7 +354,7 @@ class _Assembler:
         fields = {key: self._expand(spec.loc + (key,), v, env) for key, v in spec.fields.items()}
         count = self.op_counts[spec.op] = self.op_counts.get(spec.op, 0) + 1
         name = fields.pop("name", f"{spec.op}_{count}")
-        if env and "$" not in spec.fields.get("name", "$"):
+        if env and "$" not in spec.fields.get("name", "$"):  # explicit, untemplated, repeated
             name += "".join(f"_{v}" for v in env.values())
         inputs = fields.pop("inputs") if spec.op == "add" else [fields.pop("input", self.previous)]
         try:
