@@ -1,0 +1,87 @@
+"""`accelsim export`: write a network's workload for SCALE-Sim, Timeloop or ZigZag."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from accelsim.cli.app import cli
+from accelsim.cli.models_cmd import _Number
+from accelsim.export import DEFAULT_ARRAY, FORMATS, export_network
+from accelsim.ir.modelfile import resolve_model
+from accelsim.sim.pe_array import PEArray
+
+__all__ = ["export"]
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--format", "fmt", required=True, metavar="|".join(FORMATS), help="Target tool.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder  [default: reports/export/MODEL/FORMAT]",
+)
+@click.option(
+    "--alpha",
+    type=_Number(float),
+    default=1.0,
+    show_default=True,
+    help="Width multiplier (built-in models).",
+)
+@click.option(
+    "--resolution", type=_Number(int), default=None, help="Input resolution  [default: the model's]"
+)
+@click.option(
+    "--classes",
+    type=_Number(int),
+    default=None,
+    help="Output classes (built-in models)  [default: the model's]",
+)
+@click.option(
+    "--rows",
+    type=_Number(int),
+    default=DEFAULT_ARRAY.rows,
+    show_default=True,
+    help="PE array rows (SCALE-Sim scale.cfg).",
+)
+@click.option(
+    "--cols",
+    type=_Number(int),
+    default=DEFAULT_ARRAY.cols,
+    show_default=True,
+    help="PE array columns (SCALE-Sim scale.cfg).",
+)
+@click.option(
+    "--dataflow",
+    default=DEFAULT_ARRAY.dataflow,
+    show_default=True,
+    metavar="os|ws|is",
+    help="Dataflow (SCALE-Sim scale.cfg).",
+)
+def export(
+    model: str,
+    fmt: str,
+    out: Path | None,
+    alpha: float,
+    resolution: int | None,
+    classes: int | None,
+    rows: int,
+    cols: int,
+    dataflow: str,
+) -> None:
+    """Write MODEL's conv and dense layers as input files of another simulator.
+
+    MODEL is a built-in name or a model file. Pools, adds and other weightless ops are
+    left out: they cost no PE-array cycles.
+    """
+    net = resolve_model(model, alpha, resolution, classes)
+    files = export_network(net, fmt, PEArray(rows, cols, dataflow))  # type: ignore[arg-type]
+    folder = out if out is not None else Path("reports") / "export" / net.name / fmt
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        click.echo(str(path))
