@@ -39,8 +39,9 @@ def main() -> None:
               f"{ours['data_movement_bits']:,} | - / {ours['compute_time_s']:.6g} | - / "
               f"{ours['total_time_s']:.6g} |")
     doc_total = sum(float(r["performance_time_s"]) for r in report)
-    print(f"\nTotal: document {doc_total:.6g} s; accelsim accumulate {acc['total_time_s'].sum():.6g}"
-          f" s (of which data movement {acc['data_movement_time_s'].sum():.6g} s).")
+    print(f"\nTotal: document {doc_total:.6g} s; accelsim accumulate "
+          f"{acc['total_time_s'].sum():.6g} s (of which data movement "
+          f"{acc['data_movement_time_s'].sum():.6g} s).")
     s = live.summary()
     print(f"accelsim liveness: {s['total_time_s']:.6g} s, compute {s['compute_time_s']:.6g} s, "
           f"data movement {s['data_movement_time_s']:.6g} s, peak SRAM {s['peak_sram_bytes']:,} B"

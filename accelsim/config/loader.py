@@ -175,4 +175,5 @@ def resolved_yaml(config: RunConfig) -> str:
         "# (sizes in bytes, bandwidth in bytes/s, mac_rate in MAC/s, clock in Hz, latency in s,\n"
         "# energy in J). Feed it back to `accelsim run` to repeat this run exactly.\n"
     )
-    return header + yaml.safe_dump(config.model_dump(mode="json", exclude_none=True), sort_keys=False)
+    data = config.model_dump(mode="json", exclude_none=True)
+    return header + yaml.safe_dump(data, sort_keys=False)

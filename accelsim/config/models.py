@@ -30,13 +30,14 @@ POLICIES: tuple[str, ...] = ("liveness", "accumulate")
 DATAFLOWS: tuple[str, ...] = ("os", "ws", "is")
 
 
-def _quantity(kind: Kind) -> Any:
-    """An annotated float that accepts unit strings of `kind` and must be > 0."""
-    return Annotated[
-        float,
-        BeforeValidator(lambda v: parse_quantity(v, kind)),
-        Field(gt=0, json_schema_extra={"unit_kind": kind}),
-    ]
+def _parsed(kind: Kind) -> BeforeValidator:
+    """A validator reading unit strings of `kind` into base units."""
+    return BeforeValidator(lambda v: parse_quantity(v, kind))
+
+
+def _positive(kind: Kind) -> Any:
+    """Field constraint > 0, tagged with its unit kind for the JSON schema and sweeps."""
+    return Field(gt=0, json_schema_extra={"unit_kind": kind})
 
 
 def _whole_bytes(v: float) -> int:
@@ -46,24 +47,13 @@ def _whole_bytes(v: float) -> int:
     return int(v)
 
 
-Size = Annotated[
-    int,
-    BeforeValidator(lambda v: _whole_bytes(parse_quantity(v, "size"))),
-    Field(gt=0, json_schema_extra={"unit_kind": "size"}),
-]
-Bandwidth = _quantity("bandwidth")
-MacRate = _quantity("mac_rate")
-Frequency = _quantity("frequency")
-Energy = Annotated[
-    float,
-    BeforeValidator(lambda v: parse_quantity(v, "energy")),
-    Field(ge=0, json_schema_extra={"unit_kind": "energy"}),
-]
-Latency = Annotated[
-    float,
-    BeforeValidator(lambda v: parse_quantity(v, "time")),
-    Field(ge=0, json_schema_extra={"unit_kind": "time"}),
-]
+Size = Annotated[int, BeforeValidator(lambda v: _whole_bytes(parse_quantity(v, "size"))),
+                 _positive("size")]
+Bandwidth = Annotated[float, _parsed("bandwidth"), _positive("bandwidth")]
+MacRate = Annotated[float, _parsed("mac_rate"), _positive("mac_rate")]
+Frequency = Annotated[float, _parsed("frequency"), _positive("frequency")]
+Energy = Annotated[float, _parsed("energy"), Field(ge=0, json_schema_extra={"unit_kind": "energy"})]
+Latency = Annotated[float, _parsed("time"), Field(ge=0, json_schema_extra={"unit_kind": "time"})]
 Bits = Annotated[int, Field(ge=1, le=64)]
 
 
