@@ -128,6 +128,15 @@ class _Importer:
             return [1, shape[2], shape[0], shape[1]]
         return [1, *shape]
 
+    def _readers(self, tensor: str) -> list[str]:
+        """Op types reading `tensor` through Identity/Dropout; "output" for a graph output."""
+        found = ["output"] if tensor in self.graph_outputs else []
+        for i in self.consumers.get(tensor, []):
+            node = self.graph.node[i]
+            is_passthrough = node.op_type in PASSTHROUGH_OPS
+            found += self._readers(node.output[0]) if is_passthrough else [node.op_type]
+        return found
+
     def _sole_consumer(self, tensor: str) -> int | None:
         """Index of the one node reading `tensor` (looking through Identity/Dropout)."""
         while True:
@@ -361,8 +370,8 @@ class _Importer:
         if source in self.chw:
             self.env[out], self.chw[out] = x, self.chw[source]
             return
-        readers = [self.graph.node[i].op_type for i in self.consumers.get(out, [])]
-        if out not in self.graph_outputs and readers and set(readers) <= {"Gemm", "MatMul"}:
+        readers = self._readers(out)
+        if readers and set(readers) <= {"Gemm", "MatMul"}:
             # no layer: dense flattens its input; remember ONNX's (c, h, w) order
             self.env[out] = x
             self.chw[out] = (shape[2], shape[0], shape[1])
