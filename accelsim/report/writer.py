@@ -1,0 +1,71 @@
+"""write_report(): every file of a run's report directory, written with pandas and matplotlib."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from accelsim.config.loader import resolved_yaml
+from accelsim.config.models import RunConfig
+from accelsim.report.markdown import markdown_report
+from accelsim.report.tables import schedule_table, summary_record
+from accelsim.sim.simulate import SimResult
+
+__all__ = ["PLOT_FILES", "REPORT_FILES", "write_report"]
+
+#: Files write_report always writes, in order.
+REPORT_FILES: tuple[str, ...] = (
+    "layers.csv",
+    "schedule.csv",
+    "summary.json",
+    "config.resolved.yaml",
+    "report.md",
+)
+#: Plot files (title, file name), written unless plots=False.
+PLOT_FILES: tuple[tuple[str, str], ...] = (
+    ("Time per layer: compute vs data movement", "time_split.png"),
+    ("Peak SRAM occupancy per layer", "sram_occupancy.png"),
+    ("Roofline", "roofline.png"),
+    ("Energy per layer by component", "energy.png"),
+)
+
+
+def _write_plots(result: SimResult, config: RunConfig, out_dir: Path) -> list[Path]:
+    from accelsim.report import plots
+
+    table = result.table()
+    hw = config.hardware
+    figures = (
+        plots.time_split_figure(table, overlap=config.simulation.overlap),
+        plots.sram_occupancy_figure(table, hw.sram.capacity),
+        plots.roofline_figure(table, hw.compute.peak_mac_rate, hw.dram.bandwidth),
+        plots.energy_figure(table),
+    )
+    paths = []
+    for fig, (_, name) in zip(figures, PLOT_FILES, strict=True):
+        path = out_dir / name
+        fig.savefig(path, dpi=110)
+        paths.append(path)
+    return paths
+
+
+def write_report(
+    result: SimResult, config: RunConfig, out_dir: Path, plots: bool = True
+) -> list[Path]:
+    """Write layers.csv, schedule.csv, summary.json, config.resolved.yaml, report.md and
+    (unless plots=False) the PNG plots into out_dir (created if needed); return the paths.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [out_dir / name for name in REPORT_FILES]
+    layers, schedule, summary, resolved, report = written
+    result.table().to_csv(layers, index=False)
+    schedule_table(result).to_csv(schedule, index=False)
+    record = summary_record(result, config)
+    summary.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    resolved.write_text(resolved_yaml(config), encoding="utf-8")
+    images: tuple[tuple[str, str], ...] = ()
+    if plots:
+        written += _write_plots(result, config, out_dir)
+        images = PLOT_FILES
+    report.write_text(markdown_report(result, config, images), encoding="utf-8")
+    return written
