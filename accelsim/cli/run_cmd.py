@@ -1,0 +1,150 @@
+"""`accelsim run` (simulate a run file, print the table, write the report) and `accelsim schema`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from accelsim.cli.app import cli
+from accelsim.cli.models_cmd import _Number
+from accelsim.config.loader import load_run
+from accelsim.config.models import POLICIES, RunConfig
+from accelsim.errors import AccelsimError
+
+__all__ = ["run", "schema"]
+
+
+class _Choice(click.ParamType):
+    """A choice whose bad value gives one `accelsim: error:` line (click's prints usage)."""
+
+    name = "choice"
+
+    def __init__(self, choices: tuple[str, ...]) -> None:
+        self.choices = choices
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Accept exactly one of the choices."""
+        if value in self.choices:
+            return value
+        option = param.opts[0] if param is not None else "option"
+        raise AccelsimError(f"{option}: must be one of {', '.join(self.choices)}, got {value!r}")
+
+    def get_metavar(self, param: click.Parameter, *args: Any) -> str:
+        """Show the choices in --help."""
+        return "[" + "|".join(self.choices) + "]"
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+@cli.command()
+@click.argument("runfile")
+@click.option(
+    "--policy",
+    type=_Choice(POLICIES),
+    default=None,
+    help="SRAM placement policy (overrides simulation.policy).",
+)
+@click.option(
+    "--overlap/--no-overlap",
+    default=None,
+    help="Overlap compute with DRAM transfers (overrides simulation.overlap).",
+)
+@click.option(
+    "--batch", type=_Number(int), default=None, help="Batch size (overrides simulation.batch)."
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Report directory (default: reports/<run name>/ in the working directory).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print summary.json to stdout instead of the tables (files still written).",
+)
+@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+def run(
+    runfile: str,
+    policy: str | None,
+    overlap: bool | None,
+    batch: int | None,
+    out: Path | None,
+    as_json: bool,
+    no_plots: bool,
+) -> None:
+    """Simulate RUNFILE and write its report.
+
+    RUNFILE is a run YAML file: a path, or a bare name looked up in ./hw_configs/ and then
+    in the project's hw_configs/ (e.g. `accelsim run mobilenet_cifar.yaml`). Options
+    override the file's simulation section. The report directory gets layers.csv,
+    schedule.csv, summary.json, config.resolved.yaml, report.md and PNG plots.
+    """
+    from accelsim.pipeline import run_config
+    from accelsim.report import format_terminal, summary_record, write_report
+
+    overrides: dict[str, Any] = {}
+    for key, value in (("policy", policy), ("overlap", overlap), ("batch", batch)):
+        if value is not None:
+            overrides[f"simulation.{key}"] = value
+    config = load_run(runfile, overrides)
+    result = run_config(config)
+    out_dir = out if out is not None else Path("reports") / config.name
+    written = write_report(result, config, out_dir, plots=not no_plots)
+    if as_json:
+        click.echo(json.dumps(summary_record(result, config), indent=2, allow_nan=False))
+        return
+    click.echo(format_terminal(result, config))
+    click.echo(f"\nWrote {len(written)} files to {_shown(out_dir)}/:")
+    for path in written:
+        click.echo(f"  {path.name}")
+
+
+def _editor_schema(node: Any) -> Any:
+    """The schema with unit-carrying fields accepting strings too ('1 MB', '500 GMAC/s').
+
+    pydantic describes those fields by their parsed type (integer/number), which would make
+    an editor flag every unit string; the file format accepts both.
+    """
+    if isinstance(node, list):
+        return [_editor_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _editor_schema(value) for key, value in node.items()}
+    kind = out.get("unit_kind")
+    if kind is not None and out.get("type") in ("integer", "number"):
+        number: dict[str, Any] = {"type": out.pop("type")}
+        for bound, keyword in (("gt", "exclusiveMinimum"), ("ge", "minimum")):
+            if bound in out:
+                number[keyword] = out.pop(bound)
+        out["anyOf"] = [number, {"type": "string", "description": f"a {kind} with a unit"}]
+    return out
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of run files, for editors that validate YAML.
+
+    Save it and point the YAML language server (VS Code's YAML extension, and others) at
+    it with a first line in the run file:
+
+        accelsim schema > accelsim-run.schema.json
+
+        # yaml-language-server: $schema=../accelsim-run.schema.json
+    """
+    document = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **_editor_schema(RunConfig.model_json_schema()),
+    }
+    click.echo(json.dumps(document, indent=2))
