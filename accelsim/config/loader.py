@@ -84,7 +84,8 @@ def _format_error(
     if err["type"] == "missing":
         return f"{where}: {field}: required field is missing"
     message = str(err["msg"]).removeprefix("Value error, ")
-    return f"{where}: {field}: {message}, got {err.get('input')!r}"
+    got = f"got {err.get('input')!r}"
+    return f"{where}: {field}: {message}" + ("" if got in message else f", {got}")
 
 
 def validate(
