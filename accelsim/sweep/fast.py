@@ -1,0 +1,166 @@
+"""Vectorised evaluation: one schedule per group, every point of the group at once.
+
+A schedule depends on the model, SRAM capacity, precision, policy and batch; compute cycles
+of a PE array depend on the array too. Bandwidth, MAC rate, clock, DRAM latency, overlap
+and energy constants only enter the final arithmetic, so `prepare` builds a group's
+per-layer arrays once (through the simulator's own costing) and `evaluate` turns them into
+totals for many points with NumPy broadcasting through `accelsim.sim.cost.layer_times`,
+the formula `simulate` uses, so both always agree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from accelsim.config.models import RunConfig
+from accelsim.ir.graph import Network
+from accelsim.mapping import build_schedule
+from accelsim.pipeline import build_network
+from accelsim.sim.compute import compute_model
+from accelsim.sim.cost import layer_times
+from accelsim.sim.simulate import _cost, sizes_for
+
+__all__ = [
+    "RESULT_COLUMNS",
+    "GroupArrays",
+    "energy_j",
+    "evaluate",
+    "prepare",
+    "schedule_key",
+]
+
+#: Result columns after point_id and the axis columns, in order; units in every name.
+RESULT_COLUMNS: tuple[str, ...] = (
+    "total_time_s", "compute_time_s", "data_movement_time_s", "dram_read_bytes",
+    "dram_write_bytes", "peak_sram_bytes", "spills", "energy_j",
+)
+#: Points per NumPy block inside `evaluate` (points x layers matrices stay ~ a few MB).
+BLOCK_POINTS = 8192
+
+_ENERGY = ("mac", "sram_read_byte", "sram_write_byte", "dram_read_byte", "dram_write_byte")
+_NETWORKS: dict[str, Network] = {}
+
+
+def schedule_key(config: RunConfig) -> str:
+    """What a schedule depends on: model, SRAM capacity, precision, policy and batch."""
+    hw, sim = config.hardware, config.simulation
+    return json.dumps([config.model.model_dump(mode="json"), hw.sram.capacity,
+                       hw.precision.model_dump(mode="json"), sim.policy, sim.batch])
+
+
+@dataclass(frozen=True)
+class GroupArrays:
+    """One group's per-layer work and traffic, and the defaults of its fast fields."""
+
+    macs: np.ndarray
+    cycles: np.ndarray
+    dram_bytes: np.ndarray
+    transfers: np.ndarray
+    totals: Mapping[str, float]
+    is_pe: bool
+    defaults: Mapping[str, Any]
+
+
+def _network(config: RunConfig) -> Network:
+    """The config's network, built once per model per process."""
+    key = config.model.model_dump_json()
+    if key not in _NETWORKS:
+        if len(_NETWORKS) > 32:
+            _NETWORKS.clear()
+        _NETWORKS[key] = build_network(config.model)
+    return _NETWORKS[key]
+
+
+def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
+    """Per-layer arrays for configs that share one schedule (built once, here)."""
+    first = configs[0]
+    net = _network(first)
+    sizes = sizes_for(first.hardware, first.simulation.batch)
+    schedule = build_schedule(net, sizes, first.hardware.sram.capacity,
+                              first.simulation.policy)
+    out = []
+    for config in configs:
+        hw, sim = config.hardware, config.simulation
+        result = _cost(net, hw, sim, schedule, sizes, compute_model(hw.compute))
+        costs = result.costs
+        total = result.total
+        defaults = {
+            "hardware.dram.bandwidth": hw.dram.bandwidth,
+            "hardware.dram.latency": hw.dram.latency,
+            "hardware.compute.mac_rate": hw.compute.mac_rate,
+            "hardware.compute.clock": hw.compute.clock,
+            "simulation.overlap": sim.overlap,
+            **{f"hardware.energy.{k}": getattr(hw.energy, k) for k in _ENERGY},
+        }
+        out.append(GroupArrays(
+            macs=np.array([c.macs for c in costs], dtype=float),
+            cycles=np.array([c.compute_cycles for c in costs], dtype=float),
+            dram_bytes=np.array([c.dram_bytes for c in costs], dtype=float),
+            transfers=np.array([c.transfers for c in costs], dtype=float),
+            totals={
+                "macs": total.macs, "sram_read_bytes": total.sram_read_bytes,
+                "sram_write_bytes": total.sram_write_bytes,
+                "dram_read_bytes": total.dram_read_bytes,
+                "dram_write_bytes": total.dram_write_bytes,
+                "peak_sram_bytes": schedule.peak_sram_bytes, "spills": schedule.spills,
+            },
+            is_pe=hw.compute.is_pe_array, defaults=defaults,
+        ))
+    return out
+
+
+def energy_j(totals: Mapping[str, float], constants: Mapping[str, Any]) -> Any:
+    """Energy as simulate() sums it: MACs x mac + SRAM bytes x J/B + DRAM bytes x J/B."""
+    mac = totals["macs"] * constants["mac"]
+    sram = (totals["sram_read_bytes"] * constants["sram_read_byte"]
+            + totals["sram_write_bytes"] * constants["sram_write_byte"])
+    dram = (totals["dram_read_bytes"] * constants["dram_read_byte"]
+            + totals["dram_write_bytes"] * constants["dram_write_byte"])
+    return mac + sram + dram
+
+
+def evaluate(arrays: GroupArrays, ids: np.ndarray,
+             columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Result columns for points `ids` of a group; `columns` holds their axis values."""
+    n = len(ids)
+    out: dict[str, np.ndarray] = {"point_id": np.asarray(ids, dtype=np.int64)}
+    out.update({path: np.asarray(values) for path, values in columns.items()})
+    totals = {name: np.empty(n) for name in RESULT_COLUMNS[:3]}
+    for lo in range(0, n, BLOCK_POINTS):
+        hi = min(lo + BLOCK_POINTS, n)
+
+        def param(path: str, lo: int = lo, hi: int = hi) -> Any:
+            if path in columns:
+                return np.asarray(columns[path][lo:hi])[:, None]
+            return arrays.defaults[path]
+
+        if arrays.is_pe:
+            compute = arrays.cycles[None, :] / np.asarray(
+                param("hardware.compute.clock"), dtype=float)
+        else:
+            compute = arrays.macs[None, :] / np.asarray(
+                param("hardware.compute.mac_rate"), dtype=float)
+        movement, total = layer_times(
+            compute, arrays.dram_bytes[None, :], arrays.transfers[None, :],
+            param("hardware.dram.bandwidth"), param("hardware.dram.latency"),
+            param("simulation.overlap"))
+        shape = (hi - lo, len(arrays.macs))
+        for name, matrix in (("total_time_s", total), ("compute_time_s", compute),
+                             ("data_movement_time_s", movement)):
+            totals[name][lo:hi] = np.broadcast_to(matrix, shape).sum(axis=1)
+    out.update(totals)
+    for name in ("dram_read_bytes", "dram_write_bytes", "peak_sram_bytes", "spills"):
+        out[name] = np.full(n, int(arrays.totals[name]), dtype=np.int64)
+    constants = {}
+    for key in _ENERGY:
+        path = f"hardware.energy.{key}"
+        constants[key] = (np.asarray(columns[path], dtype=float) if path in columns
+                          else arrays.defaults[path])
+    out["energy_j"] = np.broadcast_to(
+        np.asarray(energy_j(arrays.totals, constants), dtype=float), (n,)).copy()
+    return out

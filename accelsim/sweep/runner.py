@@ -1,0 +1,161 @@
+"""run_sweep: validate, plan groups, build each schedule once, evaluate chunks, store them.
+
+Two kinds of task go to the backend: `prepare` (one per distinct schedule: the per-layer
+arrays of every group that shares it) and `evaluate` (one chunk of a group's points).
+Chunks are fed a few at a time, so memory stays flat however many points there are, and
+each finished chunk is written to the store at once.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from accelsim.config.loader import apply_overrides, validate
+from accelsim.config.models import RunConfig
+from accelsim.errors import ConfigError
+from accelsim.sweep.backends import Backend, make_backend
+from accelsim.sweep.fast import GroupArrays, evaluate, prepare, schedule_key
+from accelsim.sweep.space import Design, Group, SweepSpec, load_sweep
+from accelsim.sweep.store import ResultStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["DEFAULT_CHUNK", "SweepRun", "default_out", "execute", "group_configs",
+           "run_sweep"]
+
+#: Points per evaluate task (and per part file).
+DEFAULT_CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """What a sweep did: where results are and how many points were computed."""
+
+    out: Path
+    results: Path
+    n_points: int
+    computed: int
+    resumed: int
+    schedules: int
+    elapsed_s: float
+
+    @property
+    def points_per_s(self) -> float:
+        """Computed points per second of wall time."""
+        return self.computed / self.elapsed_s if self.elapsed_s else float("inf")
+
+
+def default_out(spec: SweepSpec) -> Path:
+    """reports/sweeps/<sweep file stem>/ under the working directory."""
+    return Path("reports") / "sweeps" / spec.stem
+
+
+def group_configs(spec: SweepSpec, design: Design) -> list[RunConfig]:
+    """The full, validated config of every group (key axes applied together)."""
+    base = spec.base.model_dump(mode="json", exclude_none=True)
+    configs = []
+    for group in design.groups:
+        values = design.key_values(group)
+        source = f"{spec.source}: axes {', '.join(f'{k}={v!r}' for k, v in values.items())}"
+        configs.append(validate(RunConfig, apply_overrides(base, values), source)
+                       if values else spec.base)
+    return configs
+
+
+def _spec(path_or_spec: str | Path | Mapping[str, Any] | SweepSpec) -> SweepSpec:
+    return path_or_spec if isinstance(path_or_spec, SweepSpec) else load_sweep(path_or_spec)
+
+
+def execute(
+    path_or_spec: str | Path | Mapping[str, Any] | SweepSpec, out: str | Path | None = None,
+    backend: str | Backend = "local", workers: int | None = None, resume: bool = False,
+    progress: bool = False, scheduler: str | None = None, chunk_size: int = DEFAULT_CHUNK,
+) -> SweepRun:
+    """Run a sweep, streaming finished chunks to disk; returns a summary, not the rows."""
+    if chunk_size < 1:
+        raise ConfigError(f"chunk size: must be >= 1, got {chunk_size}")
+    start = time.perf_counter()
+    spec = _spec(path_or_spec)
+    design = Design(spec)
+    configs = group_configs(spec, design)  # every combination validated before any work
+    store = ResultStore(out if out is not None else default_out(spec))
+    store.start(spec.record(), resume)
+    done = store.done_mask(design.n_points) if resume else None
+    already = int(done.sum()) if done is not None else 0
+
+    by_schedule: dict[str, list[Group]] = {}
+    for group, config in zip(design.groups, configs, strict=True):
+        if done is not None and already and done[design.group_ids(group, 0, group.size)].all():
+            continue
+        by_schedule.setdefault(schedule_key(config), []).append(group)
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=design.n_points, initial=already, unit="pt", unit_scale=True,
+               desc="sweep", file=sys.stderr, disable=not progress, smoothing=0.1)
+    runner = make_backend(backend, scheduler, workers) if isinstance(backend, str) else backend
+    computed = 0
+    try:
+        pending: dict[Any, tuple[str, Any]] = {}
+        for groups in by_schedule.values():
+            future = runner.submit(prepare, [configs[g.index] for g in groups])
+            pending[future] = ("prepare", groups)
+        ready: deque[tuple[GroupArrays, Iterator[np.ndarray]]] = deque()
+        limit = 2 * getattr(runner, "workers", 1) + 2
+        in_flight = 0
+        while pending or ready:
+            while ready and in_flight < limit:
+                arrays, chunks = ready[0]
+                ids = next(chunks, None)
+                if ids is None:
+                    ready.popleft()
+                    continue
+                future = runner.submit(evaluate, arrays, ids, design.columns(ids))
+                pending[future] = ("evaluate", len(ids))
+                in_flight += 1
+            if not pending:
+                continue
+            for future in runner.wait_any(pending):
+                kind, info = pending.pop(future)
+                result = future.result()
+                if kind == "prepare":
+                    for group, arrays in zip(info, result, strict=True):
+                        ready.append((arrays, design.chunks(group, chunk_size, done)))
+                else:
+                    in_flight -= 1
+                    store.write(result)
+                    computed += info
+                    bar.update(info)
+    except BaseException:
+        runner.close(cancel=True)
+        raise
+    finally:
+        bar.close()
+    if isinstance(backend, str):
+        runner.close()
+    results = store.finalize(design.n_points)
+    return SweepRun(store.out, results, design.n_points, computed, already, len(by_schedule),
+                    time.perf_counter() - start)
+
+
+def run_sweep(
+    path_or_spec: str | Path | Mapping[str, Any] | SweepSpec, out: str | Path | None = None,
+    backend: str | Backend = "local", workers: int | None = None, resume: bool = False,
+    progress: bool = False, scheduler: str | None = None, chunk_size: int = DEFAULT_CHUNK,
+) -> pd.DataFrame:
+    """Run a sweep; one row per design point (axis columns, totals), sorted by point_id.
+
+    Results are also in DIR/results.parquet (CSV without pyarrow) and DIR/sweep.yaml
+    records what was asked; DIR defaults to reports/sweeps/<sweep file stem>/.
+    """
+    run = execute(path_or_spec, out, backend, workers, resume, progress, scheduler, chunk_size)
+    return ResultStore(run.out).read()

@@ -1,0 +1,416 @@
+"""Sweep files and their designs: which run-file fields vary, over which values, in what order.
+
+A sweep file names a base run file and axes keyed by dotted paths into it::
+
+    base: mobilenet_cifar.yaml
+    axes:
+      hardware.sram.capacity: [256 KiB, 512 KiB, 1 MiB]
+      hardware.dram.bandwidth: {start: 0.5 GB/s, stop: 8 GB/s, num: 5, scale: log}
+    mode: grid          # or random / latin-hypercube, with samples and seed
+
+Every axis value is checked by applying it alone to the base and validating the result, so
+a wrong field, value or unit fails before any work. Values are kept in base units (bytes,
+bytes/s, MAC/s, ...), exactly as the validated RunConfig holds them.
+
+A design gives every point a stable `point_id` (its index in the design): grid points in
+`itertools.product` order of the axes as written, random and Latin-hypercube points in the
+order they are drawn from `seed`. Points are grouped by the *key* axes (those a schedule or
+a PE-array cycle count depends on); the other axes are evaluated vectorised.
+"""
+
+from __future__ import annotations
+
+import math
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from accelsim.config.loader import apply_overrides, find_config, load_run, validate
+from accelsim.config.models import RunConfig
+from accelsim.errors import AccelsimError, ConfigError
+from accelsim.units import parse_quantity
+from accelsim.yamlio import LineMap, load_yaml
+
+__all__ = [
+    "FAST_PATHS",
+    "MODES",
+    "Axis",
+    "Design",
+    "SweepSpec",
+    "get_path",
+    "load_sweep",
+]
+
+MODES: tuple[str, ...] = ("grid", "random", "latin-hypercube")
+SCALES: tuple[str, ...] = ("linear", "log")
+SWEEP_KEYS: tuple[str, ...] = ("base", "axes", "mode", "samples", "seed")
+RANGE_KEYS: tuple[str, ...] = ("start", "stop", "num", "scale")
+
+#: Fields that change neither the schedule nor the compute cycles: evaluated vectorised.
+FAST_PATHS: frozenset[str] = frozenset({
+    "name",
+    "hardware.name",
+    "hardware.dram.bandwidth",
+    "hardware.dram.latency",
+    "hardware.compute.mac_rate",
+    "hardware.compute.clock",
+    "simulation.overlap",
+    "hardware.energy.mac",
+    "hardware.energy.sram_read_byte",
+    "hardware.energy.sram_write_byte",
+    "hardware.energy.dram_read_byte",
+    "hardware.energy.dram_write_byte",
+})
+
+
+def get_path(config: BaseModel, dotted: str) -> Any:
+    """The value at a dotted path of a (validated) config."""
+    value: Any = config
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _field_info(dotted: str) -> FieldInfo | None:
+    """The pydantic field a dotted path names in RunConfig, or None."""
+    model: Any = RunConfig
+    info: FieldInfo | None = None
+    for part in dotted.split("."):
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        info = model.model_fields.get(part)
+        if info is None:
+            return None
+        candidates = [info.annotation, *typing.get_args(info.annotation)]
+        model = next((c for c in candidates
+                      if isinstance(c, type) and issubclass(c, BaseModel)), None)
+    return info
+
+
+def _unit_kind(dotted: str) -> Any:
+    """The unit kind ('size', 'bandwidth', ...) of a field, or None for plain numbers."""
+    info = _field_info(dotted)
+    if info is None:
+        return None
+    extras = [info.json_schema_extra]
+    for arg in typing.get_args(info.annotation):
+        extras += [m.json_schema_extra for m in getattr(arg, "__metadata__", ())
+                   if isinstance(m, FieldInfo)]
+    for extra in extras:
+        if isinstance(extra, dict) and "unit_kind" in extra:
+            return extra["unit_kind"]
+    return None
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One swept field: its validated values, or a numeric range to sample from."""
+
+    path: str
+    values: tuple[Any, ...]
+    fast: bool
+    low: float | None = None
+    high: float | None = None
+    scale: str = "linear"
+    integer: bool = False
+
+    @property
+    def is_range(self) -> bool:
+        """True when random/LHS modes sample a continuous range rather than a list."""
+        return self.low is not None
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A validated sweep: the base config, the axes and how points are drawn."""
+
+    source: str
+    base_file: str
+    base: RunConfig
+    axes: tuple[Axis, ...]
+    mode: str = "grid"
+    samples: int | None = None
+    seed: int = 0
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stem(self) -> str:
+        """Name of the default output folder: the sweep file's stem."""
+        return Path(self.source).stem if self.source != "<spec>" else "sweep"
+
+    def record(self) -> dict[str, Any]:
+        """What was asked, as written to DIR/sweep.yaml (resume compares it)."""
+        return {
+            "sweep": self.raw,
+            "base": self.base.model_dump(mode="json", exclude_none=True),
+            "axes": {a.path: [_plain(v) for v in a.values] for a in self.axes},
+            "mode": self.mode, "samples": self.samples, "seed": self.seed,
+        }
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class _Checker:
+    """Applies one axis value to the base and validates it; errors name sweep file and line."""
+
+    def __init__(self, base: RunConfig, source: str, lines: LineMap, base_dir: Path) -> None:
+        self.data = base.model_dump(mode="json", exclude_none=True)
+        self.source, self.lines, self.base_dir = source, lines, base_dir
+
+    def where(self, *path: str | int) -> str:
+        line = self.lines.line(("axes", *path))
+        return f"{self.source}:{line}" if line else self.source
+
+    def check(self, path: str, value: Any) -> Any:
+        """The validated (base-unit) value of `path` when set to `value` alone."""
+        if path == "model.path" and isinstance(value, str):
+            local = self.base_dir / value
+            value = str(local.resolve()) if local.exists() else value
+        data = apply_overrides(self.data, {path: value})
+        config = validate(RunConfig, data, f"{self.where(path)}: axes")
+        return get_path(config, path)
+
+
+def _range_values(checker: _Checker, path: str, spec: Mapping[str, Any], mode: str) -> Axis:
+    unknown = [k for k in spec if k not in RANGE_KEYS]
+    if unknown or "start" not in spec or "stop" not in spec:
+        raise ConfigError(
+            f"{checker.where(path)}: axes: {path}: a range needs start and stop "
+            f"(keys: {', '.join(RANGE_KEYS)}), got keys {', '.join(map(str, spec))}")
+    scale = spec.get("scale", "linear")
+    if scale not in SCALES:
+        raise ConfigError(f"{checker.where(path)}: axes: {path}.scale: must be one of "
+                          f"{', '.join(SCALES)}, got {scale!r}")
+    kind = _unit_kind(path)
+    ends = []
+    for key in ("start", "stop"):
+        raw = spec[key]
+        try:
+            number = parse_quantity(raw, kind) if kind else raw
+        except AccelsimError as exc:
+            raise ConfigError(f"{checker.where(path)}: axes: {path}.{key}: {exc}") from None
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise ConfigError(f"{checker.where(path)}: axes: {path}.{key}: expected a number, "
+                              f"got {raw!r}")
+        ends.append(checker.check(path, number))
+    low, high = (float(e) for e in ends)
+    integer = all(isinstance(e, int) and not isinstance(e, bool) for e in ends)
+    if scale == "log" and (low <= 0 or high <= 0):
+        raise ConfigError(f"{checker.where(path)}: axes: {path}: a log range needs start and "
+                          f"stop > 0, got {low:g} and {high:g}")
+    num = spec.get("num")
+    if num is None:
+        if mode == "grid":
+            raise ConfigError(f"{checker.where(path)}: axes: {path}.num: a grid range needs "
+                              "num (the number of values)")
+        return Axis(path, tuple(ends), path in FAST_PATHS, low, high, scale, integer)
+    if isinstance(num, bool) or not isinstance(num, int) or num < 1:
+        raise ConfigError(f"{checker.where(path)}: axes: {path}.num: must be an integer >= 1, "
+                          f"got {num!r}")
+    grid = np.geomspace(low, high, num) if scale == "log" else np.linspace(low, high, num)
+    if integer:
+        grid = np.round(grid)
+    numbers = list(dict.fromkeys(float(g) for g in grid))
+    values = tuple(checker.check(path, int(v) if integer else v) for v in numbers)
+    return Axis(path, values, path in FAST_PATHS, low, high, scale, integer)
+
+
+def _axis(checker: _Checker, path: Any, spec: Any, mode: str) -> Axis:
+    if not isinstance(path, str) or not path:
+        raise ConfigError(f"{checker.source}: axes: keys must be dotted paths such as "
+                          f"hardware.sram.capacity, got {path!r}")
+    if isinstance(spec, Mapping):
+        return _range_values(checker, path, spec, mode)
+    items = list(spec) if isinstance(spec, list | tuple) else [spec]
+    if not items:
+        raise ConfigError(f"{checker.where(path)}: axes: {path}: needs at least one value")
+    values = tuple(checker.check(path, v) for v in items)
+    return Axis(path, values, path in FAST_PATHS)
+
+
+def _overlapping(paths: list[str]) -> tuple[str, str] | None:
+    for a in paths:
+        for b in paths:
+            if a != b and b.startswith(a + "."):
+                return a, b
+    return None
+
+
+def load_sweep(path_or_spec: str | Path | Mapping[str, Any]) -> SweepSpec:
+    """Read and validate a sweep file (or an equivalent mapping); every axis value is checked."""
+    if isinstance(path_or_spec, Mapping):
+        data: Any = dict(path_or_spec)
+        source, lines, here = "<spec>", LineMap(), Path.cwd()
+    else:
+        found = Path(path_or_spec)
+        if not found.is_file():
+            raise ConfigError(f"{path_or_spec}: sweep file not found")
+        data, lines = load_yaml(found)
+        source, here = str(found), found.parent
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a sweep mapping with keys {', '.join(SWEEP_KEYS)}")
+    unknown = [k for k in data if k not in SWEEP_KEYS]
+    if unknown:
+        raise ConfigError(f"{source}: unknown key {unknown[0]!r} "
+                          f"(allowed: {', '.join(SWEEP_KEYS)})")
+    if "base" not in data or not isinstance(data["base"], str):
+        raise ConfigError(f"{source}: base: required, the run file to start from "
+                          "(looked up like `accelsim run`)")
+    mode = data.get("mode", "grid")
+    if mode not in MODES:
+        raise ConfigError(f"{source}: mode: must be one of {', '.join(MODES)}, got {mode!r}")
+    samples, seed = data.get("samples"), data.get("seed", 0)
+    if mode != "grid" and (isinstance(samples, bool) or not isinstance(samples, int)
+                           or samples < 1):
+        raise ConfigError(f"{source}: samples: mode {mode} needs an integer >= 1, "
+                          f"got {samples!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"{source}: seed: must be an integer, got {seed!r}")
+    local = here / data["base"]
+    base_path = local if local.is_file() else find_config(data["base"])
+    base = load_run(base_path)
+    axes_data = data.get("axes")
+    if not isinstance(axes_data, dict) or not axes_data:
+        raise ConfigError(f"{source}: axes: required, a mapping of dotted run-file paths "
+                          "to value lists or ranges")
+    overlap = _overlapping(list(axes_data))
+    if overlap:
+        raise ConfigError(f"{source}: axes: {overlap[0]} and {overlap[1]} overlap; "
+                          "sweep one or the other")
+    checker = _Checker(base, source, lines, here)
+    axes = tuple(_axis(checker, p, s, mode) for p, s in axes_data.items())
+    return SweepSpec(source, str(base_path), base, axes, mode,
+                     samples if mode != "grid" else None, seed, data)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Design points sharing every key-axis value: one schedule (and PE array) serves them."""
+
+    index: int
+    codes: tuple[int, ...]
+    size: int
+
+
+class Design:
+    """The points of a sweep: each axis column is a table of values and a code per point."""
+
+    def __init__(self, spec: SweepSpec) -> None:
+        self.spec = spec
+        self.axes = spec.axes
+        self.key = [i for i, a in enumerate(self.axes) if not a.fast]
+        self.tables: list[np.ndarray] = []
+        self._codes: np.ndarray | None = None
+        if spec.mode == "grid":
+            self.tables = [np.asarray(a.values) for a in self.axes]
+            self.shape = tuple(len(a.values) for a in self.axes)
+            self.n_points = math.prod(self.shape)
+        else:
+            self._draw(spec)
+            self.shape = ()
+            self.n_points = int(spec.samples or 0)
+        self.groups = self._groups()
+
+    def _draw(self, spec: SweepSpec) -> None:
+        """Random or Latin-hypercube codes, a pure function of the seed."""
+        rng = np.random.default_rng(spec.seed)
+        n = int(spec.samples or 0)
+        codes = np.empty((n, len(self.axes)), dtype=np.int64)
+        for i, axis in enumerate(self.axes):
+            if spec.mode == "random":
+                u = rng.random(n)
+            else:
+                u = (rng.permutation(n) + rng.random(n)) / n
+            if axis.is_range:
+                assert axis.low is not None and axis.high is not None
+                if axis.scale == "log":
+                    raw = np.exp(np.log(axis.low) + u * (np.log(axis.high) - np.log(axis.low)))
+                else:
+                    raw = axis.low + u * (axis.high - axis.low)
+                if axis.integer:
+                    raw = np.round(raw).astype(np.int64)
+                table, codes[:, i] = np.unique(raw, return_inverse=True)
+            else:
+                table = np.asarray(axis.values)
+                codes[:, i] = np.minimum((u * len(axis.values)).astype(np.int64),
+                                         len(axis.values) - 1)
+            self.tables.append(table)
+        self._codes = codes
+        order_key = codes[:, self.key] if self.key else np.zeros((n, 0), dtype=np.int64)
+        if self.key:
+            _, inverse = np.unique(order_key, axis=0, return_inverse=True)
+            inverse = inverse.reshape(-1)
+        else:
+            inverse = np.zeros(n, dtype=np.int64)
+        self._order = np.argsort(inverse, kind="stable")
+        self._bounds = np.searchsorted(inverse[self._order], np.arange(inverse.max() + 2
+                                                                       if n else 1))
+
+    def _groups(self) -> list[Group]:
+        if self.spec.mode == "grid":
+            key_shape = [self.shape[i] for i in self.key]
+            size = self.n_points // max(1, math.prod(key_shape)) if self.n_points else 0
+            combos = np.ndindex(*key_shape) if key_shape else [()]
+            return [Group(g, tuple(int(c) for c in combo), size)
+                    for g, combo in enumerate(combos)]
+        assert self._codes is not None
+        groups: list[Group] = []
+        for g in range(len(self._bounds) - 1):
+            lo, hi = self._bounds[g], self._bounds[g + 1]
+            if hi > lo:
+                first = self._codes[self._order[lo]]
+                groups.append(Group(len(groups), tuple(int(first[i]) for i in self.key),
+                                    int(hi - lo)))
+        return groups
+
+    def key_values(self, group: Group) -> dict[str, Any]:
+        """The key-axis overrides (path -> validated value) shared by a group's points."""
+        return {self.axes[i].path: _plain(self.tables[i][c])
+                for i, c in zip(self.key, group.codes, strict=True)}
+
+    def group_ids(self, group: Group, start: int, stop: int) -> np.ndarray:
+        """Point ids of members [start, stop) of a group, in ascending id order for grids."""
+        if self.spec.mode != "grid":
+            lo = int(self._bounds[group.index])
+            return np.sort(self._order[lo + start:lo + stop])
+        fast = [i for i in range(len(self.axes)) if i not in self.key]
+        sub = np.unravel_index(np.arange(start, stop), [self.shape[i] for i in fast])
+        full: list[Any] = [None] * len(self.axes)
+        for i, codes in zip(fast, sub, strict=True):
+            full[i] = codes
+        for i, code in zip(self.key, group.codes, strict=True):
+            full[i] = np.full(stop - start, code, dtype=np.int64)
+        return np.ravel_multi_index(full, self.shape).astype(np.int64)
+
+    def chunks(self, group: Group, size: int, done: np.ndarray | None = None
+               ) -> Iterator[np.ndarray]:
+        """The group's not-yet-done point ids in pieces of at most `size`."""
+        step = max(size, 1)
+        pending = np.empty(0, dtype=np.int64)
+        for start in range(0, group.size, step):
+            ids = self.group_ids(group, start, min(start + step, group.size))
+            if done is not None:
+                ids = ids[~done[ids]]
+            pending = np.concatenate([pending, ids])
+            while len(pending) >= step:
+                yield pending[:step]
+                pending = pending[step:]
+        if len(pending):
+            yield pending
+
+    def columns(self, ids: np.ndarray) -> dict[str, np.ndarray]:
+        """Axis values (base units) of the given points, one array per axis path."""
+        if self.spec.mode == "grid":
+            codes = np.unravel_index(ids, self.shape) if self.axes else ()
+        else:
+            assert self._codes is not None
+            codes = tuple(self._codes[ids, i] for i in range(len(self.axes)))
+        return {a.path: t[c] for a, t, c in zip(self.axes, self.tables, codes, strict=True)}
