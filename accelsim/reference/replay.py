@@ -1,0 +1,234 @@
+"""Schedule replay: execute a schedule step by step with a bounded SRAM and a DRAM store.
+
+Every Load copies a region out of DRAM (which must have been written), every Alloc and
+Load must fit the SRAM capacity, every Compute reads only resident buffers whose regions
+cover what its tile needs (halo rows included), and every Store writes back into DRAM.
+The network outputs read from DRAM at the end must equal direct execution: bit-exact in
+integer mode, allclose in float32. Any gap raises ReplayError naming layer and tensor.
+
+Channel tiles of channel-wise layers (depthwise, pools, adds) load only their channels;
+the replay places them in a zero tensor of full width, computes, and keeps the tile's
+channels, which depend on those input channels alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from accelsim.errors import ReplayError
+from accelsim.ir.graph import Network
+from accelsim.ir.layers import Layer
+from accelsim.mapping.schedule import Alloc, Compute, Free, Load, Region, Schedule, Store, Tile
+from accelsim.mapping.tiling import _input_channels, hwc, input_region_rows
+from accelsim.reference.executor import ExecResult, Mode, run, run_layer
+from accelsim.reference.quant import Precision
+from accelsim.reference.weights import Params, params_for
+
+__all__ = ["ReplayResult", "replay"]
+
+Box = tuple[slice, slice, slice, slice]
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """Replayed vs direct outputs, their largest errors, and whether they agree."""
+
+    mode: str
+    max_abs_err: float
+    max_rel_err: float
+    passed: bool
+    peak_sram_bytes: int
+    steps: int
+
+
+@dataclass
+class _Buffer:
+    tensor: str
+    region: Region
+    bytes: int
+    data: np.ndarray | None  # None for filters (read from params)
+
+
+def _box(shape: tuple[int, ...], batch: int, region: Region) -> Box:
+    """Index (samples, rows, all columns, channels) of a (B, H, W, C) array for a region."""
+    h, _, c = hwc(shape)
+    samples = region.samples or (0, batch)
+    rows = region.rows or (0, h)
+    channels = region.channels or (0, c)
+    return slice(*samples), slice(*rows), slice(None), slice(*channels)
+
+
+class _Machine:
+    """DRAM arrays with written-masks, SRAM buffers within capacity, and the network."""
+
+    def __init__(self, net: Network, schedule: Schedule, direct: ExecResult,
+                 params: Params, inputs: dict[str, np.ndarray]) -> None:
+        self.net, self.schedule, self.direct, self.params = net, schedule, direct, params
+        self.int_mode = direct.mode == "int"
+        self.batch = schedule.batch
+        self.dram: dict[str, np.ndarray] = {}
+        self.written: dict[str, np.ndarray] = {}
+        for name, array in inputs.items():
+            self.dram[name] = self._as4d(name, array).copy()
+            self.written[name] = np.ones(self.dram[name].shape, dtype=bool)
+        self.sram: dict[str, _Buffer] = {}
+        self.used = self.peak = self.steps = 0
+
+    def _as4d(self, tensor: str, array: np.ndarray) -> np.ndarray:
+        h, w, c = hwc(self.net.layer(tensor).output_shape)
+        return array.reshape(array.shape[0], h, w, c)
+
+    def _take(self, layer: str, buffer: str, size: int) -> None:
+        if buffer in self.sram:
+            raise ReplayError(f"layer {layer}: buffer {buffer} is already resident")
+        if self.used + size > self.schedule.capacity_bytes:
+            raise ReplayError(
+                f"layer {layer}: {buffer} ({size} B) exceeds SRAM capacity "
+                f"({self.used} + {size} > {self.schedule.capacity_bytes} B)")
+        self.used += size
+        self.peak = max(self.peak, self.used)
+
+    def load(self, layer: str, a: Load) -> None:
+        self._take(layer, a.buffer, a.bytes)
+        data = None
+        if a.kind == "fmap":
+            if a.tensor not in self.dram:
+                raise ReplayError(f"layer {layer}: loads {a.tensor} from DRAM, where it "
+                                  "was never written")
+            box = _box(self.net.layer(a.tensor).output_shape, self.batch, a.region)
+            if not self.written[a.tensor][box].all():
+                raise ReplayError(f"layer {layer}: loads {a.tensor} {a.region.label()} from "
+                                  "DRAM before all of it was written")
+            data = self.dram[a.tensor][box].copy()
+        self.sram[a.buffer] = _Buffer(a.tensor, a.region, a.bytes, data)
+
+    def alloc(self, layer: str, a: Alloc) -> None:
+        self._take(layer, a.buffer, a.bytes)
+        self.sram[a.buffer] = _Buffer(a.tensor, a.region, a.bytes, None)
+
+    def store(self, layer: str, a: Store) -> None:
+        buf = self._resident(layer, a.buffer)
+        if buf.data is None:
+            return  # filters: DRAM already holds them
+        shape = self.net.layer(a.tensor).output_shape
+        h, w, c = hwc(shape)
+        if a.tensor not in self.dram:
+            dtype = buf.data.dtype
+            self.dram[a.tensor] = np.zeros((self.batch, h, w, c), dtype=dtype)
+            self.written[a.tensor] = np.zeros((self.batch, h, w, c), dtype=bool)
+        box = _box(shape, self.batch, buf.region)
+        self.dram[a.tensor][box] = buf.data
+        self.written[a.tensor][box] = True
+
+    def free(self, layer: str, a: Free) -> None:
+        buf = self._resident(layer, a.buffer)
+        del self.sram[a.buffer]
+        self.used -= buf.bytes
+
+    def _resident(self, layer: str, buffer: str) -> _Buffer:
+        try:
+            return self.sram[buffer]
+        except KeyError:
+            raise ReplayError(f"layer {layer}: buffer {buffer} is not resident in SRAM"
+                              ) from None
+
+    def compute(self, a: Compute) -> None:
+        layer = self.net.layer(a.layer)
+        self.steps += 1
+        if a.weights is not None:
+            span = self._resident(a.layer, a.weights).region.channels or (0, layer.out_channels)
+            if span[0] > a.tile.channels[0] or span[1] < a.tile.channels[1]:
+                raise ReplayError(f"layer {a.layer}: filters {a.weights} do not cover output "
+                                  f"channels {a.tile.channels}")
+        xs, padding = self._tile_inputs(layer, a)
+        state = self.direct.quant.get(layer.name) if self.int_mode else None
+        out = run_layer(layer, xs, self.params.get(layer.name), padding, state,
+                        self.net.bn_epsilon).values
+        h, w, c = hwc(layer.output_shape)
+        out = out.reshape(out.shape[0], -1, w, c)[..., slice(*a.tile.channels)]
+        target = self._resident(a.layer, a.output)
+        target.data = out
+
+    def _tile_inputs(self, layer: Layer, a: Compute) -> tuple[list[np.ndarray],
+                                                            tuple[int, int, int, int]]:
+        tile: Tile = a.tile
+        rows = input_region_rows(layer, tile.rows)
+        channels = _input_channels(layer, tile.channels)
+        xs = []
+        for src, buffer in zip(layer.inputs, a.inputs, strict=True):
+            buf = self._resident(layer.name, buffer)
+            if buf.tensor != src or buf.data is None:
+                raise ReplayError(f"layer {layer.name}: buffer {buffer} does not hold {src}")
+            shape = self.net.layer(src).output_shape
+            have = _box(shape, self.batch, buf.region)
+            have = (have[0], have[1], have[3])
+            need = (tile.samples, rows, channels)
+            for (lo, hi), got, what in zip(need, have, ("samples", "rows", "channels"),
+                                           strict=True):
+                if lo < got.start or hi > got.stop:
+                    raise ReplayError(
+                        f"layer {layer.name}: tile needs {what} {lo}-{hi} of {src}, but SRAM "
+                        f"holds {got.start}-{got.stop}")
+            part = buf.data[tile.samples[0] - have[0].start:tile.samples[1] - have[0].start,
+                            rows[0] - have[1].start:rows[1] - have[1].start,
+                            :, channels[0] - have[2].start:channels[1] - have[2].start]
+            full_c = hwc(shape)[2]
+            if channels != (0, full_c):
+                wide = np.zeros(part.shape[:3] + (full_c,), dtype=part.dtype)
+                wide[..., channels[0]:channels[1]] = part
+                part = wide
+            xs.append(part.reshape((part.shape[0],) + shape) if len(shape) != 3 else part)
+        return xs, self._padding(layer, tile.rows, rows)
+
+    @staticmethod
+    def _padding(layer: Layer, out_rows: tuple[int, int], in_rows: tuple[int, int]
+                 ) -> tuple[int, int, int, int]:
+        """Row padding of a band: what the full layer pads, as far as the band reaches."""
+        if not layer.is_spatial:
+            return layer.padding
+        kh, sh, top = layer.kernel[0], layer.stride[0], layer.padding[0]
+        first = out_rows[0] * sh - top
+        last = (out_rows[1] - 1) * sh - top + kh
+        return (in_rows[0] - first, last - in_rows[1], layer.padding[2], layer.padding[3])
+
+
+def replay(net: Network, schedule: Schedule, x: np.ndarray, params: Params | None = None,
+           mode: Mode = "float32", precision: Precision | None = None, seed: int = 0,
+           rtol: float = 1e-5, atol: float = 1e-6) -> ReplayResult:
+    """Replay `schedule` on input batch `x` and compare the outputs with direct execution."""
+    if x.shape[0] != schedule.batch:
+        raise ReplayError(f"the schedule is for batch {schedule.batch}, the input has "
+                          f"{x.shape[0]} samples")
+    params = params_for(net, seed) if params is None else params
+    direct = run(net, x, params, mode, precision)
+    feeds = direct.int_values if mode == "int" else {net.inputs[0]: x}
+    machine = _Machine(net, schedule, direct, params,
+                       {name: feeds[name] for name in net.inputs})
+    for ls in schedule.layers:
+        for action in ls.actions:
+            if isinstance(action, Load):
+                machine.load(ls.name, action)
+            elif isinstance(action, Alloc):
+                machine.alloc(ls.name, action)
+            elif isinstance(action, Store):
+                machine.store(ls.name, action)
+            elif isinstance(action, Free):
+                machine.free(ls.name, action)
+            else:
+                machine.compute(action)
+    worst_abs = worst_rel = 0.0
+    passed = True
+    for out in net.outputs:
+        if out not in machine.dram or not machine.written[out].all():
+            raise ReplayError(f"network output {out} was never fully written to DRAM")
+        expected = direct.int_values[out] if mode == "int" else direct.values[out]
+        got = machine.dram[out].reshape(expected.shape)
+        diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
+        worst_abs = max(worst_abs, float(diff.max()))
+        scale = np.maximum(np.abs(expected.astype(np.float64)), 1e-30)
+        worst_rel = max(worst_rel, float((diff / scale).max()))
+        passed &= bool(np.array_equal(got, expected)) if mode == "int" else bool(
+            np.allclose(got, expected, rtol=rtol, atol=atol))
+    return ReplayResult(mode, worst_abs, worst_rel, passed, machine.peak, machine.steps)
