@@ -42,7 +42,8 @@ def test_a_missing_load_is_caught() -> None:
     net = build_model("mobilenet_v1_cifar", 0.25)
     schedule = build_schedule(net, Sizes(8, 8, 32, batch=2), 1_000_000, "liveness")
     second = schedule.layers[1]
-    second.actions = [a for a in second.actions if not (isinstance(a, Load) and a.kind == "weights")]
+    second.actions = [a for a in second.actions
+                      if not (isinstance(a, Load) and a.kind == "weights")]
     with pytest.raises(ReplayError, match="conv_dw_1: buffer w:conv_dw_1 is not resident"):
         replay(net, schedule, X)
 

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "accelsim.cli.models_cmd",
     "accelsim.cli.run_cmd",
     "accelsim.cli.export_cmd",
+    "accelsim.cli.verify_cmd",
 )
 
 

@@ -1,0 +1,40 @@
+"""`accelsim verify` through main(): replay passes, ONNX vs ONNX Runtime, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import onnx
+import pytest
+
+from accelsim.cli.app import main
+from accelsim.ir import build_model
+from accelsim.ir.onnx_export import network_to_onnx
+from accelsim.reference.weights import random_params
+
+
+def test_run_file_replays_in_both_modes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", "mobilenet_cifar.yaml", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["passed"] is True and {"max_abs_err", "max_rel_err"} <= set(out)
+    assert [c["check"] for c in out["checks"]] == [
+        "schedule replay (liveness, float32)", "schedule replay (liveness, int)"]
+
+
+def test_onnx_model_against_onnxruntime(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    net = build_model("mobilenet_v1_cifar", 0.25)
+    path = tmp_path / "cifar.onnx"
+    onnx.save(network_to_onnx(net, random_params(net, 3)), str(path))
+    assert main(["verify", str(path), "--against", "onnxruntime", "--mode", "float32"]) == 0
+    out = capsys.readouterr().out
+    assert "executor vs onnxruntime" in out and out.strip().endswith("PASS")
+
+
+def test_bad_target_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", str(tmp_path / "missing.yaml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "file not found" in err[0]
+    assert main(["verify", "mobilenet_cifar.yaml", "--against", "onnxruntime"]) == 2
+    assert "needs an .onnx model" in capsys.readouterr().err
