@@ -94,6 +94,8 @@ def run(
     from accelsim.pipeline import run_config
     from accelsim.report import format_terminal, summary_record, write_report
 
+    if batch is not None and batch < 1:
+        raise AccelsimError(f"--batch: must be at least 1, got {batch}")
     overrides: dict[str, Any] = {}
     for key, value in (("policy", policy), ("overlap", overlap), ("batch", batch)):
         if value is not None:
