@@ -74,8 +74,9 @@ def _activate(x: np.ndarray, kind: str) -> np.ndarray:
     return x
 
 
-def _bn(x: np.ndarray, p: LayerParams, eps: float) -> np.ndarray:
-    return kernels.batch_norm(x, p["bn_scale"], p["bn_shift"], p["bn_mean"], p["bn_var"], eps)
+def _bn(x: np.ndarray, p: LayerParams, eps: float, out: np.ndarray | None = None) -> np.ndarray:
+    return kernels.batch_norm(x, p["bn_scale"], p["bn_shift"], p["bn_mean"], p["bn_var"], eps,
+                              out)
 
 
 def _weighted(layer: Layer, xs: list[np.ndarray], p: LayerParams, padding: Padding4,
@@ -87,7 +88,7 @@ def _weighted(layer: Layer, xs: list[np.ndarray], p: LayerParams, padding: Paddi
     if layer.use_bias:
         y += p["bias"]
     if layer.batch_norm:
-        y = _bn(y, p, eps)
+        y = _bn(y, p, eps, out=y)  # y is a fresh array: work in place
     return _activate(y, layer.activation)
 
 

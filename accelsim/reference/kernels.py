@@ -42,6 +42,8 @@ __all__ = [
 
 Padding4 = tuple[int, int, int, int]
 NO_PADDING: Padding4 = (0, 0, 0, 0)
+#: Elements per block of rows in the depthwise kernel (128 Ki float32 = 512 KiB).
+_BLOCK_ELEMENTS = 128 * 1024
 
 
 def pad(x: np.ndarray, padding: Padding4, value: float | int = 0) -> np.ndarray:
@@ -61,15 +63,26 @@ def _windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) ->
 def _taps(
     x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]
 ) -> list[tuple[int, int, np.ndarray]]:
-    """Per kernel tap (i, j), the strided (B, OH, OW, C) slice of a padded input it reads."""
-    oh = (x.shape[1] - kernel[0]) // stride[0] + 1
-    ow = (x.shape[2] - kernel[1]) // stride[1] + 1
-    return [
-        (i, j, x[:, i : i + stride[0] * (oh - 1) + 1 : stride[0],
-                 j : j + stride[1] * (ow - 1) + 1 : stride[1]])
-        for i in range(kernel[0])
-        for j in range(kernel[1])
-    ]
+    """Per kernel tap (i, j), the (B, OH, OW, C) slice of a padded input that tap reads.
+
+    With a stride, the input is first split into stride[0] * stride[1] contiguous phases
+    (one copy of the input in total) so every tap is a unit-stride slice of one phase;
+    NumPy then runs long inner loops over whole rows instead of C-element pieces.
+    """
+    sh, sw = stride
+    oh = (x.shape[1] - kernel[0]) // sh + 1
+    ow = (x.shape[2] - kernel[1]) // sw + 1
+    phases: dict[tuple[int, int], np.ndarray] = {}
+    taps = []
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            key = (i % sh, j % sw)
+            if key not in phases:
+                phases[key] = x if stride == (1, 1) else np.ascontiguousarray(
+                    x[:, key[0] :: sh, key[1] :: sw])
+            phase = phases[key]
+            taps.append((i, j, phase[:, i // sh : i // sh + oh, j // sw : j // sw + ow]))
+    return taps
 
 
 def pointwise_conv2d(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -90,11 +103,17 @@ def depthwise_conv2d(
     """
     kernel = (weight.shape[0], weight.shape[1])
     taps = _taps(pad(x, padding), kernel, stride)
-    out = np.multiply(taps[0][2], weight[0, 0, 0])
-    scratch = np.empty_like(out)
-    for i, j, window in taps[1:]:
-        np.multiply(window, weight[i, j, 0], out=scratch)
-        out += scratch
+    b, oh, ow, c = taps[0][2].shape
+    out = np.empty((b, oh, ow, c), dtype=np.result_type(x, weight))
+    # Blocks of output rows small enough for the accumulator to stay in cache across taps.
+    rows = max(1, _BLOCK_ELEMENTS // (b * ow * c))
+    scratch = np.empty((b, min(rows, oh), ow, c), dtype=out.dtype)
+    for top in range(0, oh, rows):
+        block, part = out[:, top : top + rows], scratch[:, : min(rows, oh - top)]
+        np.multiply(taps[0][2][:, top : top + rows], weight[0, 0, 0], out=block)
+        for i, j, window in taps[1:]:
+            np.multiply(window[:, top : top + rows], weight[i, j, 0], out=part)
+            block += part
     return out
 
 
@@ -207,11 +226,17 @@ def relu6(x: np.ndarray) -> np.ndarray:
 
 def batch_norm(
     x: np.ndarray, scale: np.ndarray, shift: np.ndarray, mean: np.ndarray, var: np.ndarray,
-    eps: float,
+    eps: float, out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Inference batch-norm over the last axis: scale * (x - mean) / sqrt(var + eps) + shift."""
-    factor = (scale / np.sqrt(var + eps)).astype(x.dtype)
-    return ((x - mean.astype(x.dtype)) * factor + shift.astype(x.dtype)).astype(x.dtype)
+    """Inference batch-norm over the last axis: scale * (x - mean) / sqrt(var + eps) + shift.
+
+    Computed as one multiply and one add per element (``x * f + (shift - mean * f)``);
+    `out` may be `x` itself to work in place.
+    """
+    factor = scale / np.sqrt(var + eps)
+    y = np.multiply(x, factor.astype(x.dtype), out=out)
+    y += (shift - mean * factor).astype(x.dtype)
+    return y
 
 
 def flatten(x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,56 @@
+"""Time the NumPy reference executor against onnxruntime on MobileNet v1 224.
+
+Run: ``python benchmarks/bench_executor.py [--repeats N]``. The network is exported with
+`network_to_onnx` (same random weights for both), outputs are checked to agree, and the
+median of N timed runs (after one warm-up) is printed per batch size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+import onnxruntime as ort
+
+from accelsim.ir.onnx_export import network_to_onnx
+from accelsim.ir.zoo import mobilenet_v1
+from accelsim.reference import random_params, run
+
+
+def median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall time of `repeats` calls after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    """Print executor and onnxruntime medians and their ratio for batch 1 and 8."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    net = mobilenet_v1()
+    params = random_params(net, seed=0)
+    session = ort.InferenceSession(network_to_onnx(net, params).SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    print(f"{'batch':>5} {'executor_ms':>12} {'ort_ms':>8} {'ratio':>6} {'max_abs_diff':>13}")
+    for batch in (1, 8):
+        x = np.random.default_rng(batch).standard_normal((batch, 224, 224, 3))
+        x = x.astype(np.float32)
+        feed = {"input": np.ascontiguousarray(x.transpose(0, 3, 1, 2))}
+        diff = np.abs(run(net, x, params).outputs["softmax"] - session.run(None, feed)[0]).max()
+        ours = median_seconds(lambda x=x: run(net, x, params), args.repeats)
+        theirs = median_seconds(lambda feed=feed: session.run(None, feed), args.repeats)
+        print(f"{batch:>5} {ours * 1e3:>12.1f} {theirs * 1e3:>8.1f} {ours / theirs:>6.2f} "
+              f"{diff:>13.2e}")
+
+
+if __name__ == "__main__":
+    main()
