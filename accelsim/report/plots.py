@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
@@ -57,7 +59,7 @@ def time_split_figure(
     Without overlap the bars are stacked (their height is the layer time). With overlap,
     or on a log scale (where stacking misleads), the two bars stand side by side and a
     black tick marks each layer's total. `log=None` chooses log when the largest layer
-    takes more than 1000x the smallest non-zero one.
+    takes more than 100x the median one (a linear axis would flatten most layers).
     """
     fig, ax = _figure()
     x = _layer_axis(ax, table)
@@ -66,7 +68,7 @@ def time_split_figure(
     total = table["total_time_s"].to_numpy() * 1e6
     positive = total[total > 0]
     if log is None:
-        log = bool(len(positive)) and positive.max() > 1e3 * positive.min()
+        log = bool(len(positive)) and positive.max() > 100 * float(np.median(positive))
     if log or overlap:
         width = 0.4
         ax.bar([p - width / 2 for p in x], compute, width, color=_COMPUTE, label="compute")
@@ -110,8 +112,6 @@ def roofline_figure(
     MAC per byte) is marked. Layers without DRAM traffic (infinite intensity) or without
     MACs (zero intensity) cannot sit on log axes: they are listed in a note instead.
     """
-    import numpy as np
-
     fig, ax = _figure(5.6)
     intensity = table["arithmetic_intensity_mac_per_byte"].to_numpy(dtype=float)
     time = table["total_time_s"].to_numpy(dtype=float)
