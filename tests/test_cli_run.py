@@ -224,6 +224,14 @@ def test_bare_name_from_another_cwd_and_default_out_dir(
     assert (tmp_path / "reports" / "mine" / "layers.csv").is_file()
 
 
+def test_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "run", "--help")
+    assert code == 0
+    assert "--policy [liveness|accumulate]" in out and "--no-overlap" in out
+    code, out, _ = cli(capsys, "--help")
+    assert "run" in out and "schema" in out
+
+
 def test_schema(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "schema")
     assert code == 0

@@ -32,7 +32,9 @@ class _Choice(click.ParamType):
         option = param.opts[0] if param is not None else "option"
         raise AccelsimError(f"{option}: must be one of {', '.join(self.choices)}, got {value!r}")
 
-    def get_metavar(self, param: click.Parameter, *args: Any) -> str:
+    def get_metavar(  # click < 8.2 passes no ctx
+        self, param: click.Parameter, ctx: click.Context | None = None
+    ) -> str:
         """Show the choices in --help."""
         return "[" + "|".join(self.choices) + "]"
 
