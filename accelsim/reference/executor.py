@@ -28,6 +28,7 @@ from accelsim.reference.quant import (
     Precision,
     QuantLayer,
     calibrate_layer,
+    fold_batch_norm,
     int_layer,
 )
 from accelsim.reference.weights import LayerParams, Params, check_params, params_for
@@ -74,21 +75,27 @@ def _activate(x: np.ndarray, kind: str) -> np.ndarray:
     return x
 
 
-def _bn(x: np.ndarray, p: LayerParams, eps: float, out: np.ndarray | None = None) -> np.ndarray:
-    return kernels.batch_norm(x, p["bn_scale"], p["bn_shift"], p["bn_mean"], p["bn_var"], eps,
-                              out)
+def _bn(x: np.ndarray, p: LayerParams, eps: float) -> np.ndarray:
+    return kernels.batch_norm(x, p["bn_scale"], p["bn_shift"], p["bn_mean"], p["bn_var"], eps)
 
 
 def _weighted(layer: Layer, xs: list[np.ndarray], p: LayerParams, padding: Padding4,
               eps: float) -> np.ndarray:
-    if layer.op == "dense":
-        y = kernels.dense(xs[0], p["weight"])
-    else:
-        y = kernels.conv2d(xs[0], p["weight"], layer.stride, padding, layer.groups)
-    if layer.use_bias:
-        y += p["bias"]
+    """Conv or dense with its batch-norm folded into weight and bias, then the activation.
+
+    Folding (``w * f``, ``(b - mean) * f + shift``) is exact algebra and saves two passes
+    over the output; it is also what ONNX Runtime does, so results agree to float rounding.
+    """
+    weight: np.ndarray = p["weight"]
+    bias: np.ndarray | None = p.get("bias")
     if layer.batch_norm:
-        y = _bn(y, p, eps, out=y)  # y is a fresh array: work in place
+        weight, bias = (a.astype(np.float32) for a in fold_batch_norm(layer, p, eps))
+    if layer.op == "dense":
+        y = kernels.dense(xs[0], weight)
+    else:
+        y = kernels.conv2d(xs[0], weight, layer.stride, padding, layer.groups)
+    if bias is not None:
+        y += bias
     return _activate(y, layer.activation)
 
 
