@@ -140,12 +140,11 @@ def _editor_schema(node: Any) -> Any:
 def schema() -> None:
     """Print the JSON Schema of run files, for editors that validate YAML.
 
-    Save it and point the YAML language server (VS Code's YAML extension, and others) at
-    it with a first line in the run file:
-
-        accelsim schema > accelsim-run.schema.json
-
-        # yaml-language-server: $schema=../accelsim-run.schema.json
+    \b
+    Save it, then point a run file's first line at it; the YAML language server
+    (VS Code's YAML extension and others) then checks keys and values as you type:
+        accelsim schema > run.schema.json
+        # yaml-language-server: $schema=run.schema.json
     """
     document = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -24,7 +24,9 @@ def _us(seconds: float) -> str:
 
 
 def duration(seconds: float) -> str:
-    """A time in the unit that reads best: '909 µs', '12.3 ms', '1.5 s'."""
+    """A time in the unit that reads best: '100 ns', '909 µs', '12.3 ms', '1.5 s'."""
+    if seconds < 1e-6:
+        return f"{seconds * 1e9:.3g} ns"
     if seconds < 1e-3:
         return f"{seconds * 1e6:.3g} µs"
     if seconds < 1.0:
