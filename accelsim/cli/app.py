@@ -21,6 +21,7 @@ EXIT_BAD_INPUT = 2
 #: Modules that each define one or more commands on `cli` when imported.
 COMMAND_MODULES: tuple[str, ...] = (
     "accelsim.cli.models_cmd",
+    "accelsim.cli.sweep_cmd",
     "accelsim.cli.run_cmd",
     "accelsim.cli.export_cmd",
     "accelsim.cli.verify_cmd",
