@@ -10,8 +10,10 @@ the formula `simulate` uses, so both always agree.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,7 @@ from accelsim.sim.cost import layer_times
 from accelsim.sim.simulate import _cost, sizes_for
 
 __all__ = [
+    "OVERLAP_TIMELINE",
     "RESULT_COLUMNS",
     "GroupArrays",
     "energy_j",
@@ -42,6 +45,25 @@ RESULT_COLUMNS: tuple[str, ...] = (
 #: Points per NumPy block inside `evaluate` (points x layers matrices stay ~ a few MB).
 BLOCK_POINTS = 8192
 
+
+def _timeline() -> tuple[Callable[..., Any], Callable[..., Any]] | None:
+    """(compile_timeline, evaluate) when simulate times `overlap: true` on an event timeline
+    of a double-buffered schedule (then overlap changes the schedule); None when overlap is
+    the per-layer max() of `layer_times`. The sweep follows whichever simulate uses.
+    """
+    if "double_buffer" not in inspect.signature(build_schedule).parameters:
+        return None
+    try:
+        module = importlib.import_module("accelsim.sim.timeline")
+    except ImportError:
+        return None
+    return module.compile_timeline, module.evaluate
+
+
+_TIMELINE = _timeline()
+#: True when overlap is a schedule property (double buffering + event timeline).
+OVERLAP_TIMELINE = _TIMELINE is not None
+
 _ENERGY = ("mac", "sram_read_byte", "sram_write_byte", "dram_read_byte", "dram_write_byte")
 _NETWORKS: dict[str, Network] = {}
 
@@ -49,8 +71,9 @@ _NETWORKS: dict[str, Network] = {}
 def schedule_key(config: RunConfig) -> str:
     """What a schedule depends on: model, SRAM capacity, precision, policy and batch."""
     hw, sim = config.hardware, config.simulation
+    overlap = sim.overlap if OVERLAP_TIMELINE else None
     return json.dumps([config.model.model_dump(mode="json"), hw.sram.capacity,
-                       hw.precision.model_dump(mode="json"), sim.policy, sim.batch])
+                       hw.precision.model_dump(mode="json"), sim.policy, sim.batch, overlap])
 
 
 @dataclass(frozen=True)
@@ -64,6 +87,7 @@ class GroupArrays:
     totals: Mapping[str, float]
     is_pe: bool
     defaults: Mapping[str, Any]
+    timeline: Any = None
 
 
 def _network(config: RunConfig) -> Network:
@@ -81,8 +105,14 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
     first = configs[0]
     net = _network(first)
     sizes = sizes_for(first.hardware, first.simulation.batch)
-    schedule = build_schedule(net, sizes, first.hardware.sram.capacity,
-                              first.simulation.policy)
+    capacity, policy = first.hardware.sram.capacity, first.simulation.policy
+    timeline = None
+    if _TIMELINE is not None:
+        schedule = build_schedule(net, sizes, capacity, policy,
+                                  double_buffer=first.simulation.overlap)
+        timeline = _TIMELINE[0](schedule) if first.simulation.overlap else None
+    else:
+        schedule = build_schedule(net, sizes, capacity, policy)
     out = []
     for config in configs:
         hw, sim = config.hardware, config.simulation
@@ -109,7 +139,7 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
                 "dram_write_bytes": total.dram_write_bytes,
                 "peak_sram_bytes": schedule.peak_sram_bytes, "spills": schedule.spills,
             },
-            is_pe=hw.compute.is_pe_array, defaults=defaults,
+            is_pe=hw.compute.is_pe_array, defaults=defaults, timeline=timeline,
         ))
     return out
 
@@ -145,10 +175,17 @@ def evaluate(arrays: GroupArrays, ids: np.ndarray,
         else:
             compute = arrays.macs[None, :] / np.asarray(
                 param("hardware.compute.mac_rate"), dtype=float)
-        movement, total = layer_times(
-            compute, arrays.dram_bytes[None, :], arrays.transfers[None, :],
-            param("hardware.dram.bandwidth"), param("hardware.dram.latency"),
-            param("simulation.overlap"))
+        if arrays.timeline is None:
+            movement, total = layer_times(
+                compute, arrays.dram_bytes[None, :], arrays.transfers[None, :],
+                param("hardware.dram.bandwidth"), param("hardware.dram.latency"),
+                param("simulation.overlap"))
+        else:  # overlap on an event timeline, exactly as simulate() times it
+            assert _TIMELINE is not None
+            bandwidth, latency = param("hardware.dram.bandwidth"), param("hardware.dram.latency")
+            movement, _ = layer_times(compute, arrays.dram_bytes[None, :],
+                                      arrays.transfers[None, :], bandwidth, latency, False)
+            total = _TIMELINE[1](arrays.timeline, compute, bandwidth, latency)
         shape = (hi - lo, len(arrays.macs))
         for name, matrix in (("total_time_s", total), ("compute_time_s", compute),
                              ("data_movement_time_s", movement)):
