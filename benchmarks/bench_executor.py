@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/bench_executor.py [--repeats N]``. The network is exported with
 `network_to_onnx` (same random weights for both), outputs are checked to agree, and the
-median of N timed runs (after one warm-up) is printed per batch size.
+median of N interleaved timed runs (after a warm-up) is printed per batch size.
 """
 
 from __future__ import annotations
@@ -20,15 +20,21 @@ from accelsim.ir.zoo import mobilenet_v1
 from accelsim.reference import random_params, run
 
 
-def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of `repeats` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def median_seconds(fns: list[Callable[[], object]], repeats: int) -> list[float]:
+    """Median wall time of each function over `repeats` rounds, after one warm-up each.
+
+    The functions alternate within every round, so a load change on a shared machine
+    hits both sides of the ratio alike.
+    """
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, bucket in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            bucket.append(time.perf_counter() - start)
+    return [statistics.median(bucket) for bucket in times]
 
 
 def main() -> None:
@@ -46,8 +52,10 @@ def main() -> None:
         x = x.astype(np.float32)
         feed = {"input": np.ascontiguousarray(x.transpose(0, 3, 1, 2))}
         diff = np.abs(run(net, x, params).outputs["softmax"] - session.run(None, feed)[0]).max()
-        ours = median_seconds(lambda x=x: run(net, x, params), args.repeats)
-        theirs = median_seconds(lambda feed=feed: session.run(None, feed), args.repeats)
+        ours, theirs = median_seconds(
+            [lambda x=x: run(net, x, params), lambda feed=feed: session.run(None, feed)],
+            args.repeats,
+        )
         print(f"{batch:>5} {ours * 1e3:>12.1f} {theirs * 1e3:>8.1f} {ours / theirs:>6.2f} "
               f"{diff:>13.2e}")
 

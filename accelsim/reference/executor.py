@@ -89,7 +89,7 @@ def _weighted(layer: Layer, xs: list[np.ndarray], p: LayerParams, padding: Paddi
     weight: np.ndarray = p["weight"]
     bias: np.ndarray | None = p.get("bias")
     if layer.batch_norm:
-        weight, bias = (a.astype(np.float32) for a in fold_batch_norm(layer, p, eps))
+        weight, bias = fold_batch_norm(layer, p, eps, np.float32)
     if layer.op == "dense":
         y = kernels.dense(xs[0], weight)
     else:

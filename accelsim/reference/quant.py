@@ -110,18 +110,18 @@ def requantize(
 
 
 def fold_batch_norm(
-    layer: Layer, params: LayerParams, eps: float
+    layer: Layer, params: LayerParams, eps: float, dtype: type[np.floating] = np.float64,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Weight and bias of a conv or dense layer with its batch-norm folded in (float64).
+    """Weight and bias of a conv or dense layer with its batch-norm folded in, as `dtype`.
 
     ``bn(w.x + b) = (w * f).x + (b - mean) * f + shift`` with ``f = scale / sqrt(var + eps)``
     per output channel (the last axis of the weight).
     """
-    weight = params["weight"].astype(np.float64)
-    bias = params.get("bias", np.zeros(layer.out_channels)).astype(np.float64)
+    weight = params["weight"].astype(dtype, copy=False)
+    bias = params.get("bias", np.zeros(layer.out_channels)).astype(dtype)
     if not layer.batch_norm:
         return weight, bias
-    factor = params["bn_scale"] / np.sqrt(params["bn_var"].astype(np.float64) + eps)
+    factor = params["bn_scale"] / np.sqrt(params["bn_var"].astype(dtype) + dtype(eps))
     return weight * factor, (bias - params["bn_mean"]) * factor + params["bn_shift"]
 
 
