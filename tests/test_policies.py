@@ -135,15 +135,16 @@ def compulsory(net: Network, sizes: Sizes) -> int:
     bits=st.sampled_from([4, 8, 16]),
     batch=st.integers(min_value=1, max_value=3),
     policy=st.sampled_from(["liveness", "accumulate"]),
+    double=st.booleans(),
 )
 def test_invariants(model: str, alpha: float, capacity: int, bits: int, batch: int,
-                    policy: str) -> None:
+                    policy: str, double: bool) -> None:
     """Never over capacity; buffers resident when used; traffic >= compulsory; outputs whole."""
     resolution = 32 if model == "mobilenet_v2" else 28
     net = build_model(model, alpha, resolution)
     sizes = Sizes(bits, bits, 32, batch)
     try:
-        s = build_schedule(net, sizes, capacity, policy)
+        s = build_schedule(net, sizes, capacity, policy, double_buffer=double)
     except ScheduleError as exc:
         assert "cannot run in" in str(exc)
         return

@@ -16,6 +16,7 @@ Both fall back to the tile search when a layer's own working set cannot fit.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from accelsim.errors import ScheduleError
 from accelsim.ir.graph import Network
@@ -28,7 +29,7 @@ from accelsim.mapping.schedule import (
     TensorPlacement,
     Tile,
 )
-from accelsim.mapping.sram import SramTracker
+from accelsim.mapping.sram import SramTracker, buffer_name
 from accelsim.mapping.tiling import (
     Sizes,
     TilePlan,
@@ -45,11 +46,39 @@ __all__ = ["POLICIES", "build_schedule"]
 WHOLE = Region()
 
 
+@dataclass(frozen=True)
+class _Spec:
+    """A load to issue: what, which region, how many bytes, and the buffer it fills."""
+
+    kind: str
+    tensor: str
+    region: Region
+    size: int
+
+    @property
+    def buffer(self) -> str:
+        return buffer_name(self.kind, self.tensor, self.region)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One tile: its output box, the loads it starts, what it reads, what it frees after."""
+
+    tile: tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
+    loads: list[_Spec]
+    inputs: list[_Spec]
+    weights: _Spec | None
+    frees: list[str]
+
+
 class _Builder:
     """Shared state of one schedule build: the network, sizes, SRAM and DRAM copies."""
 
-    def __init__(self, net: Network, sizes: Sizes, capacity: int, policy: str) -> None:
+    def __init__(self, net: Network, sizes: Sizes, capacity: int, policy: str,
+                 double_buffer: bool) -> None:
         self.net = net
+        self.double_buffer = double_buffer
+        self.prefetched: dict[str, str] = {}  # layer -> its filters' buffer, loaded early
         self.sizes = sizes
         self.sram = SramTracker(capacity)
         self.policy = policy
@@ -120,13 +149,15 @@ class _Builder:
             if not self.is_resident(src):
                 self.make_room(self.fmap_bytes(src), pinned, at, f"input {src}")
                 self.sram.load("fmap", src, WHOLE, self.fmap_bytes(src))
-        weights = None
-        if layer.is_weighted:
+        weights = self.prefetched.pop(layer.name, None)
+        if layer.is_weighted and weights is None:
             size = self.sizes.weight_bytes(layer)
             self.make_room(size, pinned, at, f"filters of {layer.name}")
             weights = self.sram.load("weights", layer.name, WHOLE, size)
         self.make_room(self.fmap_bytes(layer.name), pinned, at, f"output of {layer.name}")
         out = self.sram.alloc(layer.name, WHOLE, self.fmap_bytes(layer.name))
+        if self.double_buffer and self.policy == "liveness":
+            self.prefetch_next_filters(at)
         ho = hwc(layer.output_shape)
         tile = Tile((0, self.sizes.batch), (0, ho[0]), (0, ho[2]))
         self.sram.compute(Compute(layer.name, tile, tuple(self.buffer_of(s) for s in
@@ -135,6 +166,26 @@ class _Builder:
         self.placement.setdefault(layer.name, "sram")
         if weights is not None and self.policy != "accumulate":
             self.sram.free(weights)
+
+    def prefetch_next_filters(self, at: int) -> None:
+        """Double buffering: load later layers' filters now, as far ahead as SRAM allows.
+
+        They then cross the bus while this and the following layers compute. A layer's
+        filters are prefetched only if they fit now with room left for the largest working
+        set of the layers before it, so prefetching never forces a feature map out.
+        Tiled layers stream their own filters and end the look-ahead.
+        """
+        reserve = 0
+        for name in self.net.order[at + 1:]:
+            nxt = self.net.layer(name)
+            if self.working_set(nxt) > self.sram.capacity:
+                return
+            size = self.sizes.weight_bytes(nxt)
+            if nxt.is_weighted and name not in self.prefetched:
+                if not self.sram.fits(size + max(reserve, self.working_set(nxt) - size)):
+                    return
+                self.prefetched[name] = self.sram.load("weights", name, WHOLE, size)
+            reserve = max(reserve, self.working_set(nxt))
 
     def release_inputs(self, layer: Layer, at: int) -> None:
         """Free inputs whose last consumer was this layer; store and free network outputs."""
@@ -152,72 +203,104 @@ class _Builder:
 
     # ---- one layer, tiled ----------------------------------------------------------
     def run_tiled(self, layer: Layer, at: int) -> TilePlan:
-        """Stream the layer tile by tile: inputs from DRAM, outputs to DRAM."""
+        """Stream the layer tile by tile: inputs from DRAM, outputs to DRAM.
+
+        Double-buffered, tiles are searched for half the SRAM and the next tile's loads
+        are issued before the current tile computes, so both buffers are really held.
+        """
         for src in dict.fromkeys(layer.inputs):
             if self.is_resident(src):
                 self.evict(src, f"{layer.name} is tiled: its input {src} streams from DRAM")
         plan = search_tiles(layer, self.sizes, self.sram.capacity)
-        self.make_room(plan.peak_bytes, set(), at, f"tiles of {layer.name}")
+        double = False
+        if self.double_buffer:
+            try:
+                halves = search_tiles(layer, self.sizes, self.sram.capacity // 2)
+            except ScheduleError:
+                halves = None
+            # Two buffer sets halve the tiles; take them only if that re-reads nothing more.
+            traffic = plan.read_bytes + plan.write_bytes
+            if halves is not None and halves.read_bytes + halves.write_bytes <= traffic:
+                plan, double = halves, True
+        ways = 2 if double else 1
+        self.make_room(plan.peak_bytes * ways, set(), at, f"tiles of {layer.name}")
+        jobs = self._jobs(layer, plan)
+        self._do_loads(jobs[0])
+        for i, job in enumerate(jobs):
+            if double and i + 1 < len(jobs):
+                self._do_loads(jobs[i + 1])
+            self._compute_tile(layer, job)
+            for buffer in job.frees:
+                self.sram.free(buffer)
+            if not double and i + 1 < len(jobs):
+                self._do_loads(jobs[i + 1])
+        self.in_dram.add(layer.name)
+        buffering = ", double-buffered" if double else ""
+        self.placement[layer.name] = (
+            f"dram (tiled: {plan.describe(layer, self.sizes.batch)}{buffering})")
+        return plan
+
+    def _jobs(self, layer: Layer, plan: TilePlan) -> list[_Job]:
+        """The tiles in loop order, each with the loads it starts and the frees it ends."""
         ho, _, co = hwc(layer.output_shape)
         spatial = spatial_tiles(self.sizes.batch, ho, plan.sample_step, plan.row_step)
         groups = channel_tiles(co, plan.channel_step)
+        jobs: list[_Job] = []
         if plan.order == "weights_outer":
             for ch in groups:
-                weights = self._load_weights(layer, ch, len(groups))
-                for samples, rows in spatial:
-                    inputs = self._load_inputs(layer, samples, rows, ch)
-                    self._compute_tile(layer, samples, rows, ch, inputs, weights)
-                    for buffer in inputs:
-                        self.sram.free(buffer)
-                if weights is not None:
-                    self.sram.free(weights)
-        else:
-            resident_weights = self._load_weights(layer, (0, co), 1) if len(groups) == 1 \
-                else None
-            for samples, rows in spatial:
-                inputs = self._load_inputs(layer, samples, rows, (0, co))
-                for ch in groups:
-                    weights = resident_weights or self._load_weights(layer, ch, len(groups))
-                    self._compute_tile(layer, samples, rows, ch, inputs, weights)
-                    if weights is not None and resident_weights is None:
-                        self.sram.free(weights)
-                for buffer in inputs:
-                    self.sram.free(buffer)
-            if resident_weights is not None:
-                self.sram.free(resident_weights)
-        self.in_dram.add(layer.name)
-        self.placement[layer.name] = f"dram (tiled: {plan.describe(layer, self.sizes.batch)})"
-        return plan
+                weights = self._weights_spec(layer, ch, len(groups))
+                for i, (samples, rows) in enumerate(spatial):
+                    inputs = self._input_specs(layer, samples, rows, ch)
+                    last = i == len(spatial) - 1
+                    jobs.append(_Job((samples, rows, ch), ([weights] if weights and i == 0
+                                                           else []) + inputs,
+                                     inputs, weights,
+                                     [s.buffer for s in inputs] + ([weights.buffer]
+                                                                   if weights and last else [])))
+            return jobs
+        whole = self._weights_spec(layer, (0, co), 1) if len(groups) == 1 else None
+        for t, (samples, rows) in enumerate(spatial):
+            inputs = self._input_specs(layer, samples, rows, (0, co))
+            for g, ch in enumerate(groups):
+                weights = whole or self._weights_spec(layer, ch, len(groups))
+                first_w = weights if weights and (whole is None or (t == 0 and g == 0)) else None
+                last_w = weights and (whole is None or (t == len(spatial) - 1))
+                loads = (inputs if g == 0 else []) + ([first_w] if first_w else [])
+                frees = ([weights.buffer] if weights and last_w else []) + (
+                    [s.buffer for s in inputs] if g == len(groups) - 1 else [])
+                jobs.append(_Job((samples, rows, ch), loads, inputs, weights, frees))
+        return jobs
 
-    def _load_weights(self, layer: Layer, ch: tuple[int, int], groups: int) -> str | None:
+    def _weights_spec(self, layer: Layer, ch: tuple[int, int], groups: int) -> _Spec | None:
         if not layer.is_weighted:
             return None
         region = WHOLE if groups == 1 else Region(channels=ch)
-        return self.sram.load("weights", layer.name, region, self.sizes.weight_bytes(layer, ch))
+        return _Spec("weights", layer.name, region, self.sizes.weight_bytes(layer, ch))
 
-    def _load_inputs(self, layer: Layer, samples: tuple[int, int], rows: tuple[int, int],
-                     ch: tuple[int, int]) -> list[str]:
+    def _input_specs(self, layer: Layer, samples: tuple[int, int], rows: tuple[int, int],
+                     ch: tuple[int, int]) -> list[_Spec]:
         in_rows = input_region_rows(layer, rows)
         span = input_channels(layer, ch)
-        buffers = []
-        for src in dict.fromkeys(layer.inputs):
-            shape = self.tensors[src].shape
-            region = Region(samples, in_rows, span)
-            size = self.sizes.region_bytes(shape, samples, in_rows, span)
-            buffers.append(self.sram.load("fmap", src, region, size))
-        return buffers
+        return [_Spec("fmap", src, Region(samples, in_rows, span),
+                      self.sizes.region_bytes(self.tensors[src].shape, samples, in_rows, span))
+                for src in dict.fromkeys(layer.inputs)]
 
-    def _compute_tile(self, layer: Layer, samples: tuple[int, int], rows: tuple[int, int],
-                      ch: tuple[int, int], inputs: list[str], weights: str | None) -> None:
+    def _do_loads(self, job: _Job) -> None:
+        for spec in job.loads:
+            self.sram.load(spec.kind, spec.tensor, spec.region, spec.size)
+
+    def _compute_tile(self, layer: Layer, job: _Job) -> None:
+        samples, rows, ch = job.tile
         region = Region(samples, rows, ch)
         out = self.sram.alloc(layer.name, region,
                               self.sizes.region_bytes(layer.output_shape, samples, rows, ch))
-        ho, wo, co = hwc(layer.output_shape)
+        ho, _, co = hwc(layer.output_shape)
         share = (samples[1] - samples[0]) * (rows[1] - rows[0]) * (ch[1] - ch[0])
         macs = layer.macs * share // (ho * co)
-        by_source = dict(zip(dict.fromkeys(layer.inputs), inputs, strict=True))
+        by_source = {s.tensor: s.buffer for s in job.inputs}
         self.sram.compute(Compute(layer.name, Tile(samples, rows, ch),
-                                  tuple(by_source[s] for s in layer.inputs), weights, out, macs))
+                                  tuple(by_source[s] for s in layer.inputs),
+                                  job.weights.buffer if job.weights else None, out, macs))
         self.sram.store(out, layer.name, region)
         self.sram.free(out)
 
@@ -268,8 +351,8 @@ class _Builder:
             self.sram.free(buffer)
 
 
-def _liveness(net: Network, sizes: Sizes, capacity: int) -> Schedule:
-    b = _Builder(net, sizes, capacity, "liveness")
+def _liveness(net: Network, sizes: Sizes, capacity: int, double_buffer: bool) -> Schedule:
+    b = _Builder(net, sizes, capacity, "liveness", double_buffer)
 
     def step(layer: Layer, at: int, ls: LayerSchedule) -> None:
         if b.working_set(layer) <= capacity:
@@ -281,8 +364,8 @@ def _liveness(net: Network, sizes: Sizes, capacity: int) -> Schedule:
     return b.layer_loop(step)
 
 
-def _accumulate(net: Network, sizes: Sizes, capacity: int) -> Schedule:
-    b = _Builder(net, sizes, capacity, "accumulate")
+def _accumulate(net: Network, sizes: Sizes, capacity: int, double_buffer: bool) -> Schedule:
+    b = _Builder(net, sizes, capacity, "accumulate", double_buffer)
 
     def step(layer: Layer, at: int, ls: LayerSchedule) -> None:
         if b.working_set(layer) > capacity:
@@ -314,18 +397,22 @@ def _spill_all(b: _Builder, reason: str) -> None:
 
 
 #: Policy name -> schedule builder. Names match accelsim.config.POLICIES.
-POLICIES: dict[str, Callable[[Network, Sizes, int], Schedule]] = {
+POLICIES: dict[str, Callable[[Network, Sizes, int, bool], Schedule]] = {
     "liveness": _liveness,
     "accumulate": _accumulate,
 }
 
 
-def build_schedule(net: Network, sizes: Sizes, capacity: int, policy: str = "liveness"
-                   ) -> Schedule:
-    """Schedule `net` on an SRAM of `capacity` bytes with the named policy."""
+def build_schedule(net: Network, sizes: Sizes, capacity: int, policy: str = "liveness",
+                   double_buffer: bool = False) -> Schedule:
+    """Schedule `net` on an SRAM of `capacity` bytes with the named policy.
+
+    double_buffer (used with overlap): tiles hold two buffer sets and prefetch the next
+    tile; liveness also prefetches the next layer's filters while a layer computes.
+    """
     try:
         builder = POLICIES[policy]
     except KeyError:
         raise ScheduleError(
             f"unknown policy {policy!r}; known: {', '.join(POLICIES)}") from None
-    return builder(net, sizes, capacity)
+    return builder(net, sizes, capacity, double_buffer)

@@ -186,3 +186,22 @@ class Schedule:
     def spills(self) -> int:
         """Number of eviction or spill events."""
         return sum(ls.spills for ls in self.layers)
+
+    def traffic(self) -> list[tuple[int, int, int]]:
+        """(DRAM read bytes, DRAM write bytes, transfers) per layer, by owner.
+
+        Filters prefetched during an earlier layer (double buffering) count for the layer
+        they belong to; everything else counts where it happens.
+        """
+        index = {ls.name: i for i, ls in enumerate(self.layers)}
+        totals = [[0, 0, 0] for _ in self.layers]
+        for i, ls in enumerate(self.layers):
+            for a in ls.actions:
+                if isinstance(a, Load):
+                    owner = index[a.tensor] if a.kind == "weights" else i
+                    totals[owner][0] += a.bytes
+                    totals[owner][2] += 1
+                elif isinstance(a, Store):
+                    totals[i][1] += a.bytes
+                    totals[i][2] += 1
+        return [(r, w, t) for r, w, t in totals]

@@ -20,6 +20,7 @@ from accelsim.ir.layers import Layer
 from accelsim.mapping import Alloc, Compute, Load, Schedule, Sizes, Store, build_schedule
 from accelsim.sim.compute import ComputeModel, compute_model
 from accelsim.sim.cost import LayerCost, layer_times
+from accelsim.sim.timeline import compile_timeline, evaluate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -141,7 +142,8 @@ def simulate(net: Network, hardware: HardwareConfig,
     """Schedule `net` under the simulation's policy and cost every layer."""
     simulation = simulation or SimulationConfig()
     sizes = sizes_for(hardware, simulation.batch)
-    schedule = build_schedule(net, sizes, hardware.sram.capacity, simulation.policy)
+    schedule = build_schedule(net, sizes, hardware.sram.capacity, simulation.policy,
+                              double_buffer=simulation.overlap)
     model = compute_model(hardware.compute)
     return _cost(net, hardware, simulation, schedule, sizes, model)
 
@@ -149,25 +151,28 @@ def simulate(net: Network, hardware: HardwareConfig,
 def _cost(net: Network, hardware: HardwareConfig, simulation: SimulationConfig,
           schedule: Schedule, sizes: Sizes, model: ComputeModel) -> SimResult:
     energy, batch = hardware.energy, simulation.batch
-    sram = _sram_traffic(schedule)
+    works = [model(net.layer(ls.name), batch) for ls in schedule.layers]
+    traffic = np.array(schedule.traffic(), dtype=float).reshape(-1, 3)
+    compute_s = np.array([w.time_s for w in works])
+    movement, totals = layer_times(compute_s, traffic[:, 0] + traffic[:, 1], traffic[:, 2],
+                                   hardware.dram.bandwidth, hardware.dram.latency, False)
+    if simulation.overlap:
+        totals = evaluate(compile_timeline(schedule), compute_s, hardware.dram.bandwidth,
+                          hardware.dram.latency)[0]
     costs, rows = [], []
-    for ls, (sram_read, sram_write) in zip(schedule.layers, sram, strict=True):
-        layer = net.layer(ls.name)
-        work = model(layer, batch)
-        dram = ls.dram_read_bytes + ls.dram_write_bytes
-        movement, total = layer_times(work.time_s, dram, ls.transfers,
-                                      hardware.dram.bandwidth, hardware.dram.latency,
-                                      simulation.overlap)
+    for i, (ls, (sram_read, sram_write)) in enumerate(zip(schedule.layers,
+                                                           _sram_traffic(schedule), strict=True)):
+        layer, work = net.layer(ls.name), works[i]
+        read, write, transfers = (int(v) for v in traffic[i])
         macs = layer.macs * batch
         cost = LayerCost(
-            macs=macs, compute_cycles=work.cycles, dram_read_bytes=ls.dram_read_bytes,
-            dram_write_bytes=ls.dram_write_bytes, sram_read_bytes=sram_read,
-            sram_write_bytes=sram_write, transfers=ls.transfers, compute_time_s=work.time_s,
-            data_movement_time_s=float(movement), total_time_s=float(total),
+            macs=macs, compute_cycles=work.cycles, dram_read_bytes=read,
+            dram_write_bytes=write, sram_read_bytes=sram_read,
+            sram_write_bytes=sram_write, transfers=transfers, compute_time_s=work.time_s,
+            data_movement_time_s=float(movement[i]), total_time_s=float(totals[i]),
             energy_mac_j=macs * energy.mac,
             energy_sram_j=sram_read * energy.sram_read_byte + sram_write * energy.sram_write_byte,
-            energy_dram_j=ls.dram_read_bytes * energy.dram_read_byte
-            + ls.dram_write_bytes * energy.dram_write_byte,
+            energy_dram_j=read * energy.dram_read_byte + write * energy.dram_write_byte,
         )
         costs.append(cost)
         rows.append(_row(net, layer, ls, cost, sizes, work.utilization))
