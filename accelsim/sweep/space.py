@@ -413,7 +413,8 @@ class Design:
             lo = int(self._bounds[group.index])
             return np.sort(self._order[lo + start:lo + stop])
         fast = [i for i in range(len(self.axes)) if i not in self.key]
-        sub = np.unravel_index(np.arange(start, stop), [self.shape[i] for i in fast])
+        flat = np.arange(start, stop)
+        sub = np.unravel_index(flat, [self.shape[i] for i in fast]) if fast else ()
         full: list[Any] = [None] * len(self.axes)
         for i, codes in zip(fast, sub, strict=True):
             full[i] = codes
