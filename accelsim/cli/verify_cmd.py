@@ -92,7 +92,7 @@ def verify(target: str, hardware: str, modes: tuple[str, ...], against: str | No
         (config.simulation.batch, *shape)).astype(np.float32)
     p = config.hardware.precision
     precision = Precision(p.activation_bits, p.weight_bits, p.accumulator_bits)
-    checks = []
+    checks: list[dict[str, Any]] = []
     for mode in modes or ("float32", "int"):
         r = replay(net, result.schedule, x, mode=mode, precision=precision,  # type: ignore[arg-type]
                    seed=seed)
@@ -106,8 +106,8 @@ def verify(target: str, hardware: str, modes: tuple[str, ...], against: str | No
         checks.append(_against_onnxruntime(target, net, x))
     passed = all(c["passed"] for c in checks)
     summary = {"target": target, "model": net.name, "checks": checks,
-               "max_abs_err": max(c["max_abs_err"] for c in checks),
-               "max_rel_err": max(c["max_rel_err"] for c in checks), "passed": passed}
+               "max_abs_err": max(float(c["max_abs_err"]) for c in checks),
+               "max_rel_err": max(float(c["max_rel_err"]) for c in checks), "passed": passed}
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:

@@ -162,8 +162,8 @@ class _Machine:
             if buf.tensor != src or buf.data is None:
                 raise ReplayError(f"layer {layer.name}: buffer {buffer} does not hold {src}")
             shape = self.net.layer(src).output_shape
-            have = _box(shape, self.batch, buf.region)
-            have = (have[0], have[1], have[3])
+            box = _box(shape, self.batch, buf.region)
+            have = (box[0], box[1], box[3])
             need = (tile.samples, rows, channels)
             for (lo, hi), got, what in zip(need, have, ("samples", "rows", "channels"),
                                            strict=True):
