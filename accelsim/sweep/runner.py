@@ -21,7 +21,7 @@ import numpy as np
 from accelsim.config.loader import validate
 from accelsim.config.models import RunConfig
 from accelsim.errors import ConfigError
-from accelsim.sweep.backends import Backend, make_backend
+from accelsim.sweep.backends import BACKENDS, Backend, make_backend
 from accelsim.sweep.fast import GroupArrays, evaluate, prepare, schedule_key
 from accelsim.sweep.space import Design, Group, SweepSpec, load_sweep, with_overrides
 from accelsim.sweep.store import ResultStore
@@ -87,6 +87,8 @@ def execute(
     spec = _spec(path_or_spec)
     design = Design(spec)
     configs = group_configs(spec, design)  # every combination validated before any work
+    if isinstance(backend, str) and backend not in BACKENDS:
+        raise ConfigError(f"backend: must be one of {', '.join(BACKENDS)}, got {backend!r}")
     store = ResultStore(out if out is not None else default_out(spec))
     store.start(spec.record(), resume)
     done = store.done_mask(design.n_points) if resume else None
