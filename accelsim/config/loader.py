@@ -6,6 +6,7 @@ dotted-path overrides (used by the CLI and by sweeps), and the resolved dump.
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Mapping
 from pathlib import Path
@@ -123,9 +124,9 @@ def _resolve_hardware(data: dict[str, Any], base: Path) -> dict[str, Any]:
     return data
 
 
-def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of `data` with dotted-path keys ('hardware.sram.capacity') set to new values."""
-    out: dict[str, Any] = yaml.safe_load(yaml.safe_dump(data))
+    out: dict[str, Any] = copy.deepcopy(dict(data))
     for dotted, value in overrides.items():
         node = out
         parts = dotted.split(".")

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 from accelsim.sim.cost import LayerCost, layer_times
-from accelsim.sim.simulate import LAYER_COLUMNS, SimResult, simulate, sizes_for
+from accelsim.sim.simulate import (
+    LAYER_COLUMNS,
+    SimResult,
+    cost_schedule,
+    simulate,
+    sizes_for,
+    time_layers,
+)
 
-__all__ = ["LAYER_COLUMNS", "LayerCost", "SimResult", "layer_times", "simulate", "sizes_for"]
+__all__ = ["LAYER_COLUMNS", "LayerCost", "SimResult", "cost_schedule", "layer_times",
+           "simulate", "sizes_for", "time_layers"]

@@ -4,7 +4,7 @@ Time model (per layer):
     compute_time_s       = MACs / mac_rate, or PE-array cycles / clock
     data_movement_time_s = (DRAM read + write bytes) / bandwidth + latency * transfers
     total_time_s         = compute + data movement      (overlap: false, the 004 method)
-                         = max(compute, data movement)  (overlap: true, double-buffered)
+                         = from the event timeline       (overlap: true, see timeline.py)
 Energy: MACs * mac + SRAM reads/writes + DRAM reads/writes, each bytes * J/byte.
 """
 
@@ -52,13 +52,12 @@ class LayerCost:
 
 def layer_times(
     compute_s: np.ndarray | float, dram_bytes: np.ndarray | float, transfers: np.ndarray | float,
-    bandwidth: np.ndarray | float, latency: np.ndarray | float, overlap: np.ndarray | bool,
+    bandwidth: np.ndarray | float, latency: np.ndarray | float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(data-movement time, total time) per layer; every argument broadcasts (NumPy).
+    """(data-movement time, serial layer time) per layer; every argument broadcasts (NumPy).
 
-    One formula shared by `simulate` and vectorised sweeps, so both always agree.
+    Serial is the `overlap: false` rule: compute, then data movement, never both at once.
     """
     movement = np.asarray(dram_bytes, dtype=float) / bandwidth + np.asarray(
         latency, dtype=float) * transfers
-    total = np.where(overlap, np.maximum(compute_s, movement), np.add(compute_s, movement))
-    return movement, total
+    return movement, np.add(compute_s, movement)

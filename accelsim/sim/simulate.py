@@ -20,12 +20,13 @@ from accelsim.ir.layers import Layer
 from accelsim.mapping import Alloc, Compute, Load, Schedule, Sizes, Store, build_schedule
 from accelsim.sim.compute import ComputeModel, compute_model
 from accelsim.sim.cost import LayerCost, layer_times
-from accelsim.sim.timeline import compile_timeline, evaluate
+from accelsim.sim.timeline import Timeline, compile_timeline, evaluate
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LAYER_COLUMNS", "SimResult", "simulate", "sizes_for"]
+__all__ = ["LAYER_COLUMNS", "SimResult", "cost_schedule", "simulate", "sizes_for",
+           "time_layers"]
 
 #: Columns of layers.csv / SimResult.table(), in order; units in every name.
 LAYER_COLUMNS: tuple[str, ...] = (
@@ -144,21 +145,36 @@ def simulate(net: Network, hardware: HardwareConfig,
     sizes = sizes_for(hardware, simulation.batch)
     schedule = build_schedule(net, sizes, hardware.sram.capacity, simulation.policy,
                               double_buffer=simulation.overlap)
-    model = compute_model(hardware.compute)
-    return _cost(net, hardware, simulation, schedule, sizes, model)
+    return cost_schedule(net, hardware, simulation, schedule)
 
 
-def _cost(net: Network, hardware: HardwareConfig, simulation: SimulationConfig,
-          schedule: Schedule, sizes: Sizes, model: ComputeModel) -> SimResult:
+def time_layers(compute_s: np.ndarray, dram_bytes: np.ndarray, transfers: np.ndarray,
+                bandwidth: np.ndarray | float, latency: np.ndarray | float,
+                timeline: Timeline | None) -> tuple[np.ndarray, np.ndarray]:
+    """(data-movement time, layer time) per layer for one or many design points.
+
+    Serial (no timeline) is the closed form of `layer_times`; a double-buffered schedule's
+    compiled timeline gives the overlapped times. simulate() and sweeps both call this.
+    """
+    movement, total = layer_times(compute_s, dram_bytes, transfers, bandwidth, latency)
+    if timeline is not None:
+        total = evaluate(timeline, compute_s, bandwidth, latency)
+    return movement, total
+
+
+def cost_schedule(net: Network, hardware: HardwareConfig, simulation: SimulationConfig,
+                  schedule: Schedule, model: ComputeModel | None = None) -> SimResult:
+    """Cost every layer of an already built schedule on `hardware` (time, traffic, energy)."""
+    sizes = sizes_for(hardware, simulation.batch)
+    model = model or compute_model(hardware.compute)
     energy, batch = hardware.energy, simulation.batch
     works = [model(net.layer(ls.name), batch) for ls in schedule.layers]
     traffic = np.array(schedule.traffic(), dtype=float).reshape(-1, 3)
     compute_s = np.array([w.time_s for w in works])
-    movement, totals = layer_times(compute_s, traffic[:, 0] + traffic[:, 1], traffic[:, 2],
-                                   hardware.dram.bandwidth, hardware.dram.latency, False)
-    if simulation.overlap:
-        totals = evaluate(compile_timeline(schedule), compute_s, hardware.dram.bandwidth,
-                          hardware.dram.latency)[0]
+    timeline = compile_timeline(schedule) if simulation.overlap else None
+    movement, totals = time_layers(compute_s, traffic[:, 0] + traffic[:, 1], traffic[:, 2],
+                                   hardware.dram.bandwidth, hardware.dram.latency, timeline)
+    totals = np.asarray(totals).reshape(-1)
     costs, rows = [], []
     for i, (ls, (sram_read, sram_write)) in enumerate(zip(schedule.layers,
                                                            _sram_traffic(schedule), strict=True)):

@@ -1,19 +1,18 @@
 """Vectorised evaluation: one schedule per group, every point of the group at once.
 
-A schedule depends on the model, SRAM capacity, precision, policy and batch; compute cycles
-of a PE array depend on the array too. Bandwidth, MAC rate, clock, DRAM latency, overlap
-and energy constants only enter the final arithmetic, so `prepare` builds a group's
-per-layer arrays once (through the simulator's own costing) and `evaluate` turns them into
-totals for many points with NumPy broadcasting through `accelsim.sim.cost.layer_times`,
-the formula `simulate` uses, so both always agree.
+A schedule depends on the model, SRAM capacity, precision, policy, batch and overlap
+(double buffering changes it); compute cycles of a PE array depend on the array too.
+Bandwidth, MAC rate, clock, DRAM latency and energy constants only enter the final
+arithmetic, so `prepare` builds a group's per-layer arrays once (through the simulator's
+own `cost_schedule`) and `evaluate` turns them into totals for many points with NumPy
+broadcasting through `accelsim.sim.time_layers`, the function `simulate` uses, so both
+always agree.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +23,10 @@ from accelsim.ir.graph import Network
 from accelsim.mapping import build_schedule
 from accelsim.pipeline import build_network
 from accelsim.sim.compute import compute_model
-from accelsim.sim.cost import layer_times
-from accelsim.sim.simulate import _cost, sizes_for
+from accelsim.sim.simulate import cost_schedule, sizes_for, time_layers
+from accelsim.sim.timeline import Timeline, compile_timeline
 
 __all__ = [
-    "OVERLAP_TIMELINE",
     "RESULT_COLUMNS",
     "GroupArrays",
     "energy_j",
@@ -46,34 +44,16 @@ RESULT_COLUMNS: tuple[str, ...] = (
 BLOCK_POINTS = 8192
 
 
-def _timeline() -> tuple[Callable[..., Any], Callable[..., Any]] | None:
-    """(compile_timeline, evaluate) when simulate times `overlap: true` on an event timeline
-    of a double-buffered schedule (then overlap changes the schedule); None when overlap is
-    the per-layer max() of `layer_times`. The sweep follows whichever simulate uses.
-    """
-    if "double_buffer" not in inspect.signature(build_schedule).parameters:
-        return None
-    try:
-        module = importlib.import_module("accelsim.sim.timeline")
-    except ImportError:
-        return None
-    return module.compile_timeline, module.evaluate
-
-
-_TIMELINE = _timeline()
-#: True when overlap is a schedule property (double buffering + event timeline).
-OVERLAP_TIMELINE = _TIMELINE is not None
-
 _ENERGY = ("mac", "sram_read_byte", "sram_write_byte", "dram_read_byte", "dram_write_byte")
 _NETWORKS: dict[str, Network] = {}
 
 
 def schedule_key(config: RunConfig) -> str:
-    """What a schedule depends on: model, SRAM capacity, precision, policy and batch."""
+    """What a schedule depends on: model, SRAM capacity, precision, policy, batch, overlap."""
     hw, sim = config.hardware, config.simulation
-    overlap = sim.overlap if OVERLAP_TIMELINE else None
     return json.dumps([config.model.model_dump(mode="json"), hw.sram.capacity,
-                       hw.precision.model_dump(mode="json"), sim.policy, sim.batch, overlap])
+                       hw.precision.model_dump(mode="json"), sim.policy, sim.batch,
+                       sim.overlap])
 
 
 @dataclass(frozen=True)
@@ -87,7 +67,7 @@ class GroupArrays:
     totals: Mapping[str, float]
     is_pe: bool
     defaults: Mapping[str, Any]
-    timeline: Any = None
+    timeline: Timeline | None = None
 
 
 def _network(config: RunConfig) -> Network:
@@ -106,17 +86,13 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
     net = _network(first)
     sizes = sizes_for(first.hardware, first.simulation.batch)
     capacity, policy = first.hardware.sram.capacity, first.simulation.policy
-    timeline = None
-    if _TIMELINE is not None:
-        schedule = build_schedule(net, sizes, capacity, policy,
-                                  double_buffer=first.simulation.overlap)
-        timeline = _TIMELINE[0](schedule) if first.simulation.overlap else None
-    else:
-        schedule = build_schedule(net, sizes, capacity, policy)
+    overlap = first.simulation.overlap
+    schedule = build_schedule(net, sizes, capacity, policy, double_buffer=overlap)
+    timeline = compile_timeline(schedule) if overlap else None
     out = []
     for config in configs:
         hw, sim = config.hardware, config.simulation
-        result = _cost(net, hw, sim, schedule, sizes, compute_model(hw.compute))
+        result = cost_schedule(net, hw, sim, schedule, compute_model(hw.compute))
         costs = result.costs
         total = result.total
         defaults = {
@@ -124,7 +100,6 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
             "hardware.dram.latency": hw.dram.latency,
             "hardware.compute.mac_rate": hw.compute.mac_rate,
             "hardware.compute.clock": hw.compute.clock,
-            "simulation.overlap": sim.overlap,
             **{f"hardware.energy.{k}": getattr(hw.energy, k) for k in _ENERGY},
         }
         out.append(GroupArrays(
@@ -175,17 +150,9 @@ def evaluate(arrays: GroupArrays, ids: np.ndarray,
         else:
             compute = arrays.macs[None, :] / np.asarray(
                 param("hardware.compute.mac_rate"), dtype=float)
-        if arrays.timeline is None:
-            movement, total = layer_times(
-                compute, arrays.dram_bytes[None, :], arrays.transfers[None, :],
-                param("hardware.dram.bandwidth"), param("hardware.dram.latency"),
-                param("simulation.overlap"))
-        else:  # overlap on an event timeline, exactly as simulate() times it
-            assert _TIMELINE is not None
-            bandwidth, latency = param("hardware.dram.bandwidth"), param("hardware.dram.latency")
-            movement, _ = layer_times(compute, arrays.dram_bytes[None, :],
-                                      arrays.transfers[None, :], bandwidth, latency, False)
-            total = _TIMELINE[1](arrays.timeline, compute, bandwidth, latency)
+        movement, total = time_layers(
+            compute, arrays.dram_bytes[None, :], arrays.transfers[None, :],
+            param("hardware.dram.bandwidth"), param("hardware.dram.latency"), arrays.timeline)
         shape = (hi - lo, len(arrays.macs))
         for name, matrix in (("total_time_s", total), ("compute_time_s", compute),
                              ("data_movement_time_s", movement)):

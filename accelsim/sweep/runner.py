@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from accelsim.config.loader import validate
+from accelsim.config.loader import apply_overrides, validate
 from accelsim.config.models import RunConfig
 from accelsim.errors import ConfigError
 from accelsim.sweep.backends import BACKENDS, Backend, make_backend
 from accelsim.sweep.fast import GroupArrays, evaluate, prepare, schedule_key
-from accelsim.sweep.space import Design, Group, SweepSpec, load_sweep, with_overrides
+from accelsim.sweep.space import Design, Group, SweepSpec, load_sweep
 from accelsim.sweep.store import ResultStore
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def group_configs(spec: SweepSpec, design: Design) -> list[RunConfig]:
     for group in design.groups:
         values = design.key_values(group)
         source = f"{spec.source}: axes {', '.join(f'{k}={v!r}' for k, v in values.items())}"
-        configs.append(validate(RunConfig, with_overrides(base, values), source)
+        configs.append(validate(RunConfig, apply_overrides(base, values), source)
                        if values else spec.base)
     return configs
 

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from accelsim.config.loader import load_run, validate
+from accelsim.config.loader import apply_overrides, load_run, validate
 from accelsim.config.models import RunConfig
 from accelsim.pipeline import build_network, run_config
 from accelsim.sweep.fast import evaluate, prepare
-from accelsim.sweep.space import SweepSpec, get_path, with_overrides
+from accelsim.sweep.space import SweepSpec, get_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,7 +89,7 @@ def sensitivity(config_or_path: RunConfig | str | Path, rel_step: float = 0.05
     data = config.model_dump(mode="json", exclude_none=True)
     frames = []
     for path, value in _steps(config, rel_step):
-        nudged = validate(RunConfig, with_overrides(data, {path: value}), f"sensitivity {path}")
+        nudged = validate(RunConfig, apply_overrides(data, {path: value}), f"sensitivity {path}")
         old_value, new_value = float(get_path(config, path)), float(get_path(nudged, path))
         step = (new_value - old_value) / old_value
         table = run_config(nudged, net).table()
@@ -154,6 +154,6 @@ def _axis_times(spec: SweepSpec, path: str, fast: bool, values: np.ndarray,
     times = []
     for v in values:
         value = int(v) if integer else float(v)
-        config = validate(RunConfig, with_overrides(data, {path: value}), f"knee {path}")
+        config = validate(RunConfig, apply_overrides(data, {path: value}), f"knee {path}")
         times.append(run_config(config).summary()["total_time_s"])
     return np.array(times)

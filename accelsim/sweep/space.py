@@ -20,7 +20,6 @@ a PE-array cycle count depends on); the other axes are evaluated vectorised.
 
 from __future__ import annotations
 
-import copy
 import math
 import typing
 from collections.abc import Iterator, Mapping
@@ -32,10 +31,9 @@ import numpy as np
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from accelsim.config.loader import find_config, load_run, validate
+from accelsim.config.loader import apply_overrides, find_config, load_run, validate
 from accelsim.config.models import RunConfig
 from accelsim.errors import AccelsimError, ConfigError
-from accelsim.sweep.fast import OVERLAP_TIMELINE
 from accelsim.units import parse_quantity
 from accelsim.yamlio import LineMap, load_yaml
 
@@ -47,7 +45,6 @@ __all__ = [
     "SweepSpec",
     "get_path",
     "load_sweep",
-    "with_overrides",
 ]
 
 MODES: tuple[str, ...] = ("grid", "random", "latin-hypercube")
@@ -63,41 +60,12 @@ FAST_PATHS: frozenset[str] = frozenset({
     "hardware.dram.latency",
     "hardware.compute.mac_rate",
     "hardware.compute.clock",
-    "simulation.overlap",
     "hardware.energy.mac",
     "hardware.energy.sram_read_byte",
     "hardware.energy.sram_write_byte",
     "hardware.energy.dram_read_byte",
     "hardware.energy.dram_write_byte",
 })
-if OVERLAP_TIMELINE:  # overlap double-buffers the schedule: it is a key like the policy
-    FAST_PATHS = FAST_PATHS - {"simulation.overlap"}
-
-
-def with_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """A deep copy of run-file data with dotted paths set, like `apply_overrides`.
-
-    `apply_overrides` copies through a YAML round trip (~20 ms per call); a sweep checks
-    hundreds of values, so this copies with `copy.deepcopy` and lets it do the setting.
-    """
-    node = copy.deepcopy(dict(data))
-    return apply_overrides_into(node, overrides)
-
-
-def apply_overrides_into(node: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Set dotted paths in `node` in place (same rules as `apply_overrides`)."""
-    for dotted, value in overrides.items():
-        current = node
-        parts = dotted.split(".")
-        for part in parts[:-1]:
-            child = current.get(part)
-            if child is None:
-                child = current[part] = {}
-            if not isinstance(child, dict):
-                raise ConfigError(f"override {dotted}: {part} is not a mapping")
-            current = child
-        current[parts[-1]] = value
-    return node
 
 
 def get_path(config: BaseModel, dotted: str) -> Any:
@@ -205,7 +173,7 @@ class _Checker:
         if path == "model.path" and isinstance(value, str):
             local = self.base_dir / value
             value = str(local.resolve()) if local.exists() else value
-        data = with_overrides(self.data, {path: value})
+        data = apply_overrides(self.data, {path: value})
         config = validate(RunConfig, data, f"{self.where(path)}: axes")
         return get_path(config, path)
 
