@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from accelsim.cli.app import cli
-from accelsim.cli.models_cmd import _Number
+from accelsim.cli.params import Number
 from accelsim.export import DEFAULT_ARRAY, FORMATS, export_network
 from accelsim.ir.modelfile import resolve_model
 from accelsim.sim.pe_array import PEArray
@@ -26,30 +26,30 @@ __all__ = ["export"]
 )
 @click.option(
     "--alpha",
-    type=_Number(float),
+    type=Number(float),
     default=1.0,
     show_default=True,
     help="Width multiplier (built-in models).",
 )
 @click.option(
-    "--resolution", type=_Number(int), default=None, help="Input resolution  [default: the model's]"
+    "--resolution", type=Number(int), default=None, help="Input resolution  [default: the model's]"
 )
 @click.option(
     "--classes",
-    type=_Number(int),
+    type=Number(int),
     default=None,
     help="Output classes (built-in models)  [default: the model's]",
 )
 @click.option(
     "--rows",
-    type=_Number(int),
+    type=Number(int),
     default=DEFAULT_ARRAY.rows,
     show_default=True,
     help="PE array rows (SCALE-Sim scale.cfg).",
 )
 @click.option(
     "--cols",
-    type=_Number(int),
+    type=Number(int),
     default=DEFAULT_ARRAY.cols,
     show_default=True,
     help="PE array columns (SCALE-Sim scale.cfg).",

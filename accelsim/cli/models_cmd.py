@@ -11,35 +11,13 @@ import click
 
 import accelsim
 from accelsim.cli.app import cli
+from accelsim.cli.params import Number
 from accelsim.errors import AccelsimError
 from accelsim.ir.graph import Network
 from accelsim.ir.modelfile import MODEL_FILE_SUFFIXES, load_model_file, resolve_model
 from accelsim.ir.zoo import MODELS
 
 __all__ = ["models", "summary"]
-
-
-class _Number(click.ParamType):
-    """An int or float option whose bad value gives one `accelsim: error:` line.
-
-    click's own types raise a usage error, which prints the usage block as well; raising
-    AccelsimError lets `main` report it like every other bad input: one line, exit 2.
-    """
-
-    def __init__(self, kind: type[int] | type[float]) -> None:
-        self.kind = kind
-        self.name = kind.__name__
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        """Parse the option's text as this type."""
-        if isinstance(value, self.kind):
-            return value
-        try:
-            return self.kind(value)
-        except ValueError:
-            option = param.opts[0] if param is not None else "option"
-            wanted = "an integer" if self.kind is int else "a number"
-            raise AccelsimError(f"{option}: expected {wanted}, got {value!r}") from None
 
 
 def _model_dirs() -> list[Path]:
@@ -112,11 +90,11 @@ def _shape_text(shape: Sequence[int]) -> str:
 
 @cli.command()
 @click.argument("model")
-@click.option("--alpha", type=_Number(float), default=1.0, show_default=True,
+@click.option("--alpha", type=Number(float), default=1.0, show_default=True,
               help="Width multiplier of a built-in model.")
-@click.option("--resolution", type=_Number(int), default=None,
+@click.option("--resolution", type=Number(int), default=None,
               help="Input height and width (default: the model's own).")
-@click.option("--classes", type=_Number(int), default=None,
+@click.option("--classes", type=Number(int), default=None,
               help="Output classes of a built-in model (default: the model's own).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def summary(

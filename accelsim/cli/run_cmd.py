@@ -9,34 +9,12 @@ from typing import Any
 import click
 
 from accelsim.cli.app import cli
-from accelsim.cli.models_cmd import _Number
+from accelsim.cli.params import Choice, Number
 from accelsim.config.loader import load_run
 from accelsim.config.models import POLICIES, RunConfig
 from accelsim.errors import AccelsimError
 
 __all__ = ["run", "schema"]
-
-
-class _Choice(click.ParamType):
-    """A choice whose bad value gives one `accelsim: error:` line (click's prints usage)."""
-
-    name = "choice"
-
-    def __init__(self, choices: tuple[str, ...]) -> None:
-        self.choices = choices
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        """Accept exactly one of the choices."""
-        if value in self.choices:
-            return value
-        option = param.opts[0] if param is not None else "option"
-        raise AccelsimError(f"{option}: must be one of {', '.join(self.choices)}, got {value!r}")
-
-    def get_metavar(  # click < 8.2 passes no ctx
-        self, param: click.Parameter, ctx: click.Context | None = None
-    ) -> str:
-        """Show the choices in --help."""
-        return "[" + "|".join(self.choices) + "]"
 
 
 def _shown(path: Path) -> str:
@@ -51,7 +29,7 @@ def _shown(path: Path) -> str:
 @click.argument("runfile")
 @click.option(
     "--policy",
-    type=_Choice(POLICIES),
+    type=Choice(POLICIES),
     default=None,
     help="SRAM placement policy (overrides simulation.policy).",
 )
@@ -61,7 +39,7 @@ def _shown(path: Path) -> str:
     help="Overlap compute with DRAM transfers (overrides simulation.overlap).",
 )
 @click.option(
-    "--batch", type=_Number(int), default=None, help="Batch size (overrides simulation.batch)."
+    "--batch", type=Number(int), default=None, help="Batch size (overrides simulation.batch)."
 )
 @click.option(
     "--out",

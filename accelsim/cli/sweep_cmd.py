@@ -9,7 +9,7 @@ from types import FrameType
 import click
 
 from accelsim.cli.app import cli
-from accelsim.cli.models_cmd import _Number
+from accelsim.cli.params import Number
 from accelsim.errors import AccelsimError
 
 __all__ = ["sweep"]
@@ -35,18 +35,18 @@ def _shown(path: Path) -> str:
               help="Where to run: local (worker processes), dask, or serial.")
 @click.option("--scheduler", default=None,
               help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster).")
-@click.option("--workers", type=_Number(int), default=None,
+@click.option("--workers", type=Number(int), default=None,
               help="Worker processes (default: the number of CPUs).")
 @click.option("--resume", is_flag=True,
               help="Run only the points missing from an interrupted sweep in the same folder.")
 @click.option("--sensitivity", "with_sensitivity", is_flag=True,
               help="Also write elasticities and knees (sensitivity.csv, knees.csv).")
-@click.option("--knee-threshold", type=_Number(float), default=0.05, show_default=True,
+@click.option("--knee-threshold", type=Number(float), default=0.05, show_default=True,
               help="A knee is where going further improves total time by less than this.")
-@click.option("--rel-step", type=_Number(float), default=0.05, show_default=True,
+@click.option("--rel-step", type=Number(float), default=0.05, show_default=True,
               help="Relative nudge of each hardware field for the elasticities.")
 @click.option("--no-plots", is_flag=True, help="Skip pareto.csv and the PNG plots.")
-@click.option("--chunk-size", type=_Number(int), default=None, hidden=True,
+@click.option("--chunk-size", type=Number(int), default=None, hidden=True,
               help="Points per part file (advanced; default 65536).")
 def sweep(sweepfile: str, out: str | None, backend: str, scheduler: str | None,
           workers: int | None, resume: bool, with_sensitivity: bool, knee_threshold: float,
