@@ -222,9 +222,21 @@ class _Builder:
             traffic = plan.read_bytes + plan.write_bytes
             if halves is not None and halves.read_bytes + halves.write_bytes <= traffic:
                 plan, double = halves, True
+        double = double and not plan.in_channel_step
         ways = 2 if double else 1
         self.make_room(plan.peak_bytes * ways, set(), at, f"tiles of {layer.name}")
-        jobs = self._jobs(layer, plan)
+        if plan.in_channel_step:
+            self._run_split(layer, plan)
+        else:
+            self._run_jobs(layer, self._jobs(layer, plan), double)
+        self.in_dram.add(layer.name)
+        buffering = ", double-buffered" if double else ""
+        self.placement[layer.name] = (
+            f"dram (tiled: {plan.describe(layer, self.sizes.batch)}{buffering})")
+        return plan
+
+    def _run_jobs(self, layer: Layer, jobs: list[_Job], double: bool) -> None:
+        """Emit tiles in order; double-buffered, each tile's loads precede the previous compute."""
         self._do_loads(jobs[0])
         for i, job in enumerate(jobs):
             if double and i + 1 < len(jobs):
@@ -234,11 +246,40 @@ class _Builder:
                 self.sram.free(buffer)
             if not double and i + 1 < len(jobs):
                 self._do_loads(jobs[i + 1])
-        self.in_dram.add(layer.name)
-        buffering = ", double-buffered" if double else ""
-        self.placement[layer.name] = (
-            f"dram (tiled: {plan.describe(layer, self.sizes.batch)}{buffering})")
-        return plan
+
+    def _run_split(self, layer: Layer, plan: TilePlan) -> None:
+        """Output tiles one at a time, input-channel chunks innermost into partial sums."""
+        ho, wo, co = hwc(layer.output_shape)
+        cin = hwc(layer.input_shape)[2]
+        src = layer.inputs[0]
+        chunks = channel_tiles(cin, plan.in_channel_step)
+        for samples, rows in spatial_tiles(self.sizes.batch, ho, 1, plan.row_step):
+            in_rows = input_region_rows(layer, rows)
+            for ch in channel_tiles(co, plan.channel_step):
+                region = Region(samples, rows, ch)
+                elements = (samples[1] - samples[0]) * (rows[1] - rows[0]) * wo * (ch[1] - ch[0])
+                psum = self.sram.alloc(layer.name, region, self.sizes.accumulator_bytes(elements),
+                                       "psum")
+                out = psum
+                for ic in chunks:
+                    fmap = self.sram.load("fmap", src, Region(samples, in_rows, ic),
+                                          self.sizes.region_bytes(self.tensors[src].shape,
+                                                                  samples, in_rows, ic))
+                    weights = self.sram.load("weights", layer.name, Region(channels=ch, reduce=ic),
+                                             self.sizes.weight_bytes(layer, ch, ic))
+                    if ic[1] == cin:
+                        out = self.sram.alloc(layer.name, region, self.sizes.region_bytes(
+                            layer.output_shape, samples, rows, ch))
+                    share = (samples[1] - samples[0]) * (rows[1] - rows[0]) * (ch[1] - ch[0]) * (
+                        ic[1] - ic[0])
+                    self.sram.compute(Compute(layer.name, Tile(samples, rows, ch, ic), (fmap,),
+                                              weights, out, layer.macs * share // (ho * co * cin),
+                                              accumulator=psum))
+                    self.sram.free(fmap)
+                    self.sram.free(weights)
+                self.sram.free(psum)
+                self.sram.store(out, layer.name, region)
+                self.sram.free(out)
 
     def _jobs(self, layer: Layer, plan: TilePlan) -> list[_Job]:
         """The tiles in loop order, each with the loads it starts and the frees it ends."""

@@ -35,22 +35,25 @@ Span = tuple[int, int]
 class Region:
     """A box of a tensor: samples [b0, b1), rows [r0, r1), channels [c0, c1); None = all.
 
-    For filters, `channels` is the output-channel range and rows/samples are None.
+    For filters, `channels` is the output-channel range, `reduce` the input-channel range
+    (when a tile splits input channels) and rows/samples are None.
     """
 
     samples: Span | None = None
     rows: Span | None = None
     channels: Span | None = None
+    reduce: Span | None = None
 
     @property
     def is_whole(self) -> bool:
         """True when the region is the entire tensor."""
-        return self.samples is None and self.rows is None and self.channels is None
+        return self.label() == ""
 
     def label(self) -> str:
         """Short text such as 'r0-8,c0-32' used in buffer names ('' when whole)."""
         parts = []
-        for tag, span in (("b", self.samples), ("r", self.rows), ("c", self.channels)):
+        for tag, span in (("b", self.samples), ("r", self.rows), ("c", self.channels),
+                          ("i", self.reduce)):
             if span is not None:
                 parts.append(f"{tag}{span[0]}-{span[1]}")
         return ",".join(parts)
@@ -58,11 +61,16 @@ class Region:
 
 @dataclass(frozen=True)
 class Tile:
-    """The part of a layer's output one Compute produces: samples, output rows, channels."""
+    """The part of a layer's output one Compute produces: samples, output rows, channels.
+
+    `reduce` is the input-channel chunk when a tile splits input channels: the compute
+    then adds that chunk's partial sums into an accumulator buffer.
+    """
 
     samples: Span
     rows: Span
     channels: Span
+    reduce: Span | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +115,12 @@ class Free:
 
 @dataclass(frozen=True)
 class Compute:
-    """Compute `tile` of `layer` reading the listed input and weight buffers into `output`."""
+    """Compute `tile` of `layer` reading the listed input and weight buffers into `output`.
+
+    With an `accumulator` (input channels split), the tile's partial sums are added into
+    that buffer (at accumulator_bits); the chunk that ends the input channels then
+    finishes the sums into `output`, earlier chunks have `output` == `accumulator`.
+    """
 
     layer: str
     tile: Tile
@@ -115,6 +128,7 @@ class Compute:
     weights: str | None
     output: str
     macs: int
+    accumulator: str | None = None
 
 
 Action = Load | Store | Alloc | Free | Compute

@@ -22,9 +22,12 @@ from accelsim.mapping.schedule import (
 __all__ = ["SramTracker", "buffer_name"]
 
 
+_PREFIX = {"weights": "w", "fmap": "fmap", "psum": "psum"}
+
+
 def buffer_name(kind: str, tensor: str, region: Region) -> str:
-    """Canonical buffer name: 'fmap:x', 'w:conv1@c0-32', 'fmap:x@r0-8'."""
-    prefix = "w" if kind == "weights" else "fmap"
+    """Canonical buffer name: 'fmap:x', 'w:conv1@c0-32', 'fmap:x@r0-8', 'psum:y@r0-1'."""
+    prefix = _PREFIX[kind]
     label = region.label()
     return f"{prefix}:{tensor}@{label}" if label else f"{prefix}:{tensor}"
 
@@ -77,9 +80,9 @@ class SramTracker:
                           size))
         return buffer
 
-    def alloc(self, tensor: str, region: Region, size: int) -> str:
-        """Reserve SRAM for an output (tile); returns the buffer name."""
-        buffer = buffer_name("fmap", tensor, region)
+    def alloc(self, tensor: str, region: Region, size: int, kind: str = "fmap") -> str:
+        """Reserve SRAM for an output (tile) or, kind 'psum', its partial sums."""
+        buffer = buffer_name(kind, tensor, region)
         self._take(buffer, size)
         self._record(Alloc(buffer, tensor, region, size))
         return buffer
@@ -96,7 +99,7 @@ class SramTracker:
 
     def compute(self, action: Compute) -> None:
         """Record a compute step (all its buffers must be resident)."""
-        for buffer in (*action.inputs, action.weights, action.output):
+        for buffer in (*action.inputs, action.weights, action.output, action.accumulator):
             if buffer is not None and buffer not in self.resident:
                 raise ScheduleError(f"internal error: {action.layer} computes with "
                                     f"non-resident buffer {buffer}")

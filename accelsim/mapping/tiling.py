@@ -29,7 +29,7 @@ from accelsim.errors import ScheduleError
 from accelsim.ir.layers import Layer, Shape
 
 __all__ = ["Sizes", "TilePlan", "channel_wise", "hwc", "input_region_rows", "search_tiles",
-           "spatial_tiles", "channel_tiles", "tile_input_bytes"]
+           "spatial_tiles", "channel_tiles", "splits_input_channels", "tile_input_bytes"]
 
 Span = tuple[int, int]
 LoopOrder = Literal["weights_outer", "rows_outer"]
@@ -95,15 +95,26 @@ class Sizes:
         """Bytes of a whole feature map for the whole batch."""
         return self.elements_bytes(math.prod(shape) * self.batch)
 
-    def weight_bytes(self, layer: Layer, channels: Span | None = None) -> int:
-        """Bytes of the filters (weights at weight_bits, biases at accumulator_bits)."""
+    def weight_bytes(self, layer: Layer, channels: Span | None = None,
+                     reduce: Span | None = None) -> int:
+        """Bytes of the filters (weights at weight_bits, biases at accumulator_bits).
+
+        `channels` selects output channels; `reduce` selects input channels (a chunk of a
+        split tile), whose filter rows carry the biases only in the last chunk.
+        """
         if not layer.is_weighted:
             return 0
         k0, k1 = channels if channels is not None else (0, layer.out_channels)
-        share = (k1 - k0) / layer.out_channels
+        cin = hwc(layer.input_shape)[2]
+        i0, i1 = reduce if reduce is not None else (0, cin)
+        share = (k1 - k0) / layer.out_channels * (i1 - i0) / cin
         weights = round(layer.weight_count * share)
-        bias = (k1 - k0) if layer.use_bias else 0
+        bias = (k1 - k0) if layer.use_bias and i1 == cin else 0
         return math.ceil((weights * self.weight_bits + bias * self.accumulator_bits) / 8)
+
+    def accumulator_bytes(self, elements: int) -> int:
+        """Bytes of `elements` partial sums held at accumulator_bits."""
+        return math.ceil(elements * self.accumulator_bits / 8)
 
     def region_bytes(self, shape: Shape, samples: Span, rows: Span, channels: Span) -> int:
         """Bytes of a box of a feature map of per-sample `shape`."""
@@ -135,19 +146,22 @@ class TilePlan:
     sample_step: int
     row_step: int
     channel_step: int
-    order: LoopOrder
+    order: LoopOrder | Literal["input_channels_inner"]
     read_bytes: int
     write_bytes: int
     peak_bytes: int
     tiles: int
+    in_channel_step: int = 0  # 0: input channels not split
 
     def describe(self, layer: Layer, batch: int) -> str:
-        """E.g. 'rows 8 x ch 64 (7 x 4 tiles, weights_outer)'."""
+        """E.g. 'rows 8/56 x ch 64/128 (7 tiles, weights_outer)'."""
         h, _, c = hwc(layer.output_shape)
         parts = []
         if batch > 1:
             parts.append(f"samples {self.sample_step}")
         parts += [f"rows {self.row_step}/{h}", f"ch {self.channel_step}/{c}"]
+        if self.in_channel_step:
+            parts.append(f"in-ch {self.in_channel_step}/{hwc(layer.input_shape)[2]}")
         return f"{' x '.join(parts)} ({self.tiles} tiles, {self.order})"
 
 
@@ -174,17 +188,8 @@ def _evaluate(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, chann
     Filters are re-read per spatial tile when spatial tiles are outer and there is more
     than one channel group.
     """
-    ho, wo, co = hwc(layer.output_shape)
-    starts = np.arange(0, ho, row_step)
-    ends = np.minimum(starts + row_step, ho)
-    if _row_tileable(layer):
-        kh, sh, top = layer.kernel[0], layer.stride[0], layer.padding[0]
-        height = layer.input_shape[0]
-        in_rows = np.minimum((ends - 1) * sh - top + kh, height) - np.maximum(
-            starts * sh - top, 0)
-    else:
-        in_rows = np.full(len(starts), hwc(layer.input_shape)[0])
-    out_rows = ends - starts
+    _, wo, co = hwc(layer.output_shape)
+    in_rows, out_rows = _row_bands(layer, row_step)
     n_sfull, s_full, s_rem = _band_sizes(sizes.batch, sample_step)
     n_cfull, c_full, c_rem = _band_sizes(co, channel_step)
     sample_bands = [(n, s) for n, s in ((n_sfull, s_full), (1, s_rem)) if n and s]
@@ -195,9 +200,8 @@ def _evaluate(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, chann
         for n_c, ch in channel_groups:
             span = _input_channels(layer, (0, ch))
             inp = sum(
-                np.ceil(samples * in_rows * hwc(shape)[1] * (span[1] - span[0]) * bits / 8)
-                for shape in layer.input_shapes
-            )
+                (np.ceil(samples * in_rows * hwc(shape)[1] * (span[1] - span[0]) * bits / 8)
+                 for shape in layer.input_shapes), np.zeros(len(in_rows)))
             out = np.ceil(samples * out_rows * wo * ch * bits / 8)
             tile_peak = inp + sizes.weight_bytes(layer, (0, ch)) + out
             peak = max(peak, int(tile_peak.max()))
@@ -206,7 +210,7 @@ def _evaluate(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, chann
                 read += n_s * n_c * int(inp.sum())
         if not channel_wise(layer) and order == "rows_outer":
             read += n_s * int(inp.sum())
-    n_spatial = (n_sfull + (1 if s_rem else 0)) * len(starts)
+    n_spatial = (n_sfull + (1 if s_rem else 0)) * len(in_rows)
     n_groups = n_cfull + (1 if c_rem else 0)
     weight_reads = n_spatial if order == "rows_outer" and n_groups > 1 else 1
     read += sizes.weight_bytes(layer) * weight_reads
@@ -281,6 +285,90 @@ def _candidates(layer: Layer, sizes: Sizes, capacity: int, order: LoopOrder) -> 
     return plans
 
 
+def _row_bands(layer: Layer, row_step: int) -> tuple[np.ndarray, np.ndarray]:
+    """(input rows incl. halo, output rows) of each band of `row_step` output rows."""
+    ho = hwc(layer.output_shape)[0]
+    starts = np.arange(0, ho, row_step)
+    ends = np.minimum(starts + row_step, ho)
+    if not _row_tileable(layer):
+        return np.full(len(starts), hwc(layer.input_shape)[0]), ends - starts
+    kh, sh, top = layer.kernel[0], layer.stride[0], layer.padding[0]
+    height = layer.input_shape[0]
+    in_rows = np.minimum((ends - 1) * sh - top + kh, height) - np.maximum(starts * sh - top, 0)
+    return in_rows, ends - starts
+
+
+def splits_input_channels(layer: Layer) -> bool:
+    """Layers whose input channels can be split into chunks of partial sums."""
+    return layer.op == "dense" or (layer.op == "conv2d" and layer.groups == 1)
+
+
+def _evaluate_split(layer: Layer, sizes: Sizes, row_step: int, channel_step: int,
+                    in_step: int) -> TilePlan:
+    """One output tile (one sample, a row band, a channel group) at a time; inside it, the
+    input-channel chunks: each loads its input region and filter rows and adds into a
+    resident partial-sum tile (accumulator_bits); the last chunk writes the output tile.
+
+    Inputs are re-read once per channel group, filters once per spatial tile.
+    """
+    _, wo, co = hwc(layer.output_shape)
+    _, win, cin = hwc(layer.input_shape)
+    in_rows, out_rows = _row_bands(layer, row_step)
+    n_cfull, c_full, c_rem = _band_sizes(co, channel_step)
+    n_ifull, i_full, i_rem = _band_sizes(cin, in_step)
+    groups = [(n, c) for n, c in ((n_cfull, c_full), (1, c_rem)) if n and c]
+    chunks = [(n, i) for n, i in ((n_ifull, i_full), (1, i_rem)) if n and i]
+    bits = sizes.activation_bits
+    read = write = peak = 0
+    for n_c, ch in groups:
+        psum = np.ceil(out_rows * wo * ch * sizes.accumulator_bits / 8)
+        out = np.ceil(out_rows * wo * ch * bits / 8)
+        write += n_c * int(out.sum())
+        for n_i, ic in chunks:
+            inp = np.ceil(in_rows * win * ic * bits / 8)
+            filters = sizes.weight_bytes(layer, (0, ch), (0, ic))
+            # The last chunk also holds its biases and the output tile it finishes into.
+            bias = sizes.accumulator_bytes(ch) if layer.use_bias else 0
+            peak = max(peak, int((inp + psum + out).max()) + filters + bias)
+            read += n_c * n_i * (int(inp.sum()) + filters * len(in_rows))
+        if layer.use_bias:  # the last chunk's filter rows carry the biases
+            read += n_c * len(in_rows) * sizes.accumulator_bytes(ch)
+    tiles = len(in_rows) * (n_cfull + bool(c_rem)) * (n_ifull + bool(i_rem))
+    return TilePlan(1, row_step, channel_step, "input_channels_inner", read * sizes.batch,
+                    write * sizes.batch, peak, tiles * sizes.batch, in_step)
+
+
+def _split_candidates(layer: Layer, sizes: Sizes, capacity: int) -> list[TilePlan]:
+    """Tilings that also split input channels, for layers nothing else fits.
+
+    Traffic does not depend on the chunk size in this loop order, only on the output
+    tiles; so output tiles are chosen with one-channel chunks (the most room), then the
+    largest chunk that still fits them is taken (the fewest steps).
+    """
+    ho, _, co = hwc(layer.output_shape)
+    cin = hwc(layer.input_shape)[2]
+    rows_max = ho if _row_tileable(layer) else ho
+    best: TilePlan | None = None
+    for channels in sorted({math.ceil(co / g) for g in range(1, co + 1)}, reverse=True):
+        def fits(r: int, channels: int = channels) -> bool:
+            return _evaluate_split(layer, sizes, r, channels, 1).peak_bytes <= capacity
+        if not _row_tileable(layer):
+            rows = ho if fits(ho) else 0
+        else:
+            rows = _largest(fits, 1, rows_max)
+        if rows < 1:
+            continue
+        plan = _evaluate_split(layer, sizes, rows, channels, 1)
+        if best is None or plan.read_bytes + plan.write_bytes < best.read_bytes + \
+                best.write_bytes:
+            best = plan
+    if best is None:
+        return []
+    step = _largest(lambda i: _evaluate_split(layer, sizes, best.row_step, best.channel_step,
+                                              i).peak_bytes <= capacity, 1, cin)
+    return [_evaluate_split(layer, sizes, best.row_step, best.channel_step, step)]
+
+
 def search_tiles(layer: Layer, sizes: Sizes, capacity: int) -> TilePlan:
     """The least-traffic tiling of `layer` whose every tile fits in `capacity` bytes.
 
@@ -288,6 +376,8 @@ def search_tiles(layer: Layer, sizes: Sizes, capacity: int) -> TilePlan:
     """
     plans = _candidates(layer, sizes, capacity, "weights_outer") + _candidates(
         layer, sizes, capacity, "rows_outer")
+    if not plans and splits_input_channels(layer):
+        plans = _split_candidates(layer, sizes, capacity)
     if not plans:
         smallest = _evaluate(layer, sizes, 1, 1 if _row_tileable(layer) else
                              hwc(layer.output_shape)[0], 1, "weights_outer")

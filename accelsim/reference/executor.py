@@ -33,7 +33,7 @@ from accelsim.reference.quant import (
 )
 from accelsim.reference.weights import LayerParams, Params, check_params, params_for
 
-__all__ = ["ExecResult", "LayerOutput", "Mode", "run", "run_layer"]
+__all__ = ["ExecResult", "LayerOutput", "Mode", "activate", "run", "run_layer"]
 
 Mode = Literal["float32", "int"]
 MODES: tuple[str, ...] = ("float32", "int")
@@ -66,7 +66,7 @@ class ExecResult:
         return sum(self.overflows.values())
 
 
-def _activate(x: np.ndarray, kind: str) -> np.ndarray:
+def activate(x: np.ndarray, kind: str) -> np.ndarray:
     """Apply a fused or standalone non-linearity in place where possible."""
     if kind == "relu":
         return np.maximum(x, 0, out=x)
@@ -96,7 +96,7 @@ def _weighted(layer: Layer, xs: list[np.ndarray], p: LayerParams, padding: Paddi
         y = kernels.conv2d(xs[0], weight, layer.stride, padding, layer.groups)
     if bias is not None:
         y += bias
-    return _activate(y, layer.activation)
+    return activate(y, layer.activation)
 
 
 FloatKernel = Callable[[Layer, list[np.ndarray], LayerParams, Padding4, float], np.ndarray]
@@ -112,8 +112,8 @@ FLOAT_KERNELS: Mapping[str, FloatKernel] = {
     "max_pool": lambda layer, xs, p, pad, eps: kernels.max_pool(
         xs[0], layer.kernel, layer.stride, pad),
     "global_avg_pool": lambda layer, xs, p, pad, eps: kernels.global_avg_pool(xs[0]),
-    "add": lambda layer, xs, p, pad, eps: _activate(kernels.add(xs), layer.activation),
-    "activation": lambda layer, xs, p, pad, eps: _activate(xs[0].copy(), layer.activation),
+    "add": lambda layer, xs, p, pad, eps: activate(kernels.add(xs), layer.activation),
+    "activation": lambda layer, xs, p, pad, eps: activate(xs[0].copy(), layer.activation),
     "batch_norm": lambda layer, xs, p, pad, eps: _bn(xs[0], p, eps),
     "flatten": lambda layer, xs, p, pad, eps: kernels.flatten(xs[0]),
     "softmax": lambda layer, xs, p, pad, eps: kernels.softmax(xs[0]),

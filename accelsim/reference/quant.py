@@ -38,6 +38,7 @@ __all__ = [
     "Precision",
     "QuantLayer",
     "calibrate_layer",
+    "finish_accumulator",
     "fold_batch_norm",
     "int_layer",
     "qmax",
@@ -219,10 +220,14 @@ def _weighted(layer: Layer, x: np.ndarray, state: QuantLayer, padding: Padding4)
 IntKernel = Callable[[Layer, list[np.ndarray], QuantLayer, Padding4], IntLayerOutput]
 
 
+def finish_accumulator(layer: Layer, acc: np.ndarray, state: QuantLayer) -> IntLayerOutput:
+    """Check and requantise a weighted layer's accumulator (bias already added)."""
+    return _finish(acc, layer, state, state.in_scales[0] * state.weight_scale)
+
+
 def _int_weighted(layer: Layer, xs: list[np.ndarray], state: QuantLayer,
                   padding: Padding4) -> IntLayerOutput:
-    acc = _weighted(layer, xs[0], state, padding)
-    return _finish(acc, layer, state, state.in_scales[0] * state.weight_scale)
+    return finish_accumulator(layer, _weighted(layer, xs[0], state, padding), state)
 
 
 def _int_avg_pool(layer: Layer, xs: list[np.ndarray], state: QuantLayer,

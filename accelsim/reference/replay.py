@@ -23,6 +23,7 @@ from accelsim.ir.layers import Layer
 from accelsim.mapping.schedule import Alloc, Compute, Free, Load, Region, Schedule, Store, Tile
 from accelsim.mapping.tiling import _input_channels, hwc, input_region_rows
 from accelsim.reference.executor import ExecResult, Mode, run, run_layer
+from accelsim.reference.partial import finish, partial_sum
 from accelsim.reference.quant import Precision
 from accelsim.reference.weights import Params, params_for
 
@@ -142,6 +143,9 @@ class _Machine:
             if span[0] > a.tile.channels[0] or span[1] < a.tile.channels[1]:
                 raise ReplayError(f"layer {a.layer}: filters {a.weights} do not cover output "
                                   f"channels {a.tile.channels}")
+        if a.accumulator is not None:
+            self.accumulate(layer, a)
+            return
         xs, padding = self._tile_inputs(layer, a)
         state = self.direct.quant.get(layer.name) if self.int_mode else None
         out = run_layer(layer, xs, self.params.get(layer.name), padding, state,
@@ -151,6 +155,25 @@ class _Machine:
         target = self._resident(a.layer, a.output)
         target.data = out
 
+    def _slice(self, layer: Layer, buffer: str, src: str, samples: tuple[int, int],
+               rows: tuple[int, int], channels: tuple[int, int]) -> np.ndarray:
+        """The (samples, rows, all columns, channels) part of `src` a tile reads from
+        `buffer`; ReplayError if the buffer does not hold `src` or does not cover it."""
+        buf = self._resident(layer.name, buffer)
+        if buf.tensor != src or buf.data is None:
+            raise ReplayError(f"layer {layer.name}: buffer {buffer} does not hold {src}")
+        box = _box(self.net.layer(src).output_shape, self.batch, buf.region)
+        have = (box[0], box[1], box[3])
+        for (lo, hi), got, what in zip((samples, rows, channels), have,
+                                       ("samples", "rows", "channels"), strict=True):
+            if lo < got.start or hi > got.stop:
+                raise ReplayError(
+                    f"layer {layer.name}: tile needs {what} {lo}-{hi} of {src}, but SRAM "
+                    f"holds {got.start}-{got.stop}")
+        return buf.data[samples[0] - have[0].start:samples[1] - have[0].start,
+                        rows[0] - have[1].start:rows[1] - have[1].start,
+                        :, channels[0] - have[2].start:channels[1] - have[2].start]
+
     def _tile_inputs(self, layer: Layer, a: Compute) -> tuple[list[np.ndarray],
                                                             tuple[int, int, int, int]]:
         tile: Tile = a.tile
@@ -158,22 +181,8 @@ class _Machine:
         channels = _input_channels(layer, tile.channels)
         xs = []
         for src, buffer in zip(layer.inputs, a.inputs, strict=True):
-            buf = self._resident(layer.name, buffer)
-            if buf.tensor != src or buf.data is None:
-                raise ReplayError(f"layer {layer.name}: buffer {buffer} does not hold {src}")
+            part = self._slice(layer, buffer, src, tile.samples, rows, channels)
             shape = self.net.layer(src).output_shape
-            box = _box(shape, self.batch, buf.region)
-            have = (box[0], box[1], box[3])
-            need = (tile.samples, rows, channels)
-            for (lo, hi), got, what in zip(need, have, ("samples", "rows", "channels"),
-                                           strict=True):
-                if lo < got.start or hi > got.stop:
-                    raise ReplayError(
-                        f"layer {layer.name}: tile needs {what} {lo}-{hi} of {src}, but SRAM "
-                        f"holds {got.start}-{got.stop}")
-            part = buf.data[tile.samples[0] - have[0].start:tile.samples[1] - have[0].start,
-                            rows[0] - have[1].start:rows[1] - have[1].start,
-                            :, channels[0] - have[2].start:channels[1] - have[2].start]
             full_c = hwc(shape)[2]
             if channels != (0, full_c):
                 wide = np.zeros(part.shape[:3] + (full_c,), dtype=part.dtype)
@@ -181,6 +190,24 @@ class _Machine:
                 part = wide
             xs.append(part.reshape((part.shape[0],) + shape) if len(shape) != 3 else part)
         return xs, self._padding(layer, tile.rows, rows)
+
+    def accumulate(self, layer: Layer, a: Compute) -> None:
+        """Add an input-channel chunk's partial sums; the last chunk finishes the output."""
+        assert a.accumulator is not None and a.tile.reduce is not None
+        tile, reduce = a.tile, a.tile.reduce
+        rows = input_region_rows(layer, tile.rows)
+        x = self._slice(layer, a.inputs[0], layer.inputs[0], tile.samples, rows, reduce)
+        state = self.direct.quant.get(layer.name) if self.int_mode else None
+        params = self.params.get(layer.name)
+        part = partial_sum(layer, x, reduce, self._padding(layer, tile.rows, rows), params,
+                           state, self.net.bn_epsilon)
+        _, w, c = hwc(layer.output_shape)
+        part = part.reshape(part.shape[0], -1, w, c)[..., slice(*tile.channels)]
+        acc = self._resident(layer.name, a.accumulator)
+        acc.data = part if acc.data is None else acc.data + part
+        if reduce[1] == hwc(layer.input_shape)[2]:
+            out = finish(layer, acc.data, tile.channels, params, state, self.net.bn_epsilon)
+            self._resident(layer.name, a.output).data = out.values
 
     @staticmethod
     def _padding(layer: Layer, out_rows: tuple[int, int], in_rows: tuple[int, int]

@@ -109,6 +109,7 @@ def _sram_traffic(schedule: Schedule) -> list[tuple[int, int]]:
 
     Writes: every byte loaded from DRAM and every output byte computed. Reads: every byte
     stored to DRAM and every input and filter byte a compute step reads (once per step).
+    Split input channels add a read and a write of the partial-sum tile per chunk.
     """
     sizes: dict[str, int] = {}
     result = []
@@ -123,6 +124,9 @@ def _sram_traffic(schedule: Schedule) -> list[tuple[int, int]]:
             elif isinstance(action, Compute):
                 read += sum(sizes[b] for b in action.inputs)
                 read += sizes[action.weights] if action.weights else 0
+                if action.accumulator:  # partial sums: read, add, write back
+                    read += sizes[action.accumulator]
+                    write += sizes[action.accumulator]
         result.append((read, write))
     return result
 

@@ -88,11 +88,13 @@ def compile_timeline(schedule: Schedule) -> Timeline:
                 share = a.macs / layer_macs if any(
                     isinstance(b, Compute) and b.macs for b in ls.actions) else 1 / steps
                 amounts.append(share)
-                buffers = [*a.inputs, a.output] + ([a.weights] if a.weights else [])
-                deps.append(tuple(ready[b] for b in buffers))
-                for b in (*a.inputs, *([a.weights] if a.weights else [])):
+                reads = [*a.inputs] + [b for b in (a.weights, a.accumulator) if b]
+                deps.append(tuple(ready[b] for b in (*reads, a.output)))
+                for b in reads:
                     users[b].append(index)
                 ready[a.output] = index
+                if a.accumulator:
+                    ready[a.accumulator] = index
             elif isinstance(a, Store):
                 kinds.append(STORE)
                 amounts.append(a.bytes)
