@@ -6,13 +6,14 @@ like every other bad input: one line, exit code 2.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
 from accelsim.errors import AccelsimError
 
-__all__ = ["Choice", "Number"]
+__all__ = ["Choice", "Number", "shown_path"]
 
 
 class Number(click.ParamType):
@@ -58,3 +59,11 @@ class Choice(click.ParamType):
     ) -> str:
         """Show the choices in --help."""
         return "[" + "|".join(self.choices) + "]"
+
+
+def shown_path(path: Path) -> str:
+    """A path relative to the working directory when it lies below it, else as given."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

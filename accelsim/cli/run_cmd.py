@@ -9,20 +9,13 @@ from typing import Any
 import click
 
 from accelsim.cli.app import cli
-from accelsim.cli.params import Choice, Number
+from accelsim.cli.params import Choice, Number, shown_path
 from accelsim.config.loader import load_run
 from accelsim.config.models import POLICIES, RunConfig
 from accelsim.errors import AccelsimError
 
 __all__ = ["run", "schema"]
 
-
-def _shown(path: Path) -> str:
-    """A path relative to the working directory when it lies below it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 @cli.command()
@@ -88,7 +81,7 @@ def run(
         click.echo(json.dumps(summary_record(result, config), indent=2, allow_nan=False))
         return
     click.echo(format_terminal(result, config))
-    click.echo(f"\nWrote {len(written)} files to {_shown(out_dir)}/:")
+    click.echo(f"\nWrote {len(written)} files to {shown_path(out_dir)}/:")
     for path in written:
         click.echo(f"  {path.name}")
 

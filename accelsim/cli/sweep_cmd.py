@@ -9,7 +9,7 @@ from types import FrameType
 import click
 
 from accelsim.cli.app import cli
-from accelsim.cli.params import Number
+from accelsim.cli.params import Number, shown_path
 from accelsim.errors import AccelsimError
 
 __all__ = ["sweep"]
@@ -19,12 +19,6 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     """SIGTERM behaves like Ctrl-C: finished chunks stay on disk, the store closes."""
     raise KeyboardInterrupt
 
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 @cli.command()
@@ -74,19 +68,19 @@ def sweep(sweepfile: str, out: str | None, backend: str, scheduler: str | None,
         store = ResultStore(folder)
         saved = int(store.done_mask(_points(spec)).sum())
         click.echo(f"accelsim: interrupted; {saved:,} finished points are kept in "
-                   f"{_shown(store.parts)}; run again with --resume to finish", err=True)
+                   f"{shown_path(store.parts)}; run again with --resume to finish", err=True)
         raise click.exceptions.Exit(130) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
     click.echo(f"{run.n_points:,} points ({run.computed:,} computed, {run.resumed:,} resumed, "
-               f"{run.schedules} schedules) in {run.elapsed_s:.2f} s -> {_shown(run.results)}")
+               f"{run.schedules} schedules) in {run.elapsed_s:.2f} s -> {shown_path(run.results)}")
     if not no_plots or with_sensitivity:
         frame = ResultStore(folder).read()
     if not no_plots:
         from accelsim.sweep.plots import write_outputs
 
         for path in write_outputs(frame, spec, folder):
-            click.echo(f"wrote {_shown(path)}")
+            click.echo(f"wrote {shown_path(path)}")
     best = frame.loc[frame["total_time_s"].idxmin()] if not no_plots else None
     if best is not None:
         settings = ", ".join(f"{a.path}={best[a.path]}" for a in spec.axes)
@@ -122,4 +116,5 @@ def _sensitivity(spec: object, folder: Path, rel_step: float, threshold: float) 
         click.echo(f"\nKnees (other axes at base values; total time within {threshold:.0%} "
                    "of the best):")
         click.echo(knee_table.to_string(index=False) if len(knee_table) else "  no numeric axes")
-    click.echo(f"wrote {_shown(folder / 'sensitivity.csv')}, {_shown(folder / 'knees.csv')}")
+    written = (shown_path(folder / name) for name in ("sensitivity.csv", "knees.csv"))
+    click.echo(f"wrote {', '.join(written)}")

@@ -173,9 +173,9 @@ def tile_input_bytes(layer: Layer, sizes: Sizes, samples: Span, rows: Span,
     return sum(sizes.region_bytes(shape, samples, in_rows, span) for shape in layer.input_shapes)
 
 
-def _band_sizes(total: int, step: int) -> tuple[int, int, int]:
-    """(number of full bands, full size, remainder size) of `total` split into `step`s."""
-    return total // step, step, total % step
+def _band_sizes(total: int, step: int) -> list[tuple[int, int]]:
+    """(how many, size) of the bands of `total` split into `step`s: full ones, remainder."""
+    return [(n, size) for n, size in ((total // step, step), (1, total % step)) if n and size]
 
 
 def _evaluate(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, channel_step: int,
@@ -190,10 +190,8 @@ def _evaluate(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, chann
     """
     _, wo, co = hwc(layer.output_shape)
     in_rows, out_rows = _row_bands(layer, row_step)
-    n_sfull, s_full, s_rem = _band_sizes(sizes.batch, sample_step)
-    n_cfull, c_full, c_rem = _band_sizes(co, channel_step)
-    sample_bands = [(n, s) for n, s in ((n_sfull, s_full), (1, s_rem)) if n and s]
-    channel_groups = [(n, c) for n, c in ((n_cfull, c_full), (1, c_rem)) if n and c]
+    sample_bands = _band_sizes(sizes.batch, sample_step)
+    channel_groups = _band_sizes(co, channel_step)
     bits = sizes.activation_bits
     read = write = peak = 0
     for n_s, samples in sample_bands:
@@ -210,8 +208,8 @@ def _evaluate(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, chann
                 read += n_s * n_c * int(inp.sum())
         if not channel_wise(layer) and order == "rows_outer":
             read += n_s * int(inp.sum())
-    n_spatial = (n_sfull + (1 if s_rem else 0)) * len(in_rows)
-    n_groups = n_cfull + (1 if c_rem else 0)
+    n_spatial = sum(n for n, _ in sample_bands) * len(in_rows)
+    n_groups = sum(n for n, _ in channel_groups)
     weight_reads = n_spatial if order == "rows_outer" and n_groups > 1 else 1
     read += sizes.weight_bytes(layer) * weight_reads
     return TilePlan(sample_step, row_step, channel_step, order, read, write, peak,
@@ -314,10 +312,8 @@ def _evaluate_split(layer: Layer, sizes: Sizes, row_step: int, channel_step: int
     _, wo, co = hwc(layer.output_shape)
     _, win, cin = hwc(layer.input_shape)
     in_rows, out_rows = _row_bands(layer, row_step)
-    n_cfull, c_full, c_rem = _band_sizes(co, channel_step)
-    n_ifull, i_full, i_rem = _band_sizes(cin, in_step)
-    groups = [(n, c) for n, c in ((n_cfull, c_full), (1, c_rem)) if n and c]
-    chunks = [(n, i) for n, i in ((n_ifull, i_full), (1, i_rem)) if n and i]
+    groups = _band_sizes(co, channel_step)
+    chunks = _band_sizes(cin, in_step)
     bits = sizes.activation_bits
     read = write = peak = 0
     for n_c, ch in groups:
@@ -333,7 +329,7 @@ def _evaluate_split(layer: Layer, sizes: Sizes, row_step: int, channel_step: int
             read += n_c * n_i * (int(inp.sum()) + filters * len(in_rows))
         if layer.use_bias:  # the last chunk's filter rows carry the biases
             read += n_c * len(in_rows) * sizes.accumulator_bytes(ch)
-    tiles = len(in_rows) * (n_cfull + bool(c_rem)) * (n_ifull + bool(i_rem))
+    tiles = len(in_rows) * sum(n for n, _ in groups) * sum(n for n, _ in chunks)
     return TilePlan(1, row_step, channel_step, "input_channels_inner", read * sizes.batch,
                     write * sizes.batch, peak, tiles * sizes.batch, in_step)
 
