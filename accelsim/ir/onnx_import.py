@@ -49,7 +49,7 @@ PASSTHROUGH_OPS = ("Identity", "Dropout")
 #: Ops evaluated with NumPy when every input is a constant (Shape: when its input is known).
 FOLDABLE_OPS = ("Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Slice",
                 "Reshape", "Mul", "Add", "Sub", "Div", "Identity", "Constant", "Sqrt",
-                "Reciprocal", "Neg", "Transpose")
+                "Reciprocal", "Neg", "Transpose", "Expand", "CastLike", "ConstantOfShape")
 #: Ops whose output is only a different view of their input's data.
 VIEW_OPS = ("Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose")
 NCHW_TO_NHWC = [0, 2, 3, 1]
@@ -654,10 +654,18 @@ class _Importer:
         """Evaluate a constant or shape-computing node with NumPy; False if it is not constant."""
         if node.op_type not in FOLDABLE_OPS:
             return False
-        if node.op_type == "Shape":
-            if self._resolve(node.input[0]) not in self.env:
+        first = self._resolve(node.input[0]) if node.input else ""
+        if node.op_type == "Shape" and first in self.consts:
+            values = [np.array(self.consts[first].shape, np.int64)]
+        elif node.op_type == "Shape":
+            if first not in self.env:
                 return False
             values = [np.array(self._onnx_shape(node.input[0]), np.int64)]
+        elif node.op_type == "CastLike":  # the target may be a feature map: only its dtype counts
+            if first not in self.consts:
+                return False
+            target = self.consts.get(self._resolve(node.input[1]), np.zeros(0, np.float32))
+            values = [self.consts[first], target]
         else:
             names = [self._resolve(t) for t in node.input if t]
             if not all(t in self.consts for t in names):
@@ -722,8 +730,18 @@ def _evaluate(op: str, values: list[np.ndarray], attrs: dict[str, Any], opset: i
         if "value" in attrs:
             return np.asarray(onnx.numpy_helper.to_array(attrs["value"]))
         return np.asarray(next(iter(attrs.values())))
-    if op in ("Shape", "Identity"):
+    if op == "Shape":
+        return values[0][attrs.get("start", 0):attrs.get("end", len(values[0]))]
+    if op == "Identity":
         return values[0]
+    if op == "CastLike":
+        return values[0].astype(values[1].dtype)
+    if op == "Expand":
+        return values[0] * np.ones(tuple(int(d) for d in values[1]), values[0].dtype)
+    if op == "ConstantOfShape":
+        fill = attrs.get("value")
+        value = onnx.numpy_helper.to_array(fill) if fill is not None else np.zeros(1, np.float32)
+        return np.full(tuple(int(d) for d in values[0]), value.reshape(-1)[0], value.dtype)
     unary = {"Sqrt": np.sqrt, "Reciprocal": np.reciprocal, "Neg": np.negative}
     if op in unary:
         return np.asarray(unary[op](values[0]))
