@@ -201,6 +201,25 @@ def test_nhwc_input_pad_and_decomposed_batch_norm():
     assert dw.activation == "relu6" and list(net.layers())[-1].op == "flatten"
 
 
+def test_unoptimised_dynamo_bias_subgraph_is_folded():
+    # torch.onnx.export(dynamo=True, optimize=False) builds a zero conv bias from
+    # Shape(weight, end=1) -> Expand(CastLike(Constant 0, x)), and keeps BatchNormalization
+    rng = np.random.default_rng(2)
+    inits = {"w": rng.standard_normal((6, 4, 3, 3)).astype("f4"), "one": np.array([1]),
+             "g": rng.uniform(0.5, 1.5, 6).astype("f4"), "b": np.zeros(6, "f4"),
+             "mu": rng.standard_normal(6).astype("f4"), "var": np.ones(6, "f4")}
+    zero = helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])
+    nodes = [helper.make_node("Shape", ["w"], ["n"], start=0, end=1),
+             helper.make_node("Constant", [], ["z"], value=zero),
+             helper.make_node("CastLike", ["z", "x"], ["zc"]),
+             helper.make_node("Expand", ["zc", "n"], ["bias"]),
+             helper.make_node("Conv", ["x", "w", "bias"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c", "g", "b", "mu", "var"], ["y"])]
+    net = check_against_ort(small_model(nodes, inits, opset=18))
+    conv = list(net.layers())[1]
+    assert conv.use_bias and conv.batch_norm and not net.params[conv.name]["bias"].any()
+
+
 def test_unsupported_patterns_name_op_and_node():
     inits = {"pads": np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64),
              "k": np.ones((1, 4, 1, 1), "f4")}
