@@ -238,3 +238,20 @@ def test_unsupported_patterns_name_op_and_node():
                          opset=14)
     with pytest.raises(ImportErrorOnnx, match=r"'hs' \(HardSwish\): unsupported operator"):
         load_onnx(hswish)
+
+
+def test_verify_feeds_nhwc_models_in_their_layout(tmp_path, capsys):
+    # tf2onnx keeps Keras' NHWC input; verify must feed ONNX Runtime that layout.
+    path = tmp_path / "keras.onnx"
+    onnx.save(materialise(DATA / "keras_mobilenet_a025_r128_tf2onnx_op13.onnx"), str(path))
+    assert main(["verify", str(path), "--against", "onnxruntime", "--mode", "float32"]) == 0
+    assert "executor vs onnxruntime" in capsys.readouterr().out
+
+
+def test_initializer_without_data_is_one_clear_error(capsys):
+    # The stripped fixtures keep shapes but no weights, like a model whose external data
+    # file is missing: one line naming the initializer, exit code 2.
+    path = DATA / "mobilenet_v2_a035_r64_torchscript_op13.onnx"
+    assert main(["summary", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "has no usable data" in err[0] and "initializer" in err[0]

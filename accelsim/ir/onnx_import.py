@@ -83,9 +83,16 @@ class _Importer:
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
                           13)
         self.builder = NetworkBuilder(_sanitise(self.graph.name) or "onnx_model")
-        self.consts: dict[str, np.ndarray] = {
-            init.name: numpy_helper.to_array(init) for init in self.graph.initializer
-        }
+        self.consts: dict[str, np.ndarray] = {}
+        for init in self.graph.initializer:
+            try:
+                self.consts[init.name] = numpy_helper.to_array(init)
+            except (ValueError, OSError) as exc:
+                raise ImportErrorOnnx(
+                    f"initializer {init.name!r} (shape {list(init.dims)}) has no usable data: "
+                    f"{exc}; if the model keeps its weights in an external data file, put "
+                    "that file beside the .onnx file"
+                ) from None
         self.env: dict[str, str] = {}  # ONNX tensor -> IR layer producing it
         self.view: dict[str, str] = {}  # ONNX tensor -> chw, hwc or nhwc (absent: natural)
         self.alias: dict[str, str] = {}
