@@ -17,7 +17,8 @@ import onnxruntime as ort
 
 from accelsim.ir.onnx_export import network_to_onnx
 from accelsim.ir.zoo import mobilenet_v1
-from accelsim.reference import random_params, run
+from accelsim.reference import random_params
+from accelsim.reference.executor import Session
 
 
 def median_seconds(fns: list[Callable[[], object]], repeats: int) -> list[float]:
@@ -44,16 +45,22 @@ def main() -> None:
     args = parser.parse_args()
     net = mobilenet_v1()
     params = random_params(net, seed=0)
+    options = ort.SessionOptions()
+    # ORT's worker threads spin-wait after each run; interleaved with the executor, that
+    # spinning would steal the cores from the executor's next timed run.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(network_to_onnx(net, params).SerializeToString(),
-                                   providers=["CPUExecutionProvider"])
+                                   options, providers=["CPUExecutionProvider"])
+    ours_session = Session(net, params)  # both sides prepare their weights once
     print(f"{'batch':>5} {'executor_ms':>12} {'ort_ms':>8} {'ratio':>6} {'max_abs_diff':>13}")
     for batch in (1, 8):
         x = np.random.default_rng(batch).standard_normal((batch, 224, 224, 3))
         x = x.astype(np.float32)
         feed = {"input": np.ascontiguousarray(x.transpose(0, 3, 1, 2))}
-        diff = np.abs(run(net, x, params).outputs["softmax"] - session.run(None, feed)[0]).max()
+        diff = np.abs(ours_session.run(x).outputs["softmax"]
+                      - session.run(None, feed)[0]).max()
         ours, theirs = median_seconds(
-            [lambda x=x: run(net, x, params), lambda feed=feed: session.run(None, feed)],
+            [lambda x=x: ours_session.run(x), lambda feed=feed: session.run(None, feed)],
             args.repeats,
         )
         print(f"{batch:>5} {ours * 1e3:>12.1f} {theirs * 1e3:>8.1f} {ours / theirs:>6.2f} "

@@ -1,6 +1,7 @@
 """The NumPy reference executor: run a Network on a batch, in float32 or integer mode.
 
-`run` executes the whole network in `Network.order` and keeps every layer's output.
+`run` executes the whole network in `Network.order` and keeps every layer's output;
+`Session` prepares float32 weights once for many runs, as an ONNX Runtime session does.
 `run_layer` executes one layer on explicit input arrays; a schedule replay calls it per
 tile with a `padding` override (an interior tile carries its halo and gets no padding),
 and in integer mode with the layer's calibrated `QuantLayer` from a previous `run`.
@@ -33,7 +34,7 @@ from accelsim.reference.quant import (
 )
 from accelsim.reference.weights import LayerParams, Params, check_params, params_for
 
-__all__ = ["ExecResult", "LayerOutput", "Mode", "activate", "run", "run_layer"]
+__all__ = ["ExecResult", "LayerOutput", "Mode", "Session", "activate", "run", "run_layer"]
 
 Mode = Literal["float32", "int"]
 MODES: tuple[str, ...] = ("float32", "int")
@@ -88,7 +89,7 @@ def _weighted(layer: Layer, xs: list[np.ndarray], p: LayerParams, padding: Paddi
     """
     weight: np.ndarray = p["weight"]
     bias: np.ndarray | None = p.get("bias")
-    if layer.batch_norm:
+    if layer.batch_norm and "bn_scale" in p:  # a Session has folded it already
         weight, bias = fold_batch_norm(layer, p, eps, np.float32)
     if layer.op == "dense":
         y = kernels.dense(xs[0], weight)
@@ -196,6 +197,30 @@ def _run_int(net: Network, feeds: dict[str, np.ndarray], params: Params,
     return result
 
 
+class Session:
+    """A network with its float32 weights prepared once, for repeated runs.
+
+    Like an ONNX Runtime session: batch-norm is folded into each conv's or dense layer's
+    weight and bias at construction, so `run` only computes.
+    """
+
+    def __init__(self, net: Network, params: Params | None = None, seed: int = 0) -> None:
+        params = params_for(net, seed) if params is None else params
+        check_params(net, params)
+        self.net = net
+        self.params: Params = {}
+        for name, p in params.items():
+            layer = net.layer(name)
+            if layer.is_weighted and layer.batch_norm:
+                weight, bias = fold_batch_norm(layer, p, net.bn_epsilon, np.float32)
+                p = {"weight": weight, "bias": bias}
+            self.params[name] = p
+
+    def run(self, x: np.ndarray | Mapping[str, np.ndarray]) -> ExecResult:
+        """Run the network in float32 on a batch (see `run`)."""
+        return _run_float(self.net, _inputs(self.net, x), self.params)
+
+
 def run(
     net: Network,
     x: np.ndarray | Mapping[str, np.ndarray],
@@ -212,9 +237,9 @@ def run(
     """
     if mode not in MODES:
         raise ConfigError(f"executor mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "float32":
+        return Session(net, params, seed).run(x)
     feeds = _inputs(net, x)
     params = params_for(net, seed) if params is None else params
     check_params(net, params)
-    if mode == "float32":
-        return _run_float(net, feeds, params)
     return _run_int(net, feeds, params, precision or Precision())
