@@ -332,3 +332,14 @@ def test_bad_option(
 ) -> None:
     code, out, err = cli(capsys, "run", RUNFILE, option, value, "--out", str(tmp_path))
     assert_one_line_error(code, out, err, fragments)
+
+
+def test_sram_too_small_names_file_layer_and_field(tmp_path, capsys):
+    path = tmp_path / "tiny.yaml"
+    path.write_text("name: tiny\nmodel: {name: mobilenet_v1_cifar}\nhardware:\n"
+                    "  sram: {capacity: 100 B}\n  dram: {bandwidth: 1 GB/s}\n"
+                    "  compute: {mac_rate: 500 GMAC/s}\n")
+    assert main(["run", str(path), "--no-plots", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert str(path) in err[0] and "conv1" in err[0] and "hardware.sram.capacity" in err[0]

@@ -12,7 +12,7 @@ from accelsim.cli.app import cli
 from accelsim.cli.params import Choice, Number, shown_path
 from accelsim.config.loader import load_run
 from accelsim.config.models import POLICIES, RunConfig
-from accelsim.errors import AccelsimError
+from accelsim.errors import AccelsimError, ScheduleError
 
 __all__ = ["run", "schema"]
 
@@ -74,7 +74,10 @@ def run(
         if value is not None:
             overrides[f"simulation.{key}"] = value
     config = load_run(runfile, overrides)
-    result = run_config(config)
+    try:
+        result = run_config(config)
+    except ScheduleError as exc:  # e.g. an SRAM too small for some layer: name the file
+        raise ScheduleError(f"{runfile}: {exc}") from None
     out_dir = out if out is not None else Path("reports") / config.name
     written = write_report(result, config, out_dir, plots=not no_plots)
     if as_json:
