@@ -90,3 +90,19 @@ def test_sigterm_keeps_finished_chunks_and_resume_completes(tmp_path: Path) -> N
                  "--backend", "serial"]) == 0
     fresh = pd.read_parquet(fresh_out / "results.parquet").sort_values("point_id")
     pd.testing.assert_frame_equal(resumed.reset_index(drop=True), fresh.reset_index(drop=True))
+
+
+def test_points_whose_sram_is_too_small_are_kept_as_infeasible(tmp_path, capsys):
+    sweep = tmp_path / "tiny.yaml"
+    sweep.write_text("base: mobilenet_cifar.yaml\naxes:\n"
+                     "  hardware.sram.capacity: [100 B, 64 KiB]\n"
+                     "  hardware.dram.bandwidth: [1 GB/s, 2 GB/s]\n")
+    assert main(["sweep", str(sweep), "--out", str(tmp_path / "out")]) == 0
+    assert "2 points cannot run" in capsys.readouterr().out
+    frame = pd.read_parquet(tmp_path / "out" / "results.parquet").sort_values("point_id")
+    tiny = frame[frame["hardware.sram.capacity"] == 100]
+    assert (~tiny["feasible"]).all() and tiny["total_time_s"].isna().all()
+    assert (tiny["dram_read_bytes"] == -1).all()
+    assert tiny["infeasible_reason"].str.contains("cannot run in 100 bytes").all()
+    ok = frame[frame["hardware.sram.capacity"] == 65536]
+    assert ok["feasible"].all() and (ok["total_time_s"] > 0).all()

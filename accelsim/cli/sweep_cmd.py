@@ -74,15 +74,19 @@ def sweep(sweepfile: str, out: str | None, backend: str, scheduler: str | None,
         signal.signal(signal.SIGTERM, previous)
     click.echo(f"{run.n_points:,} points ({run.computed:,} computed, {run.resumed:,} resumed, "
                f"{run.schedules} schedules) in {run.elapsed_s:.2f} s -> {shown_path(run.results)}")
-    if not no_plots or with_sensitivity:
-        frame = ResultStore(folder).read()
+    frame = ResultStore(folder).read()
+    infeasible = int((~frame["feasible"].astype(bool)).sum())
+    if infeasible:
+        click.echo(f"{infeasible:,} points cannot run (SRAM too small for some layer): "
+                   "see the infeasible_reason column")
     if not no_plots:
         from accelsim.sweep.plots import write_outputs
 
         for path in write_outputs(frame, spec, folder):
             click.echo(f"wrote {shown_path(path)}")
-    best = frame.loc[frame["total_time_s"].idxmin()] if not no_plots else None
-    if best is not None:
+    feasible = frame[frame["feasible"].astype(bool)]
+    if len(feasible):
+        best = feasible.loc[feasible["total_time_s"].idxmin()]
         settings = ", ".join(f"{a.path}={best[a.path]}" for a in spec.axes)
         click.echo(f"fastest: {best['total_time_s'] * 1e3:.4g} ms at {settings}")
     if with_sensitivity:

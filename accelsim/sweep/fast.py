@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from accelsim.config.models import RunConfig
+from accelsim.errors import ScheduleError
 from accelsim.ir.graph import Network
 from accelsim.mapping import build_schedule
 from accelsim.pipeline import build_network
@@ -36,10 +37,14 @@ __all__ = [
 ]
 
 #: Result columns after point_id and the axis columns, in order; units in every name.
+#: A design point whose SRAM is too small for some layer is kept, with `feasible` false,
+#: the reason, NaN times and energy, and -1 in the integer columns.
 RESULT_COLUMNS: tuple[str, ...] = (
     "total_time_s", "compute_time_s", "data_movement_time_s", "dram_read_bytes",
-    "dram_write_bytes", "peak_sram_bytes", "spills", "energy_j",
+    "dram_write_bytes", "peak_sram_bytes", "spills", "energy_j", "feasible",
+    "infeasible_reason",
 )
+_INT_COLUMNS = ("dram_read_bytes", "dram_write_bytes", "peak_sram_bytes", "spills")
 #: Points per NumPy block inside `evaluate` (points x layers matrices stay ~ a few MB).
 BLOCK_POINTS = 8192
 
@@ -68,6 +73,7 @@ class GroupArrays:
     is_pe: bool
     defaults: Mapping[str, Any]
     timeline: Timeline | None = None
+    infeasible: str = ""  # why no schedule exists (empty when one does)
 
 
 def _network(config: RunConfig) -> Network:
@@ -87,7 +93,12 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
     sizes = sizes_for(first.hardware, first.simulation.batch)
     capacity, policy = first.hardware.sram.capacity, first.simulation.policy
     overlap = first.simulation.overlap
-    schedule = build_schedule(net, sizes, capacity, policy, double_buffer=overlap)
+    try:
+        schedule = build_schedule(net, sizes, capacity, policy, double_buffer=overlap)
+    except ScheduleError as exc:
+        empty = np.zeros(0)
+        return [GroupArrays(empty, empty, empty, empty, {}, False, {}, None, str(exc))
+                for _ in configs]
     timeline = compile_timeline(schedule) if overlap else None
     out = []
     for config in configs:
@@ -133,8 +144,18 @@ def evaluate(arrays: GroupArrays, ids: np.ndarray,
              columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Result columns for points `ids` of a group; `columns` holds their axis values."""
     n = len(ids)
-    out: dict[str, np.ndarray] = {"point_id": np.asarray(ids, dtype=np.int64)}
-    out.update({path: np.asarray(values) for path, values in columns.items()})
+    head: dict[str, np.ndarray] = {"point_id": np.asarray(ids, dtype=np.int64)}
+    head.update({path: np.asarray(values) for path, values in columns.items()})
+    out: dict[str, np.ndarray] = {
+        "feasible": np.full(n, not arrays.infeasible),
+        "infeasible_reason": np.full(n, arrays.infeasible, dtype=object),
+    }
+    if arrays.infeasible:
+        for name in ("total_time_s", "compute_time_s", "data_movement_time_s", "energy_j"):
+            out[name] = np.full(n, np.nan)
+        for name in _INT_COLUMNS:
+            out[name] = np.full(n, -1, dtype=np.int64)
+        return {**head, **{name: out[name] for name in RESULT_COLUMNS}}
     totals = {name: np.empty(n) for name in RESULT_COLUMNS[:3]}
     for lo in range(0, n, BLOCK_POINTS):
         hi = min(lo + BLOCK_POINTS, n)
@@ -158,7 +179,7 @@ def evaluate(arrays: GroupArrays, ids: np.ndarray,
                              ("data_movement_time_s", movement)):
             totals[name][lo:hi] = np.broadcast_to(matrix, shape).sum(axis=1)
     out.update(totals)
-    for name in ("dram_read_bytes", "dram_write_bytes", "peak_sram_bytes", "spills"):
+    for name in _INT_COLUMNS:
         out[name] = np.full(n, int(arrays.totals[name]), dtype=np.int64)
     constants = {}
     for key in _ENERGY:
@@ -167,4 +188,4 @@ def evaluate(arrays: GroupArrays, ids: np.ndarray,
                           else arrays.defaults[path])
     out["energy_j"] = np.broadcast_to(
         np.asarray(energy_j(arrays.totals, constants), dtype=float), (n,)).copy()
-    return out
+    return {**head, **{name: out[name] for name in RESULT_COLUMNS}}

@@ -29,6 +29,8 @@ _SCATTER_POINTS = 20000
 
 def _front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Indices of the points no other point beats in both x and y (both minimised)."""
+    if len(y) == 0:
+        return np.zeros(0, dtype=int)
     order = np.lexsort((y, x))
     best = np.minimum.accumulate(y[order])
     strictly = np.r_[True, best[1:] < best[:-1]]
@@ -40,6 +42,8 @@ def pareto(frame: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     fronts = []
+    if "feasible" in frame:
+        frame = frame[frame["feasible"]]
     pairs = [("time_vs_sram", SRAM)] if SRAM in frame else []
     pairs.append(("time_vs_energy", "energy_j"))
     for name, column in pairs:
@@ -140,7 +144,11 @@ def pareto_plot(frame: pd.DataFrame, fronts: pd.DataFrame) -> Figure:
 
 
 def write_outputs(frame: pd.DataFrame, spec: SweepSpec, out: Path) -> list[Path]:
-    """pareto.csv and the PNGs (axis lines, heatmap when both axes exist, Pareto fronts)."""
+    """pareto.csv and the PNGs (axis lines, heatmap when both axes exist, Pareto fronts),
+    from the feasible points; nothing when no point can run."""
+    frame = frame[frame["feasible"].astype(bool)] if "feasible" in frame else frame
+    if frame.empty:
+        return []
     written = []
     fronts = pareto(frame)
     fronts.to_csv(out / "pareto.csv", index=False)
