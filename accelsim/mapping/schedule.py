@@ -47,16 +47,23 @@ class Region:
     @property
     def is_whole(self) -> bool:
         """True when the region is the entire tensor."""
-        return self.label() == ""
+        return self == WHOLE_REGION
 
     def label(self) -> str:
         """Short text such as 'r0-8,c0-32' used in buffer names ('' when whole)."""
         parts = []
-        for tag, span in (("b", self.samples), ("r", self.rows), ("c", self.channels),
-                          ("i", self.reduce)):
-            if span is not None:
-                parts.append(f"{tag}{span[0]}-{span[1]}")
+        if self.samples is not None:
+            parts.append(f"b{self.samples[0]}-{self.samples[1]}")
+        if self.rows is not None:
+            parts.append(f"r{self.rows[0]}-{self.rows[1]}")
+        if self.channels is not None:
+            parts.append(f"c{self.channels[0]}-{self.channels[1]}")
+        if self.reduce is not None:
+            parts.append(f"i{self.reduce[0]}-{self.reduce[1]}")
         return ",".join(parts)
+
+
+WHOLE_REGION = Region()
 
 
 @dataclass(frozen=True)
