@@ -342,4 +342,4 @@ def test_sram_too_small_names_file_layer_and_field(tmp_path, capsys):
     assert main(["run", str(path), "--no-plots", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert str(path) in err[0] and "conv1" in err[0] and "hardware.sram.capacity" in err[0]
+    assert str(path) in err[0] and "layer 'conv" in err[0] and "hardware.sram.capacity" in err[0]

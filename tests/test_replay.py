@@ -38,6 +38,19 @@ def test_residual_network_with_eviction_replays() -> None:
         assert replay(net, schedule, x, mode=mode).passed  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("double_buffer", [False, True])
+def test_column_tiles_replay(double_buffer: bool) -> None:
+    # 2,500 B cannot hold one full-width row band of the 28-wide layers with their
+    # filters: the search splits output columns (with a horizontal halo).
+    net = build_model("mobilenet_v1_cifar", 0.25)
+    schedule = build_schedule(net, Sizes(8, 8, 32, batch=2), 2_500, "liveness",
+                              double_buffer=double_buffer)
+    assert any("cols" in ls.tiling for ls in schedule.layers)
+    for mode in ("float32", "int"):
+        result = replay(net, schedule, X, mode=mode)  # type: ignore[arg-type]
+        assert result.passed and result.peak_sram_bytes <= 2_500
+
+
 def test_a_missing_load_is_caught() -> None:
     net = build_model("mobilenet_v1_cifar", 0.25)
     schedule = build_schedule(net, Sizes(8, 8, 32, batch=2), 1_000_000, "liveness")

@@ -103,6 +103,6 @@ def test_points_whose_sram_is_too_small_are_kept_as_infeasible(tmp_path, capsys)
     tiny = frame[frame["hardware.sram.capacity"] == 100]
     assert (~tiny["feasible"]).all() and tiny["total_time_s"].isna().all()
     assert (tiny["dram_read_bytes"] == -1).all()
-    assert tiny["infeasible_reason"].str.contains("cannot run in 100 bytes").all()
+    assert tiny["infeasible_reason"].str.contains("in 100 bytes of SRAM").all()
     ok = frame[frame["hardware.sram.capacity"] == 65536]
     assert ok["feasible"].all() and (ok["total_time_s"] > 0).all()

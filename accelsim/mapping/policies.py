@@ -33,8 +33,10 @@ from accelsim.mapping.sram import SramTracker, buffer_name
 from accelsim.mapping.tiling import (
     Sizes,
     TilePlan,
+    bands,
     channel_tiles,
     hwc,
+    input_region_cols,
     input_region_rows,
     search_tiles,
     spatial_tiles,
@@ -64,7 +66,7 @@ class _Spec:
 class _Job:
     """One tile: its output box, the loads it starts, what it reads, what it frees after."""
 
-    tile: tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
+    tile: Tile
     loads: list[_Spec]
     inputs: list[_Spec]
     weights: _Spec | None
@@ -79,6 +81,7 @@ class _Builder:
         self.net = net
         self.double_buffer = double_buffer
         self.prefetched: dict[str, str] = {}  # layer -> its filters' buffer, loaded early
+        self.plans: dict[str, TilePlan] = {}  # layer -> its full-capacity tiling
         self.sizes = sizes
         self.sram = SramTracker(capacity)
         self.policy = policy
@@ -211,7 +214,8 @@ class _Builder:
         for src in dict.fromkeys(layer.inputs):
             if self.is_resident(src):
                 self.evict(src, f"{layer.name} is tiled: its input {src} streams from DRAM")
-        plan = search_tiles(layer, self.sizes, self.sram.capacity)
+        plan = self.plans.pop(layer.name, None) or search_tiles(layer, self.sizes,
+                                                                self.sram.capacity)
         double = False
         if self.double_buffer:
             try:
@@ -283,25 +287,28 @@ class _Builder:
 
     def _jobs(self, layer: Layer, plan: TilePlan) -> list[_Job]:
         """The tiles in loop order, each with the loads it starts and the frees it ends."""
-        ho, _, co = hwc(layer.output_shape)
-        spatial = spatial_tiles(self.sizes.batch, ho, plan.sample_step, plan.row_step)
+        ho, wo, co = hwc(layer.output_shape)
+        columns: list[tuple[int, int] | None] = (
+            list(bands(wo, plan.col_step)) if plan.col_step else [None])
+        spatial = [(samples, rows, cols) for samples, rows in spatial_tiles(
+            self.sizes.batch, ho, plan.sample_step, plan.row_step) for cols in columns]
         groups = channel_tiles(co, plan.channel_step)
         jobs: list[_Job] = []
         if plan.order == "weights_outer":
             for ch in groups:
                 weights = self._weights_spec(layer, ch, len(groups))
-                for i, (samples, rows) in enumerate(spatial):
-                    inputs = self._input_specs(layer, samples, rows, ch)
+                for i, (samples, rows, cols) in enumerate(spatial):
+                    inputs = self._input_specs(layer, samples, rows, ch, cols)
                     last = i == len(spatial) - 1
-                    jobs.append(_Job((samples, rows, ch), ([weights] if weights and i == 0
-                                                           else []) + inputs,
+                    jobs.append(_Job(Tile(samples, rows, ch, cols=cols),
+                                     ([weights] if weights and i == 0 else []) + inputs,
                                      inputs, weights,
                                      [s.buffer for s in inputs] + ([weights.buffer]
                                                                    if weights and last else [])))
             return jobs
         whole = self._weights_spec(layer, (0, co), 1) if len(groups) == 1 else None
-        for t, (samples, rows) in enumerate(spatial):
-            inputs = self._input_specs(layer, samples, rows, (0, co))
+        for t, (samples, rows, cols) in enumerate(spatial):
+            inputs = self._input_specs(layer, samples, rows, (0, co), cols)
             for g, ch in enumerate(groups):
                 weights = whole or self._weights_spec(layer, ch, len(groups))
                 first_w = weights if weights and (whole is None or (t == 0 and g == 0)) else None
@@ -309,7 +316,8 @@ class _Builder:
                 loads = (inputs if g == 0 else []) + ([first_w] if first_w else [])
                 frees = ([weights.buffer] if weights and last_w else []) + (
                     [s.buffer for s in inputs] if g == len(groups) - 1 else [])
-                jobs.append(_Job((samples, rows, ch), loads, inputs, weights, frees))
+                jobs.append(_Job(Tile(samples, rows, ch, cols=cols), loads, inputs, weights,
+                                 frees))
         return jobs
 
     def _weights_spec(self, layer: Layer, ch: tuple[int, int], groups: int) -> _Spec | None:
@@ -319,11 +327,13 @@ class _Builder:
         return _Spec("weights", layer.name, region, self.sizes.weight_bytes(layer, ch))
 
     def _input_specs(self, layer: Layer, samples: tuple[int, int], rows: tuple[int, int],
-                     ch: tuple[int, int]) -> list[_Spec]:
+                     ch: tuple[int, int], cols: tuple[int, int] | None = None) -> list[_Spec]:
         in_rows = input_region_rows(layer, rows)
+        in_cols = input_region_cols(layer, cols) if cols is not None else None
         span = input_channels(layer, ch)
-        return [_Spec("fmap", src, Region(samples, in_rows, span),
-                      self.sizes.region_bytes(self.tensors[src].shape, samples, in_rows, span))
+        return [_Spec("fmap", src, Region(samples, in_rows, span, cols=in_cols),
+                      self.sizes.region_bytes(self.tensors[src].shape, samples, in_rows, span,
+                                              in_cols))
                 for src in dict.fromkeys(layer.inputs)]
 
     def _do_loads(self, job: _Job) -> None:
@@ -331,16 +341,17 @@ class _Builder:
             self.sram.load(spec.kind, spec.tensor, spec.region, spec.size)
 
     def _compute_tile(self, layer: Layer, job: _Job) -> None:
-        samples, rows, ch = job.tile
-        region = Region(samples, rows, ch)
-        out = self.sram.alloc(layer.name, region,
-                              self.sizes.region_bytes(layer.output_shape, samples, rows, ch))
-        ho, _, co = hwc(layer.output_shape)
-        share = (samples[1] - samples[0]) * (rows[1] - rows[0]) * (ch[1] - ch[0])
-        macs = layer.macs * share // (ho * co)
+        tile = job.tile
+        samples, rows, ch, cols = tile.samples, tile.rows, tile.channels, tile.cols
+        region = Region(samples, rows, ch, cols=cols)
+        out = self.sram.alloc(layer.name, region, self.sizes.region_bytes(
+            layer.output_shape, samples, rows, ch, cols))
+        ho, wo, co = hwc(layer.output_shape)
+        width = cols[1] - cols[0] if cols is not None else wo
+        share = (samples[1] - samples[0]) * (rows[1] - rows[0]) * width * (ch[1] - ch[0])
+        macs = layer.macs * share // (ho * wo * co)
         by_source = {s.tensor: s.buffer for s in job.inputs}
-        self.sram.compute(Compute(layer.name, Tile(samples, rows, ch),
-                                  tuple(by_source[s] for s in layer.inputs),
+        self.sram.compute(Compute(layer.name, tile, tuple(by_source[s] for s in layer.inputs),
                                   job.weights.buffer if job.weights else None, out, macs))
         self.sram.store(out, layer.name, region)
         self.sram.free(out)
@@ -368,7 +379,15 @@ class _Builder:
         return Schedule(self.policy, self.sram.capacity, self.sizes.batch, self.layers,
                         placements)
 
+    def plan_oversized(self) -> None:
+        """Search the tiling of every layer that cannot run whole, before emitting anything,
+        so an SRAM too small for some later layer fails at once, not after minutes."""
+        for layer in self.net.layers():
+            if layer.op != "input" and self.working_set(layer) > self.sram.capacity:
+                self.plans[layer.name] = search_tiles(layer, self.sizes, self.sram.capacity)
+
     def layer_loop(self, step: Callable[[Layer, int, LayerSchedule], None]) -> Schedule:
+        self.plan_oversized()
         for at, name in enumerate(self.net.order):
             layer = self.net.layer(name)
             if layer.op == "input":

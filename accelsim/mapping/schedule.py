@@ -33,7 +33,8 @@ Span = tuple[int, int]
 
 @dataclass(frozen=True)
 class Region:
-    """A box of a tensor: samples [b0, b1), rows [r0, r1), channels [c0, c1); None = all.
+    """A box of a tensor: samples [b0, b1), rows [r0, r1), channels [c0, c1), columns
+    [w0, w1); None = all.
 
     For filters, `channels` is the output-channel range, `reduce` the input-channel range
     (when a tile splits input channels) and rows/samples are None.
@@ -43,6 +44,7 @@ class Region:
     rows: Span | None = None
     channels: Span | None = None
     reduce: Span | None = None
+    cols: Span | None = None
 
     @property
     def is_whole(self) -> bool:
@@ -56,6 +58,8 @@ class Region:
             parts.append(f"b{self.samples[0]}-{self.samples[1]}")
         if self.rows is not None:
             parts.append(f"r{self.rows[0]}-{self.rows[1]}")
+        if self.cols is not None:
+            parts.append(f"w{self.cols[0]}-{self.cols[1]}")
         if self.channels is not None:
             parts.append(f"c{self.channels[0]}-{self.channels[1]}")
         if self.reduce is not None:
@@ -71,13 +75,15 @@ class Tile:
     """The part of a layer's output one Compute produces: samples, output rows, channels.
 
     `reduce` is the input-channel chunk when a tile splits input channels: the compute
-    then adds that chunk's partial sums into an accumulator buffer.
+    then adds that chunk's partial sums into an accumulator buffer. `cols` is the band of
+    output columns when a tile splits columns (None: all of them).
     """
 
     samples: Span
     rows: Span
     channels: Span
     reduce: Span | None = None
+    cols: Span | None = None
 
 
 @dataclass(frozen=True)

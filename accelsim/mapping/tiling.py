@@ -29,7 +29,8 @@ from accelsim.errors import ScheduleError
 from accelsim.ir.layers import Layer, Shape
 
 __all__ = ["Sizes", "TilePlan", "channel_wise", "hwc", "input_region_rows", "search_tiles",
-           "spatial_tiles", "channel_tiles", "splits_input_channels", "tile_input_bytes"]
+           "spatial_tiles", "channel_tiles", "splits_input_channels", "bands",
+           "input_region_cols"]
 
 Span = tuple[int, int]
 LoopOrder = Literal["weights_outer", "rows_outer"]
@@ -55,15 +56,25 @@ def _row_tileable(layer: Layer) -> bool:
         layer.output_shape) == 3
 
 
+def _input_span(layer: Layer, out: Span, axis: int) -> Span:
+    """Input rows (axis 0) or columns (axis 1) that output span `out` reads, clipped to the
+    input (halo included)."""
+    if not _row_tileable(layer):
+        return (0, hwc(layer.input_shape)[axis])
+    k, stride, before = layer.kernel[axis], layer.stride[axis], layer.padding[2 * axis]
+    first = out[0] * stride - before
+    last = (out[1] - 1) * stride - before + k  # exclusive
+    return (max(first, 0), min(last, layer.input_shape[axis]))
+
+
 def input_region_rows(layer: Layer, rows: Span) -> Span:
     """Input rows [r0, r1) that output rows `rows` read, clipped to the input (halo included)."""
-    if not _row_tileable(layer):
-        return (0, hwc(layer.input_shape)[0])
-    kh, sh, top = layer.kernel[0], layer.stride[0], layer.padding[0]
-    height = layer.input_shape[0]
-    first = rows[0] * sh - top
-    last = (rows[1] - 1) * sh - top + kh  # exclusive
-    return (max(first, 0), min(last, height))
+    return _input_span(layer, rows, 0)
+
+
+def input_region_cols(layer: Layer, cols: Span) -> Span:
+    """Input columns that output columns `cols` read, clipped to the input (halo included)."""
+    return _input_span(layer, cols, 1)
 
 
 def _input_channels(layer: Layer, channels: Span) -> Span:
@@ -116,27 +127,28 @@ class Sizes:
         """Bytes of `elements` partial sums held at accumulator_bits."""
         return math.ceil(elements * self.accumulator_bits / 8)
 
-    def region_bytes(self, shape: Shape, samples: Span, rows: Span, channels: Span) -> int:
-        """Bytes of a box of a feature map of per-sample `shape`."""
-        _, w, _ = hwc(shape)
-        elements = (samples[1] - samples[0]) * (rows[1] - rows[0]) * w * (
+    def region_bytes(self, shape: Shape, samples: Span, rows: Span, channels: Span,
+                     cols: Span | None = None) -> int:
+        """Bytes of a box of a feature map of per-sample `shape` (all columns by default)."""
+        width = cols[1] - cols[0] if cols is not None else hwc(shape)[1]
+        elements = (samples[1] - samples[0]) * (rows[1] - rows[0]) * width * (
             channels[1] - channels[0])
         return self.elements_bytes(elements)
 
 
-def _bands(total: int, step: int) -> list[Span]:
+def bands(total: int, step: int) -> list[Span]:
     return [(i, min(i + step, total)) for i in range(0, total, step)]
 
 
 def spatial_tiles(batch: int, rows: int, sample_step: int, row_step: int) -> list[
         tuple[Span, Span]]:
     """(samples, rows) bands covering the batch and every output row."""
-    return [(s, r) for s in _bands(batch, sample_step) for r in _bands(rows, row_step)]
+    return [(s, r) for s in bands(batch, sample_step) for r in bands(rows, row_step)]
 
 
 def channel_tiles(channels: int, step: int) -> list[Span]:
     """Output-channel ranges of `step` channels (the last may be shorter)."""
-    return _bands(channels, step)
+    return bands(channels, step)
 
 
 @dataclass(frozen=True)
@@ -152,6 +164,7 @@ class TilePlan:
     peak_bytes: int
     tiles: int
     in_channel_step: int = 0  # 0: input channels not split
+    col_step: int = 0  # 0: every tile spans all output columns
 
     def describe(self, layer: Layer, batch: int) -> str:
         """E.g. 'rows 8/56 x ch 64/128 (7 tiles, weights_outer)'."""
@@ -159,18 +172,13 @@ class TilePlan:
         parts = []
         if batch > 1:
             parts.append(f"samples {self.sample_step}")
-        parts += [f"rows {self.row_step}/{h}", f"ch {self.channel_step}/{c}"]
+        parts.append(f"rows {self.row_step}/{h}")
+        if self.col_step:
+            parts.append(f"cols {self.col_step}/{hwc(layer.output_shape)[1]}")
+        parts.append(f"ch {self.channel_step}/{c}")
         if self.in_channel_step:
             parts.append(f"in-ch {self.in_channel_step}/{hwc(layer.input_shape)[2]}")
         return f"{' x '.join(parts)} ({self.tiles} tiles, {self.order})"
-
-
-def tile_input_bytes(layer: Layer, sizes: Sizes, samples: Span, rows: Span,
-                     channels: Span) -> int:
-    """Bytes of every input region one output tile reads (halo rows included)."""
-    in_rows = input_region_rows(layer, rows)
-    span = _input_channels(layer, channels)
-    return sum(sizes.region_bytes(shape, samples, in_rows, span) for shape in layer.input_shapes)
 
 
 def _band_sizes(total: int, step: int) -> list[tuple[int, int]]:
@@ -179,7 +187,7 @@ def _band_sizes(total: int, step: int) -> list[tuple[int, int]]:
 
 
 def _evaluate(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, channel_step: int,
-              order: LoopOrder) -> TilePlan:
+              order: LoopOrder, col_step: int = 0) -> TilePlan:
     """Traffic and peak SRAM of one candidate tiling, in closed form over its bands.
 
     Every tile holds its input regions, its channel group's filters and its output at
@@ -188,8 +196,8 @@ def _evaluate(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, chann
     Filters are re-read per spatial tile when spatial tiles are outer and there is more
     than one channel group.
     """
-    _, wo, co = hwc(layer.output_shape)
-    in_rows, out_rows = _row_bands(layer, row_step)
+    co = hwc(layer.output_shape)[2]
+    in_area, out_area = _areas(layer, row_step, col_step)
     sample_bands = _band_sizes(sizes.batch, sample_step)
     channel_groups = _band_sizes(co, channel_step)
     bits = sizes.activation_bits
@@ -197,10 +205,9 @@ def _evaluate(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, chann
     for n_s, samples in sample_bands:
         for n_c, ch in channel_groups:
             span = _input_channels(layer, (0, ch))
-            inp = sum(
-                (np.ceil(samples * in_rows * hwc(shape)[1] * (span[1] - span[0]) * bits / 8)
-                 for shape in layer.input_shapes), np.zeros(len(in_rows)))
-            out = np.ceil(samples * out_rows * wo * ch * bits / 8)
+            inp = len(layer.input_shapes) * np.ceil(
+                samples * in_area * (span[1] - span[0]) * bits / 8)
+            out = np.ceil(samples * out_area * ch * bits / 8)
             tile_peak = inp + sizes.weight_bytes(layer, (0, ch)) + out
             peak = max(peak, int(tile_peak.max()))
             write += n_s * n_c * int(out.sum())
@@ -208,12 +215,12 @@ def _evaluate(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, chann
                 read += n_s * n_c * int(inp.sum())
         if not channel_wise(layer) and order == "rows_outer":
             read += n_s * int(inp.sum())
-    n_spatial = sum(n for n, _ in sample_bands) * len(in_rows)
+    n_spatial = sum(n for n, _ in sample_bands) * len(in_area)
     n_groups = sum(n for n, _ in channel_groups)
     weight_reads = n_spatial if order == "rows_outer" and n_groups > 1 else 1
     read += sizes.weight_bytes(layer) * weight_reads
     return TilePlan(sample_step, row_step, channel_step, order, read, write, peak,
-                    n_spatial * n_groups)
+                    n_spatial * n_groups, col_step=col_step)
 
 
 def _fits(layer: Layer, sizes: Sizes, capacity: int, samples: int, rows: int, channels: int,
@@ -283,17 +290,28 @@ def _candidates(layer: Layer, sizes: Sizes, capacity: int, order: LoopOrder) -> 
     return plans
 
 
-def _row_bands(layer: Layer, row_step: int) -> tuple[np.ndarray, np.ndarray]:
-    """(input rows incl. halo, output rows) of each band of `row_step` output rows."""
-    ho = hwc(layer.output_shape)[0]
-    starts = np.arange(0, ho, row_step)
-    ends = np.minimum(starts + row_step, ho)
-    if not _row_tileable(layer):
-        return np.full(len(starts), hwc(layer.input_shape)[0]), ends - starts
-    kh, sh, top = layer.kernel[0], layer.stride[0], layer.padding[0]
-    height = layer.input_shape[0]
-    in_rows = np.minimum((ends - 1) * sh - top + kh, height) - np.maximum(starts * sh - top, 0)
-    return in_rows, ends - starts
+def _axis_bands(layer: Layer, step: int, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """(input size incl. halo, output size) of each band of `step` output rows (axis 0) or
+    columns (axis 1); step 0 means one band of the whole axis, reading the whole input."""
+    out_size = hwc(layer.output_shape)[axis]
+    if step == 0 or not _row_tileable(layer):
+        starts = np.arange(0, out_size, step or out_size)
+        ends = np.minimum(starts + (step or out_size), out_size)
+        return np.full(len(starts), hwc(layer.input_shape)[axis]), ends - starts
+    starts = np.arange(0, out_size, step)
+    ends = np.minimum(starts + step, out_size)
+    k, stride, before = layer.kernel[axis], layer.stride[axis], layer.padding[2 * axis]
+    size = layer.input_shape[axis]
+    inputs = np.minimum((ends - 1) * stride - before + k, size) - np.maximum(
+        starts * stride - before, 0)
+    return inputs, ends - starts
+
+
+def _areas(layer: Layer, row_step: int, col_step: int) -> tuple[np.ndarray, np.ndarray]:
+    """(input area incl. halo, output area) of each spatial tile, rows x columns."""
+    in_rows, out_rows = _axis_bands(layer, row_step, 0)
+    in_cols, out_cols = _axis_bands(layer, col_step, 1)
+    return np.outer(in_rows, in_cols).ravel(), np.outer(out_rows, out_cols).ravel()
 
 
 def splits_input_channels(layer: Layer) -> bool:
@@ -309,27 +327,27 @@ def _evaluate_split(layer: Layer, sizes: Sizes, row_step: int, channel_step: int
 
     Inputs are re-read once per channel group, filters once per spatial tile.
     """
-    _, wo, co = hwc(layer.output_shape)
-    _, win, cin = hwc(layer.input_shape)
-    in_rows, out_rows = _row_bands(layer, row_step)
+    co = hwc(layer.output_shape)[2]
+    cin = hwc(layer.input_shape)[2]
+    in_area, out_area = _areas(layer, row_step, 0)
     groups = _band_sizes(co, channel_step)
     chunks = _band_sizes(cin, in_step)
     bits = sizes.activation_bits
     read = write = peak = 0
     for n_c, ch in groups:
-        psum = np.ceil(out_rows * wo * ch * sizes.accumulator_bits / 8)
-        out = np.ceil(out_rows * wo * ch * bits / 8)
+        psum = np.ceil(out_area * ch * sizes.accumulator_bits / 8)
+        out = np.ceil(out_area * ch * bits / 8)
         write += n_c * int(out.sum())
         for n_i, ic in chunks:
-            inp = np.ceil(in_rows * win * ic * bits / 8)
+            inp = np.ceil(in_area * ic * bits / 8)
             filters = sizes.weight_bytes(layer, (0, ch), (0, ic))
             # The last chunk also holds its biases and the output tile it finishes into.
             bias = sizes.accumulator_bytes(ch) if layer.use_bias else 0
             peak = max(peak, int((inp + psum + out).max()) + filters + bias)
-            read += n_c * n_i * (int(inp.sum()) + filters * len(in_rows))
+            read += n_c * n_i * (int(inp.sum()) + filters * len(in_area))
         if layer.use_bias:  # the last chunk's filter rows carry the biases
-            read += n_c * len(in_rows) * sizes.accumulator_bytes(ch)
-    tiles = len(in_rows) * sum(n for n, _ in groups) * sum(n for n, _ in chunks)
+            read += n_c * len(in_area) * sizes.accumulator_bytes(ch)
+    tiles = len(in_area) * sum(n for n, _ in groups) * sum(n for n, _ in chunks)
     return TilePlan(1, row_step, channel_step, "input_channels_inner", read * sizes.batch,
                     write * sizes.batch, peak, tiles * sizes.batch, in_step)
 
@@ -365,13 +383,64 @@ def _split_candidates(layer: Layer, sizes: Sizes, capacity: int) -> list[TilePla
     return [_evaluate_split(layer, sizes, best.row_step, best.channel_step, step)]
 
 
+def _column_candidates(layer: Layer, sizes: Sizes, capacity: int) -> list[TilePlan]:
+    """Tilings that also split output columns.
+
+    Column bands add a horizontal halo but let more rows and channels share a tile, which
+    can save more re-reads than the halo costs; they compete with full-width tiles on
+    traffic. For each order and the first few channel-group sizes that fit, the widest
+    band that fits one row is found, then the tallest band of that width.
+    """
+    ho, wo, co = hwc(layer.output_shape)
+    if not _row_tileable(layer) or wo == 1:
+        return []
+    plans: list[TilePlan] = []
+    for order in ("weights_outer", "rows_outer"):
+        found = 0
+        for channels in sorted({math.ceil(co / g) for g in range(1, co + 1)}, reverse=True):
+            def fits(rows: int, cols: int, channels: int = channels,
+                     order: LoopOrder = order) -> bool:
+                plan = _evaluate(layer, sizes, 1, rows, channels, order, cols)
+                return plan.peak_bytes <= capacity
+            cols = _largest(lambda c: fits(1, c), 1, wo - 1)
+            if cols < 1:
+                continue
+            def fits_rows(rows: int, cols: int = cols) -> bool:
+                return fits(rows, cols)
+            rows = _largest(fits_rows, 1, ho)
+            plans.append(_evaluate(layer, sizes, 1, rows, channels, order, cols))
+            found += 1
+            if found == 4:
+                break
+    return plans
+
+
+def _traffic(plan: TilePlan) -> int:
+    return plan.read_bytes + plan.write_bytes
+
+
+def _once(layer: Layer, sizes: Sizes) -> int:
+    """Bytes of reading every input and filter byte and writing the output, once each."""
+    inputs = sum(sizes.fmap_bytes(shape) for shape in layer.input_shapes)
+    return inputs + sizes.weight_bytes(layer) + sizes.fmap_bytes(layer.output_shape)
+
+
+#: More tiles than this for one layer means the SRAM is absurdly small for the network;
+#: the schedule would take minutes to build, so it is refused with a clear error instead.
+MAX_TILES = 100_000
+
+
 def search_tiles(layer: Layer, sizes: Sizes, capacity: int) -> TilePlan:
     """The least-traffic tiling of `layer` whose every tile fits in `capacity` bytes.
 
-    Raises ScheduleError naming the layer when even a one-row, one-channel tile is too big.
+    Full-width tiles first; column bands compete unless a full-width plan already moves
+    every byte once; input channels split only when nothing else fits. Raises ScheduleError
+    naming the layer when no tile fits, or when every plan needs more than MAX_TILES tiles.
     """
     plans = _candidates(layer, sizes, capacity, "weights_outer") + _candidates(
         layer, sizes, capacity, "rows_outer")
+    if not plans or min(_traffic(p) for p in plans) > _once(layer, sizes):
+        plans += _column_candidates(layer, sizes, capacity)
     if not plans and splits_input_channels(layer):
         plans = _split_candidates(layer, sizes, capacity)
     if not plans:
@@ -381,4 +450,11 @@ def search_tiles(layer: Layer, sizes: Sizes, capacity: int) -> TilePlan:
             f"layer {layer.name!r} ({layer.op}) cannot run in {capacity} bytes of SRAM: its "
             f"smallest tile needs {smallest.peak_bytes} bytes; raise hardware.sram.capacity"
         )
-    return min(plans, key=lambda p: (p.read_bytes + p.write_bytes, p.tiles))
+    usable = [p for p in plans if p.tiles <= MAX_TILES]
+    if not usable:
+        fewest = min(p.tiles for p in plans)
+        raise ScheduleError(
+            f"layer {layer.name!r} ({layer.op}) would need {fewest:,} tiles in {capacity} bytes "
+            f"of SRAM (more than {MAX_TILES:,}); raise hardware.sram.capacity"
+        )
+    return min(usable, key=lambda p: (_traffic(p), p.tiles))

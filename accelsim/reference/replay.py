@@ -21,7 +21,12 @@ from accelsim.errors import ReplayError
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
 from accelsim.mapping.schedule import Alloc, Compute, Free, Load, Region, Schedule, Store, Tile
-from accelsim.mapping.tiling import _input_channels, hwc, input_region_rows
+from accelsim.mapping.tiling import (
+    _input_channels,
+    hwc,
+    input_region_cols,
+    input_region_rows,
+)
 from accelsim.reference.compare import compare
 from accelsim.reference.executor import ExecResult, Mode, run, run_layer
 from accelsim.reference.partial import finish, partial_sum
@@ -54,12 +59,13 @@ class _Buffer:
 
 
 def _box(shape: tuple[int, ...], batch: int, region: Region) -> Box:
-    """Index (samples, rows, all columns, channels) of a (B, H, W, C) array for a region."""
-    h, _, c = hwc(shape)
+    """Index (samples, rows, columns, channels) of a (B, H, W, C) array for a region."""
+    h, w, c = hwc(shape)
     samples = region.samples or (0, batch)
     rows = region.rows or (0, h)
+    cols = region.cols or (0, w)
     channels = region.channels or (0, c)
-    return slice(*samples), slice(*rows), slice(None), slice(*channels)
+    return slice(*samples), slice(*rows), slice(*cols), slice(*channels)
 
 
 class _Machine:
@@ -151,38 +157,42 @@ class _Machine:
         state = self.direct.quant.get(layer.name) if self.int_mode else None
         out = run_layer(layer, xs, self.params.get(layer.name), padding, state,
                         self.net.bn_epsilon).values
-        h, w, c = hwc(layer.output_shape)
-        out = out.reshape(out.shape[0], -1, w, c)[..., slice(*a.tile.channels)]
+        if out.ndim != 4:  # dense, softmax, flatten: vectors
+            out = out.reshape(out.shape[0], 1, 1, -1)
+        out = out[..., slice(*a.tile.channels)]
         target = self._resident(a.layer, a.output)
         target.data = out
 
     def _slice(self, layer: Layer, buffer: str, src: str, samples: tuple[int, int],
-               rows: tuple[int, int], channels: tuple[int, int]) -> np.ndarray:
-        """The (samples, rows, all columns, channels) part of `src` a tile reads from
-        `buffer`; ReplayError if the buffer does not hold `src` or does not cover it."""
+               rows: tuple[int, int], channels: tuple[int, int],
+               cols: tuple[int, int] | None = None) -> np.ndarray:
+        """The (samples, rows, columns, channels) part of `src` a tile reads from `buffer`
+        (all columns unless given); ReplayError if the buffer does not hold `src` or does
+        not cover that part."""
         buf = self._resident(layer.name, buffer)
         if buf.tensor != src or buf.data is None:
             raise ReplayError(f"layer {layer.name}: buffer {buffer} does not hold {src}")
-        box = _box(self.net.layer(src).output_shape, self.batch, buf.region)
-        have = (box[0], box[1], box[3])
-        for (lo, hi), got, what in zip((samples, rows, channels), have,
-                                       ("samples", "rows", "channels"), strict=True):
+        have = _box(self.net.layer(src).output_shape, self.batch, buf.region)
+        need = (samples, rows, cols or (have[2].start, have[2].stop), channels)
+        for (lo, hi), got, what in zip(need, have, ("samples", "rows", "columns", "channels"),
+                                       strict=True):
             if lo < got.start or hi > got.stop:
                 raise ReplayError(
                     f"layer {layer.name}: tile needs {what} {lo}-{hi} of {src}, but SRAM "
                     f"holds {got.start}-{got.stop}")
-        return buf.data[samples[0] - have[0].start:samples[1] - have[0].start,
-                        rows[0] - have[1].start:rows[1] - have[1].start,
-                        :, channels[0] - have[2].start:channels[1] - have[2].start]
+        index = tuple(slice(lo - got.start, hi - got.start)
+                      for (lo, hi), got in zip(need, have, strict=True))
+        return buf.data[index]
 
     def _tile_inputs(self, layer: Layer, a: Compute) -> tuple[list[np.ndarray],
                                                             tuple[int, int, int, int]]:
         tile: Tile = a.tile
         rows = input_region_rows(layer, tile.rows)
+        cols = input_region_cols(layer, tile.cols) if tile.cols is not None else None
         channels = _input_channels(layer, tile.channels)
         xs = []
         for src, buffer in zip(layer.inputs, a.inputs, strict=True):
-            part = self._slice(layer, buffer, src, tile.samples, rows, channels)
+            part = self._slice(layer, buffer, src, tile.samples, rows, channels, cols)
             shape = self.net.layer(src).output_shape
             full_c = hwc(shape)[2]
             if channels != (0, full_c):
@@ -190,7 +200,7 @@ class _Machine:
                 wide[..., channels[0]:channels[1]] = part
                 part = wide
             xs.append(part.reshape((part.shape[0],) + shape) if len(shape) != 3 else part)
-        return xs, self._padding(layer, tile.rows, rows)
+        return xs, self._padding(layer, tile, rows, cols)
 
     def accumulate(self, layer: Layer, a: Compute) -> None:
         """Add an input-channel chunk's partial sums; the last chunk finishes the output."""
@@ -200,7 +210,7 @@ class _Machine:
         x = self._slice(layer, a.inputs[0], layer.inputs[0], tile.samples, rows, reduce)
         state = self.direct.quant.get(layer.name) if self.int_mode else None
         params = self.params.get(layer.name)
-        part = partial_sum(layer, x, reduce, self._padding(layer, tile.rows, rows), params,
+        part = partial_sum(layer, x, reduce, self._padding(layer, tile, rows, None), params,
                            state, self.net.bn_epsilon)
         _, w, c = hwc(layer.output_shape)
         part = part.reshape(part.shape[0], -1, w, c)[..., slice(*tile.channels)]
@@ -211,16 +221,21 @@ class _Machine:
             self._resident(layer.name, a.output).data = out.values
 
     @staticmethod
-    def _padding(layer: Layer, out_rows: tuple[int, int], in_rows: tuple[int, int]
-                 ) -> tuple[int, int, int, int]:
-        """Row padding of a band: what the full layer pads, as far as the band reaches."""
+    def _padding(layer: Layer, tile: Tile, in_rows: tuple[int, int],
+                 in_cols: tuple[int, int] | None) -> tuple[int, int, int, int]:
+        """The padding a tile sees: what the full layer pads, as far as the tile reaches."""
         if not layer.is_spatial:
             return layer.padding
-        kh, sh, top = layer.kernel[0], layer.stride[0], layer.padding[0]
-        first = out_rows[0] * sh - top
-        last = (out_rows[1] - 1) * sh - top + kh
-        return (in_rows[0] - first, last - in_rows[1], layer.padding[2], layer.padding[3])
-
+        pads = []
+        for axis, out, got in ((0, tile.rows, in_rows), (1, tile.cols, in_cols)):
+            if out is None or got is None:
+                pads += [layer.padding[2 * axis], layer.padding[2 * axis + 1]]
+                continue
+            k, stride, before = layer.kernel[axis], layer.stride[axis], layer.padding[2 * axis]
+            first = out[0] * stride - before
+            last = (out[1] - 1) * stride - before + k
+            pads += [got[0] - first, last - got[1]]
+        return (pads[0], pads[1], pads[2], pads[3])
 
 def replay(net: Network, schedule: Schedule, x: np.ndarray, params: Params | None = None,
            mode: Mode = "float32", precision: Precision | None = None, seed: int = 0,
