@@ -38,19 +38,21 @@ def liveness() -> tuple[SimResult, RunConfig]:
 def test_bound_sentence_memory_bound_compulsory_only(
     liveness: tuple[SimResult, RunConfig],
 ) -> None:
-    # liveness on 1 MB: every layer fits, DRAM traffic = filters + network I/O = 666,082 B
+    # liveness on 1 MB: every layer fits, DRAM traffic = filters + network I/O:
+    # 663,680 B of conv and FC weights + 10 FC biases and 5,440 folded batch-norm biases at
+    # 4 B + the 2,352 B input + the 10 B output = 687,842 B
     sentence = bound_sentence(summary_record(*liveness))
     assert sentence.startswith("99% of the time is spent in memory-bound layers")
-    assert "666 kB, all of it compulsory" in sentence
+    assert "688 kB, all of it compulsory" in sentence
     assert sentence.count(".") == 1 and sentence.endswith(".")
 
 
 def test_bound_sentence_names_spills() -> None:
-    # accumulate keeps every feature map: one spill, 1.36 MB of traffic of which 666 kB is
-    # compulsory (the 004 report's figure)
+    # accumulate keeps every feature map: one spill, 1.38 MB of traffic of which 688 kB is
+    # compulsory (the 687,842 B above)
     sentence = bound_sentence(summary_record(*simulated(**{"simulation.policy": "accumulate"})))
     assert "memory-bound" in sentence
-    assert "DRAM traffic is 1.36 MB of which 666 kB is compulsory" in sentence
+    assert "DRAM traffic is 1.38 MB of which 688 kB is compulsory" in sentence
     assert "is spills caused by the 1 MB SRAM capacity" in sentence
 
 
@@ -74,7 +76,8 @@ def test_markdown_report(liveness: tuple[SimResult, RunConfig]) -> None:
     assert "![Roofline](roofline.png)" in text
     table = [line for line in text.splitlines() if line.startswith("| ") and "conv" in line]
     assert len(table) == 27
-    assert "| 11 | conv_pw_5 | conv2d | 12,845,056 | 65,536 | 0 |" in text
+    # conv_pw_5 reads its 256 x 256 filters and 256 folded batch-norm biases at 4 B
+    assert "| 11 | conv_pw_5 | conv2d | 12,845,056 | 66,560 | 0 |" in text
     assert "![" not in markdown_report(result, config)
 
 
@@ -83,8 +86,10 @@ def test_format_terminal(liveness: tuple[SimResult, RunConfig]) -> None:
     lines = text.splitlines()
     assert any(line.split()[:3] == ["30", "softmax", "softmax"] for line in lines if line)
     total = next(line for line in lines if line.split()[:1] == ["total"])
-    assert "121,491,200" in total and "909.06" in total  # MACs and µs of the whole network
-    assert "Peak SRAM:" in text and "166 kB of 1 MB" in text
+    # MACs and µs of the whole network: 121,491,200 / 5e11 s = 242.98 µs of compute plus
+    # 687,842 B / 1 GB/s = 687.84 µs of data movement
+    assert "121,491,200" in total and "930.82" in total
+    assert "Peak SRAM:" in text and "167 kB of 1 MB" in text
     assert max(len(line) for line in lines[:35]) <= 120
 
 

@@ -26,7 +26,10 @@ def row_band_fallback(layer: Layer, sizes: Sizes, capacity: int) -> int | None:
     h, w, c = layer.input_shape
     ho, wo, co = layer.output_shape
     kh, sh, top = layer.kernel[0], layer.stride[0], layer.padding[0]
-    filters = math.ceil(layer.weight_count * sizes.weight_bits / 8)
+    # Filters at weight_bits plus one bias per output channel at accumulator_bits (the
+    # bias folding batch-norm creates).
+    filters = math.ceil((layer.weight_count * sizes.weight_bits
+                         + co * sizes.accumulator_bits) / 8)
     for rows in range(ho, 0, -1):
         bands = [(r, min(r + rows, ho)) for r in range(0, ho, rows)]
         in_rows = [min((b - 1) * sh - top + kh, h) - max(a * sh - top, 0) for a, b in bands]

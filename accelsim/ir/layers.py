@@ -112,6 +112,12 @@ class Layer:
         return self.out_channels if self.use_bias and self.op in WEIGHTED_OPS else 0
 
     @property
+    def stores_bias(self) -> bool:
+        """True when an accelerator keeps a per-channel bias for this layer: its own, or the
+        one folding its batch-norm into the filters creates."""
+        return self.op in WEIGHTED_OPS and (self.use_bias or self.batch_norm)
+
+    @property
     def params(self) -> int:
         """Weights plus biases: the paper's parameter count for this layer."""
         return self.weight_count + self.bias_count

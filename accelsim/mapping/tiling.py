@@ -110,17 +110,18 @@ class Sizes:
                      reduce: Span | None = None) -> int:
         """Bytes of the filters (weights at weight_bits, biases at accumulator_bits).
 
+        Biases include the one folding a batch-norm creates (`Layer.stores_bias`).
         `channels` selects output channels; `reduce` selects input channels (a chunk of a
-        split tile), whose filter rows carry the biases only in the last chunk.
+        split tile), whose filter rows carry the biases only in the last chunk. Shares are
+        exact: weights split evenly over output channels and over input channels.
         """
         if not layer.is_weighted:
             return 0
         k0, k1 = channels if channels is not None else (0, layer.out_channels)
         cin = hwc(layer.input_shape)[2]
         i0, i1 = reduce if reduce is not None else (0, cin)
-        share = (k1 - k0) / layer.out_channels * (i1 - i0) / cin
-        weights = round(layer.weight_count * share)
-        bias = (k1 - k0) if layer.use_bias and i1 == cin else 0
+        weights = layer.weight_count * (k1 - k0) * (i1 - i0) // (layer.out_channels * cin)
+        bias = (k1 - k0) if layer.stores_bias and i1 == cin else 0
         return math.ceil((weights * self.weight_bits + bias * self.accumulator_bits) / 8)
 
     def accumulator_bytes(self, elements: int) -> int:
@@ -342,10 +343,10 @@ def _evaluate_split(layer: Layer, sizes: Sizes, row_step: int, channel_step: int
             inp = np.ceil(in_area * ic * bits / 8)
             filters = sizes.weight_bytes(layer, (0, ch), (0, ic))
             # The last chunk also holds its biases and the output tile it finishes into.
-            bias = sizes.accumulator_bytes(ch) if layer.use_bias else 0
+            bias = sizes.accumulator_bytes(ch) if layer.stores_bias else 0
             peak = max(peak, int((inp + psum + out).max()) + filters + bias)
             read += n_c * n_i * (int(inp.sum()) + filters * len(in_area))
-        if layer.use_bias:  # the last chunk's filter rows carry the biases
+        if layer.stores_bias:  # the last chunk's filter rows carry the biases
             read += n_c * len(in_area) * sizes.accumulator_bytes(ch)
     tiles = len(in_area) * sum(n for n, _ in groups) * sum(n for n, _ in chunks)
     return TilePlan(1, row_step, channel_step, "input_channels_inner", read * sizes.batch,
