@@ -303,3 +303,14 @@ def test_bad_inputs_raise_clear_errors():
         run(net, randn(1, 28, 28, 3), mode="int8")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="precision.weight_bits"):
         Precision(8, 1, 32)
+
+
+def test_grouped_pointwise_conv_keeps_its_groups() -> None:
+    # 1x1 conv, 8 input channels in 4 groups of 2, one output channel per group: output g
+    # is input channels 2g and 2g+1 dotted with that group's two weights.
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 3, 3, 8)).astype(np.float32)
+    w = rng.standard_normal((1, 1, 2, 4)).astype(np.float32)
+    expected = np.stack([x[..., 2 * g:2 * g + 2] @ w[0, 0, :, g] for g in range(4)], axis=-1)
+    np.testing.assert_allclose(kernels.conv2d(x, w, (1, 1), (0, 0, 0, 0), 4), expected,
+                               rtol=1e-5, atol=1e-6)

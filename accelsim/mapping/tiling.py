@@ -187,6 +187,24 @@ def _band_sizes(total: int, step: int) -> list[tuple[int, int]]:
     return [(n, size) for n, size in ((total // step, step), (1, total % step)) if n and size]
 
 
+def _channel_groups(layer: Layer, channel_step: int, order: str) -> list[tuple[int, int, int]]:
+    """(how many, output channels, input channels held) over the layer's channel tiles.
+
+    A tile holds the input channels its output channels read (for a grouped conv, the
+    groups it spans, which depends on where it starts), or, in rows_outer order on a layer
+    that is not channel-wise, every input channel (loaded once per spatial tile).
+    """
+    co = hwc(layer.output_shape)[2]
+    everything = _input_channels(layer, (0, co))
+    kinds: dict[tuple[int, int], int] = {}
+    for k0, k1 in channel_tiles(co, channel_step):
+        span = everything if order == "rows_outer" and not channel_wise(layer) \
+            else _input_channels(layer, (k0, k1))
+        key = (k1 - k0, span[1] - span[0])
+        kinds[key] = kinds.get(key, 0) + 1
+    return [(count, ch, width) for (ch, width), count in kinds.items()]
+
+
 def _evaluate(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, channel_step: int,
               order: LoopOrder, col_step: int = 0) -> TilePlan:
     """Traffic and peak SRAM of one candidate tiling, in closed form over its bands.
@@ -200,14 +218,12 @@ def _evaluate(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, chann
     co = hwc(layer.output_shape)[2]
     in_area, out_area = _areas(layer, row_step, col_step)
     sample_bands = _band_sizes(sizes.batch, sample_step)
-    channel_groups = _band_sizes(co, channel_step)
+    channel_groups = _channel_groups(layer, channel_step, order)
     bits = sizes.activation_bits
     read = write = peak = 0
     for n_s, samples in sample_bands:
-        for n_c, ch in channel_groups:
-            span = _input_channels(layer, (0, ch))
-            inp = len(layer.input_shapes) * np.ceil(
-                samples * in_area * (span[1] - span[0]) * bits / 8)
+        for n_c, ch, width in channel_groups:
+            inp = len(layer.input_shapes) * np.ceil(samples * in_area * width * bits / 8)
             out = np.ceil(samples * out_area * ch * bits / 8)
             tile_peak = inp + sizes.weight_bytes(layer, (0, ch)) + out
             peak = max(peak, int(tile_peak.max()))
@@ -215,9 +231,11 @@ def _evaluate(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, chann
             if channel_wise(layer) or order == "weights_outer":
                 read += n_s * n_c * int(inp.sum())
         if not channel_wise(layer) and order == "rows_outer":
-            read += n_s * int(inp.sum())
+            full = _input_channels(layer, (0, co))
+            read += n_s * len(layer.input_shapes) * int(
+                np.ceil(samples * in_area * (full[1] - full[0]) * bits / 8).sum())
     n_spatial = sum(n for n, _ in sample_bands) * len(in_area)
-    n_groups = sum(n for n, _ in channel_groups)
+    n_groups = sum(n for n, _, _ in channel_groups)
     weight_reads = n_spatial if order == "rows_outer" and n_groups > 1 else 1
     read += sizes.weight_bytes(layer) * weight_reads
     return TilePlan(sample_step, row_step, channel_step, order, read, write, peak,

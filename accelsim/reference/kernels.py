@@ -130,7 +130,7 @@ def conv2d(
     if groups == x.shape[-1] == cout and cin_g == 1:
         return depthwise_conv2d(x, weight, stride, padding)
     xp = pad(x, padding)
-    if (kh, kw) == (1, 1):
+    if (kh, kw) == (1, 1) and groups == 1:
         return pointwise_conv2d(xp[:, :: stride[0], :: stride[1]], weight)
     windows = _windows(xp, (kh, kw), stride)
     b, oh, ow = windows.shape[:3]
