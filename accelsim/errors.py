@@ -12,6 +12,7 @@ __all__ = [
     "GraphError",
     "ModelFileError",
     "ScheduleError",
+    "SweepError",
     "UnitError",
     "ReplayError",
     "ImportErrorOnnx",
@@ -40,6 +41,10 @@ class ModelFileError(AccelsimError):
 
 class ScheduleError(AccelsimError):
     """A schedule cannot be built or is inconsistent (e.g. over SRAM capacity)."""
+
+
+class SweepError(AccelsimError):
+    """A sweep could not finish (a worker died); finished chunks stay on disk."""
 
 
 class ReplayError(AccelsimError):

@@ -174,3 +174,16 @@ def test_liveness_with_ample_sram_moves_only_compulsory_bytes() -> None:
     # filters and 256 folded batch-norm biases at 4 B: 50,176 * 2 + 65,536 + 1,024 bytes.
     assert s.peak_sram_bytes == 2 * 14 * 14 * 256 + 256 * 256 + 256 * 4 == 166_912
     assert math.isclose(s.peak_sram_bytes / 1e6, 0.166912)
+
+
+def test_schedules_too_large_to_build_are_refused_quickly() -> None:
+    # Batch 16 on 4 KiB: every layer stays under the per-layer cap, but together they would
+    # need over half a million tiles (gigabytes to build): refused with the total and the
+    # worst layer before anything is emitted.
+    with pytest.raises(ScheduleError, match=r"would need [\d,]+ tiles .* batch 16 .*layer '"):
+        build_schedule(build_model("mobilenet_v1_cifar"), Sizes(8, 8, 32, 16), 4096,
+                       "liveness")
+    # One layer alone over its cap: named with its own count.
+    with pytest.raises(ScheduleError, match=r"layer '\w+' \(conv2d\) would need [\d,]+ tiles"):
+        build_schedule(build_model("mobilenet_v1_cifar"), Sizes(8, 8, 32, 64), 1024,
+                       "liveness")

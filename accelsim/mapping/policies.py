@@ -46,6 +46,8 @@ from accelsim.mapping.tiling import _input_channels as input_channels
 __all__ = ["POLICIES", "build_schedule"]
 
 WHOLE = Region()
+#: A schedule of more tiles than this would take minutes and gigabytes to build: refused.
+MAX_SCHEDULE_TILES = 300_000
 
 
 @dataclass(frozen=True)
@@ -385,6 +387,14 @@ class _Builder:
         for layer in self.net.layers():
             if layer.op != "input" and self.working_set(layer) > self.sram.capacity:
                 self.plans[layer.name] = search_tiles(layer, self.sizes, self.sram.capacity)
+        tiles = sum(plan.tiles for plan in self.plans.values())
+        if tiles > MAX_SCHEDULE_TILES:
+            worst = max(self.plans.values(), key=lambda p: p.tiles)
+            name = next(n for n, p in self.plans.items() if p is worst)
+            raise ScheduleError(
+                f"{self.net.name} would need {tiles:,} tiles in {self.sram.capacity} bytes of "
+                f"SRAM at batch {self.sizes.batch} (more than {MAX_SCHEDULE_TILES:,}; "
+                f"{worst.tiles:,} in layer {name!r}); raise hardware.sram.capacity")
 
     def layer_loop(self, step: Callable[[Layer, int, LayerSchedule], None]) -> Schedule:
         self.plan_oversized()

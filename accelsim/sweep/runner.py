@@ -12,6 +12,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ import numpy as np
 
 from accelsim.config.loader import apply_overrides, validate
 from accelsim.config.models import RunConfig
-from accelsim.errors import ConfigError
+from accelsim.errors import ConfigError, SweepError
 from accelsim.sweep.backends import BACKENDS, Backend, make_backend
 from accelsim.sweep.fast import GroupArrays, evaluate, prepare, schedule_key
 from accelsim.sweep.space import Design, Group, SweepSpec, load_sweep
@@ -128,7 +129,13 @@ def execute(
                 continue
             for future in runner.wait_any(pending):
                 kind, info = pending.pop(future)
-                result = future.result()
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    raise SweepError(
+                        "a sweep worker died (most often: out of memory on an extreme design "
+                        "point); finished chunks are kept, run again with --resume, fewer "
+                        "--workers or a narrower axis") from None
                 if kind == "prepare":
                     for group, arrays in zip(info, result, strict=True):
                         ready.append((arrays, design.chunks(group, chunk_size, done)))
