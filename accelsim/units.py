@@ -1,6 +1,6 @@
 """Parse quantities with units: sizes, bandwidths, MAC rates, frequencies, times, energies.
 
-How each string is read (documented in docs/units.md, tested exhaustively):
+How each string is read (the table in README.md "Run files and units"; tested exhaustively):
 
 * Decimal prefixes k, M, G, T, P are powers of 1000; binary prefixes Ki, Mi, Gi, Ti, Pi
   are powers of 1024. `1 MB` = 1,000,000 bytes, `1 MiB` = 1,048,576 bytes.

@@ -43,6 +43,8 @@ def find_config(name: str | Path, folder: str = "hw_configs") -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
+    if path.is_dir():
+        raise ConfigError(f"{name}: is a directory, expected a YAML file")
     searched = ", ".join(str(c) for c in dict.fromkeys(candidates))
     raise ConfigError(f"{name}: file not found (looked in {searched})")
 

@@ -43,7 +43,7 @@ def _positive(kind: Kind) -> Any:
 def _whole_bytes(v: float) -> int:
     """Sizes are whole bytes: '1.5 KiB' is fine, '0.3 B' is not."""
     if v != int(v):
-        raise ValueError(f"must be a whole number of bytes, got {v}")
+        raise ValueError("must be a whole number of bytes")
     return int(v)
 
 

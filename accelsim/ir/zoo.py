@@ -56,6 +56,9 @@ def _v1_family(
 ) -> Network:
     """MobileNet v1 body: a 3x3 conv to 32 channels, then separable (or full) 3x3 blocks."""
     _check_alpha(alpha)
+    if int(32 * alpha) < 1:  # the narrowest layer; every other one has more channels
+        raise GraphError(f"alpha {alpha} is too small for {name}: conv1 would get "
+                         f"int(32 x {alpha}) = 0 channels (alpha must be >= 1/32)")
     b = NetworkBuilder(name)
     x = b.input("input", (resolution, resolution, 3))
     x = b.conv2d("conv1", x, int(32 * alpha), 3, first_stride, batch_norm=True,

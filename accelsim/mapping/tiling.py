@@ -380,7 +380,6 @@ def _split_candidates(layer: Layer, sizes: Sizes, capacity: int) -> list[TilePla
     """
     ho, _, co = hwc(layer.output_shape)
     cin = hwc(layer.input_shape)[2]
-    rows_max = ho if _row_tileable(layer) else ho
     best: TilePlan | None = None
     for channels in sorted({math.ceil(co / g) for g in range(1, co + 1)}, reverse=True):
         def fits(r: int, channels: int = channels) -> bool:
@@ -388,7 +387,7 @@ def _split_candidates(layer: Layer, sizes: Sizes, capacity: int) -> list[TilePla
         if not _row_tileable(layer):
             rows = ho if fits(ho) else 0
         else:
-            rows = _largest(fits, 1, rows_max)
+            rows = _largest(fits, 1, ho)
         if rows < 1:
             continue
         plan = _evaluate_split(layer, sizes, rows, channels, 1)

@@ -215,7 +215,7 @@ def _row(net: Network, layer: Layer, ls: Any, cost: LayerCost, sizes: Sizes,
     else:
         detail = (f"DRAM bandwidth: {cost.dram_bytes:,} compulsory bytes take "
                   f"{cost.data_movement_time_s:.3g} s vs {cost.compute_time_s:.3g} s compute")
-    in_elements = sum(math.prod(net.layer(s).output_shape) for s in layer.inputs)
+    in_elements = sum(math.prod(net.layer(s).output_shape) for s in dict.fromkeys(layer.inputs))
     return {
         "layer": ls.index, "name": layer.name, "op": layer.op,
         "input_shape": "x".join(map(str, layer.input_shape)),

@@ -214,6 +214,9 @@ def _range_values(checker: _Checker, path: str, spec: Mapping[str, Any], mode: s
     if isinstance(num, bool) or not isinstance(num, int) or num < 1:
         raise ConfigError(f"{checker.where(path)}: axes: {path}.num: must be an integer >= 1, "
                           f"got {num!r}")
+    if num == 1 and low != high:
+        raise ConfigError(f"{checker.where(path)}: axes: {path}.num: 1 value cannot span "
+                          f"{low:g} to {high:g}; give num >= 2, or list the single value")
     grid = np.geomspace(low, high, num) if scale == "log" else np.linspace(low, high, num)
     if integer:
         grid = np.round(grid)
