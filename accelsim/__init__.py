@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from accelsim.lazy import lazy_getattr
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "build_model", "load_run", "run", "run_config", "simulate"]
@@ -28,10 +30,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the public API on first use, so `import accelsim` stays fast."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'accelsim' has no attribute {name!r}")
+__getattr__ = lazy_getattr("accelsim", _LAZY)

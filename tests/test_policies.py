@@ -7,6 +7,7 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from networks import two_convs
 
 from accelsim.errors import ScheduleError
 from accelsim.ir import NetworkBuilder, build_model
@@ -15,14 +16,6 @@ from accelsim.mapping import Alloc, Compute, Free, Load, Schedule, Sizes, Store,
 
 INT8 = Sizes(activation_bits=8, weight_bits=8, accumulator_bits=32)
 
-
-def two_convs() -> Network:
-    """input 8x8x4 -> 3x3 conv to 8 channels -> 1x1 conv to 8 channels."""
-    b = NetworkBuilder("two")
-    x = b.input("in", (8, 8, 4))
-    x = b.conv2d("c1", x, 8, 3)
-    b.conv2d("c2", x, 8, 1)
-    return b.build()
 
 
 def replay_occupancy(schedule: Schedule) -> int:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from networks import two_convs
 
 from accelsim.config import HardwareConfig, SimulationConfig
-from accelsim.ir import NetworkBuilder
-from accelsim.ir.graph import Network
 from accelsim.sim import simulate
 
 HW = HardwareConfig.model_validate({
@@ -14,14 +13,6 @@ HW = HardwareConfig.model_validate({
     "compute": {"mac_rate": "500 GMAC/s"},
 })
 
-
-def two_convs() -> Network:
-    """input 8x8x4 -> 3x3 conv to 8 channels -> 1x1 conv to 8 channels."""
-    b = NetworkBuilder("two")
-    x = b.input("in", (8, 8, 4))
-    x = b.conv2d("c1", x, 8, 3)
-    b.conv2d("c2", x, 8, 1)
-    return b.build()
 
 
 def test_time_and_energy_by_hand() -> None:

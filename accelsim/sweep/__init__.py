@@ -9,7 +9,9 @@ Heavy modules (pandas, pyarrow, dask, matplotlib) load only when used.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from accelsim.lazy import lazy_getattr
 
 __all__ = ["Design", "SweepRun", "SweepSpec", "execute", "knees", "load_sweep", "run_sweep",
            "sensitivity"]
@@ -31,10 +33,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the public API on first use."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'accelsim.sweep' has no attribute {name!r}")
+__getattr__ = lazy_getattr("accelsim.sweep", _LAZY)
