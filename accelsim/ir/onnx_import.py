@@ -50,8 +50,6 @@ PASSTHROUGH_OPS = ("Identity", "Dropout")
 FOLDABLE_OPS = ("Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Slice",
                 "Reshape", "Mul", "Add", "Sub", "Div", "Identity", "Constant", "Sqrt",
                 "Reciprocal", "Neg", "Transpose", "Expand", "CastLike", "ConstantOfShape")
-#: Ops whose output is only a different view of their input's data.
-VIEW_OPS = ("Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose")
 NCHW_TO_NHWC = [0, 2, 3, 1]
 NHWC_TO_NCHW = [0, 3, 1, 2]
 

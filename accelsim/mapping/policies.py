@@ -36,12 +36,12 @@ from accelsim.mapping.tiling import (
     bands,
     channel_tiles,
     hwc,
+    input_channels,
     input_region_cols,
     input_region_rows,
     search_tiles,
     spatial_tiles,
 )
-from accelsim.mapping.tiling import _input_channels as input_channels
 
 __all__ = ["POLICIES", "build_schedule"]
 

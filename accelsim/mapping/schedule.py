@@ -46,11 +46,6 @@ class Region:
     reduce: Span | None = None
     cols: Span | None = None
 
-    @property
-    def is_whole(self) -> bool:
-        """True when the region is the entire tensor."""
-        return self == WHOLE_REGION
-
     def label(self) -> str:
         """Short text such as 'r0-8,c0-32' used in buffer names ('' when whole)."""
         parts = []
@@ -65,9 +60,6 @@ class Region:
         if self.reduce is not None:
             parts.append(f"i{self.reduce[0]}-{self.reduce[1]}")
         return ",".join(parts)
-
-
-WHOLE_REGION = Region()
 
 
 @dataclass(frozen=True)

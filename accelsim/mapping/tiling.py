@@ -29,7 +29,7 @@ from accelsim.errors import ScheduleError
 from accelsim.ir.layers import Layer, Shape
 
 __all__ = ["Sizes", "TilePlan", "channel_wise", "hwc", "input_region_rows", "search_tiles",
-           "spatial_tiles", "channel_tiles", "splits_input_channels", "bands",
+           "spatial_tiles", "channel_tiles", "splits_input_channels", "bands", "input_channels",
            "input_region_cols"]
 
 Span = tuple[int, int]
@@ -77,7 +77,7 @@ def input_region_cols(layer: Layer, cols: Span) -> Span:
     return _input_span(layer, cols, 1)
 
 
-def _input_channels(layer: Layer, channels: Span) -> Span:
+def input_channels(layer: Layer, channels: Span) -> Span:
     """Input channels output channels `channels` read."""
     cin = hwc(layer.input_shape)[2]
     if channel_wise(layer):
@@ -195,11 +195,11 @@ def _channel_groups(layer: Layer, channel_step: int, order: str) -> list[tuple[i
     that is not channel-wise, every input channel (loaded once per spatial tile).
     """
     co = hwc(layer.output_shape)[2]
-    everything = _input_channels(layer, (0, co))
+    everything = input_channels(layer, (0, co))
     kinds: dict[tuple[int, int], int] = {}
     for k0, k1 in channel_tiles(co, channel_step):
         span = everything if order == "rows_outer" and not channel_wise(layer) \
-            else _input_channels(layer, (k0, k1))
+            else input_channels(layer, (k0, k1))
         key = (k1 - k0, span[1] - span[0])
         kinds[key] = kinds.get(key, 0) + 1
     return [(count, ch, width) for (ch, width), count in kinds.items()]
@@ -231,7 +231,7 @@ def _evaluate(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, chann
             if channel_wise(layer) or order == "weights_outer":
                 read += n_s * n_c * int(inp.sum())
         if not channel_wise(layer) and order == "rows_outer":
-            full = _input_channels(layer, (0, co))
+            full = input_channels(layer, (0, co))
             read += n_s * len(layer.input_shapes) * int(
                 np.ceil(samples * in_area * (full[1] - full[0]) * bits / 8).sum())
     n_spatial = sum(n for n, _ in sample_bands) * len(in_area)

@@ -22,8 +22,8 @@ from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
 from accelsim.mapping.schedule import Alloc, Compute, Free, Load, Region, Schedule, Store, Tile
 from accelsim.mapping.tiling import (
-    _input_channels,
     hwc,
+    input_channels,
     input_region_cols,
     input_region_rows,
 )
@@ -189,7 +189,7 @@ class _Machine:
         tile: Tile = a.tile
         rows = input_region_rows(layer, tile.rows)
         cols = input_region_cols(layer, tile.cols) if tile.cols is not None else None
-        channels = _input_channels(layer, tile.channels)
+        channels = input_channels(layer, tile.channels)
         xs = []
         for src, buffer in zip(layer.inputs, a.inputs, strict=True):
             part = self._slice(layer, buffer, src, tile.samples, rows, channels, cols)
