@@ -108,7 +108,8 @@ def verify(target: str, hardware: str, modes: tuple[str, ...], against: str | No
         checks.append({"check": f"schedule replay ({config.simulation.policy}, {mode})",
                        "max_abs_err": r.max_abs_err, "max_rel_err": r.max_rel_err,
                        "passed": r.passed, "steps": r.steps,
-                       "peak_sram_bytes": r.peak_sram_bytes})
+                       "peak_sram_bytes": r.peak_sram_bytes,
+                       "accumulator_overflows": r.overflows})
     if against is not None:
         if Path(target).suffix.lower() != ".onnx":
             raise AccelsimError(f"{target}: --against onnxruntime needs an .onnx model")
@@ -121,8 +122,12 @@ def verify(target: str, hardware: str, modes: tuple[str, ...], against: str | No
         click.echo(json.dumps(summary, indent=2))
     else:
         for c in checks:
+            overflows = c.get("accumulator_overflows")
+            plural = "s" if overflows != 1 else ""
+            note = (f"  ({overflows:,} accumulator overflow{plural} at "
+                    f"{p.accumulator_bits} bits)" if overflows else "")
             click.echo(f"{c['check']:45s} max abs err {c['max_abs_err']:.3g}  "
                        f"max rel err {c['max_rel_err']:.3g}  "
-                       f"{'PASS' if c['passed'] else 'FAIL'}")
+                       f"{'PASS' if c['passed'] else 'FAIL'}{note}")
         click.echo("PASS" if passed else "FAIL")
     return 0 if passed else 1

@@ -40,7 +40,11 @@ Box = tuple[slice, slice, slice, slice]
 
 @dataclass(frozen=True)
 class ReplayResult:
-    """Replayed vs direct outputs, their largest errors, and whether they agree."""
+    """Replayed vs direct outputs, their largest errors, and whether they agree.
+
+    `overflows` counts accumulator values outside `accumulator_bits` in the integer run
+    (0 in float32): the schedule can match exactly and the precision still be too narrow.
+    """
 
     mode: str
     max_abs_err: float
@@ -48,6 +52,7 @@ class ReplayResult:
     passed: bool
     peak_sram_bytes: int
     steps: int
+    overflows: int = 0
 
 
 @dataclass
@@ -276,4 +281,5 @@ def replay(net: Network, schedule: Schedule, x: np.ndarray, params: Params | Non
         worst_abs = max(worst_abs, agreement.max_abs_err)
         worst_rel = max(worst_rel, agreement.max_rel_err)
         passed &= agreement.passed
-    return ReplayResult(mode, worst_abs, worst_rel, passed, machine.peak, machine.steps)
+    return ReplayResult(mode, worst_abs, worst_rel, passed, machine.peak, machine.steps,
+                        direct.total_overflows)
