@@ -103,9 +103,10 @@ def execute(
 
     from tqdm import tqdm
 
+    # The backend first: a missing optional package is an error before any output.
+    runner = make_backend(backend, scheduler, workers) if isinstance(backend, str) else backend
     bar = tqdm(total=design.n_points, initial=already, unit="pt", unit_scale=True,
                desc="sweep", file=sys.stderr, disable=not progress, smoothing=0.1)
-    runner = make_backend(backend, scheduler, workers) if isinstance(backend, str) else backend
     computed = 0
     try:
         pending: dict[Any, tuple[str, Any]] = {}
