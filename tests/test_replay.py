@@ -9,7 +9,7 @@ import pytest
 
 from accelsim.errors import ReplayError
 from accelsim.ir import build_model
-from accelsim.mapping import Load, Sizes, build_schedule
+from accelsim.mapping import BuildOptions, Load, Sizes, build_schedule
 from accelsim.reference.quant import Precision
 from accelsim.reference.replay import replay
 
@@ -44,7 +44,7 @@ def test_column_tiles_replay(double_buffer: bool) -> None:
     # filters: the search splits output columns (with a horizontal halo).
     net = build_model("mobilenet_v1_cifar", 0.25)
     schedule = build_schedule(net, Sizes(8, 8, 32, batch=2), 2_500, "liveness",
-                              double_buffer=double_buffer)
+                              options=BuildOptions("full" if double_buffer else "none"))
     assert any("cols" in ls.tiling for ls in schedule.layers)
     for mode in ("float32", "int"):
         result = replay(net, schedule, X, mode=mode)  # type: ignore[arg-type]
@@ -82,7 +82,7 @@ def test_grouped_convolutions_tile_and_replay(capacity: int, double_buffer: bool
     b.conv2d("g2", x, 64, 1, groups=8)
     net = b.build()
     schedule = build_schedule(net, Sizes(8, 8, 32, batch=2), capacity, "liveness",
-                              double_buffer=double_buffer)
+                              options=BuildOptions("full" if double_buffer else "none"))
     assert all(ls.tiling != "none" for ls in schedule.layers)
     data = np.random.default_rng(4).standard_normal((2, 32, 32, 64)).astype(np.float32)
     for mode in ("float32", "int"):

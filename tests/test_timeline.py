@@ -9,6 +9,7 @@ from accelsim.config import load_run
 from accelsim.ir import build_model
 from accelsim.mapping import (
     Alloc,
+    BuildOptions,
     Compute,
     Free,
     LayerSchedule,
@@ -91,7 +92,7 @@ def test_overlap_between_the_bounds_and_never_slower(model: str, capacity: str) 
 def test_double_buffered_tiles_reserve_the_second_buffer_and_replay() -> None:
     net = build_model("mobilenet_v1_cifar", 0.25)
     sizes = Sizes(8, 8, 32, batch=1)
-    s = build_schedule(net, sizes, 6_000, "liveness", double_buffer=True)
+    s = build_schedule(net, sizes, 6_000, "liveness", options=BuildOptions("full"))
     doubled = [ls for ls in s.layers if "double-buffered" in str(
         [t.placement for t in s.tensors if t.tensor == ls.name])]
     assert doubled, "some tiled layer should take two buffer sets"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accelsim.mapping.policies import POLICIES, build_schedule
+from accelsim.mapping.policies import BUFFERINGS, POLICIES, Buffering, BuildOptions, build_schedule
 from accelsim.mapping.schedule import (
     Alloc,
     Compute,
@@ -17,6 +17,6 @@ from accelsim.mapping.schedule import (
 )
 from accelsim.mapping.tiling import Sizes, TilePlan, search_tiles
 
-__all__ = ["Alloc", "Compute", "Free", "LayerSchedule", "Load", "POLICIES", "Region",
-           "Schedule", "Sizes", "Store", "TensorPlacement", "Tile", "TilePlan",
-           "build_schedule", "search_tiles"]
+__all__ = ["BUFFERINGS", "POLICIES", "Alloc", "Buffering", "BuildOptions", "Compute", "Free",
+           "LayerSchedule", "Load", "Region", "Schedule", "Sizes", "Store", "TensorPlacement",
+           "Tile", "TilePlan", "build_schedule", "search_tiles"]

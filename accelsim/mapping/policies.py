@@ -10,13 +10,17 @@
   resident is written to DRAM and occupancy starts again (the layer's input is then
   read back, which the report omits).
 
-Both fall back to the tile search when a layer's own working set cannot fit.
+Both run a layer whose own working set cannot fit through the tile search; a tiled layer
+reads inputs that are already resident in place and keeps its output whole in SRAM when
+that costs the least traffic. A policy is a `Rules` object: the shared `_Builder` asks it
+what to do at each step and never tests a policy's name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from accelsim.errors import ScheduleError
 from accelsim.ir.graph import Network
@@ -31,6 +35,8 @@ from accelsim.mapping.schedule import (
 )
 from accelsim.mapping.sram import SramTracker, buffer_name
 from accelsim.mapping.tiling import (
+    STREAM,
+    Keep,
     Sizes,
     TilePlan,
     bands,
@@ -43,11 +49,28 @@ from accelsim.mapping.tiling import (
     spatial_tiles,
 )
 
-__all__ = ["POLICIES", "build_schedule"]
+__all__ = ["BUFFERINGS", "POLICIES", "Buffering", "BuildOptions", "build_schedule"]
 
 WHOLE = Region()
 #: A schedule of more tiles than this would take minutes and gigabytes to build: refused.
 MAX_SCHEDULE_TILES = 300_000
+
+#: How transfers may run ahead of computes (overlap mode):
+#: `none`: every transfer just before the compute that needs it (the serial schedule);
+#: `filters`: also load later layers' filters early, only where the serial schedule's
+#: occupancy leaves room, so nothing else changes; `full`: also give tiled layers two tile
+#: buffer sets and load the next tile while the current one computes.
+Buffering = Literal["none", "filters", "full"]
+BUFFERINGS: tuple[Buffering, ...] = ("none", "filters", "full")
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How a schedule is built beyond its policy: buffering, and the serial schedule's
+    per-layer SRAM peaks that bound where early filter loads fit (empty: no early loads)."""
+
+    buffering: Buffering = "none"
+    reference_peaks: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,25 +93,71 @@ class _Job:
 
     tile: Tile
     loads: list[_Spec]
-    inputs: list[_Spec]
+    inputs: dict[str, str]  # source tensor -> buffer the tile reads it from
     weights: _Spec | None
     frees: list[str]
+
+
+class Rules:
+    """What a policy decides; the builder calls these hooks and nothing else of it."""
+
+    name = ""
+    #: Filters stay resident after their layer (the 004 method) instead of being freed.
+    keeps_filters = False
+    #: Later layers' filters may be loaded early (overlap); the 004 method never does.
+    prefetches = True
+
+    def before(self, b: _Builder, layer: Layer, at: int) -> None:
+        """Called before a layer that runs whole."""
+
+    def before_tiled(self, b: _Builder, layer: Layer) -> None:
+        """Called before a layer that must be tiled."""
+
+    def after(self, b: _Builder, layer: Layer, at: int) -> None:
+        """Called after every layer."""
+        b.emit_output(layer)
+
+
+class _Liveness(Rules):
+    name = "liveness"
+
+    def after(self, b: _Builder, layer: Layer, at: int) -> None:
+        b.release_inputs(layer, at)
+
+
+class _Accumulate(Rules):
+    name = "accumulate"
+    keeps_filters = True
+    prefetches = False
+
+    def before(self, b: _Builder, layer: Layer, at: int) -> None:
+        missing = sum(b.fmap_bytes(s) for s in dict.fromkeys(layer.inputs)
+                      if not b.is_resident(s))
+        new = missing + b.sizes.weight_bytes(layer) + b.fmap_bytes(layer.name)
+        if not b.sram.fits(new):
+            b.spill_all(f"occupancy {b.sram.used} B + {new} B for {layer.name} exceeds "
+                        f"{b.sram.capacity} B: everything resident written to DRAM")
+
+    def before_tiled(self, b: _Builder, layer: Layer) -> None:
+        b.spill_all(f"{layer.name} cannot fit whole: tiled")
 
 
 class _Builder:
     """Shared state of one schedule build: the network, sizes, SRAM and DRAM copies."""
 
-    def __init__(self, net: Network, sizes: Sizes, capacity: int, policy: str,
-                 double_buffer: bool) -> None:
+    def __init__(self, net: Network, sizes: Sizes, capacity: int, rules: Rules,
+                 options: BuildOptions) -> None:
         self.net = net
-        self.double_buffer = double_buffer
+        self.rules = rules
+        self.options = options
         self.prefetched: dict[str, str] = {}  # layer -> its filters' buffer, loaded early
+        self.extra: list[int] = []  # per layer: bytes of early filters resident during it
         self.plans: dict[str, TilePlan] = {}  # layer -> its full-capacity tiling
         self.sizes = sizes
         self.sram = SramTracker(capacity)
-        self.policy = policy
         self.tensors = net.tensors()
         self.position = {name: i for i, name in enumerate(net.order)}
+        self.computed = [n for n in net.order if net.layer(n).op != "input"]  # LayerSchedules
         self.in_dram: set[str] = set(net.inputs)  # tensors with a valid DRAM copy
         self.layers: list[LayerSchedule] = []
         self.placement: dict[str, str] = {}
@@ -100,7 +169,7 @@ class _Builder:
         return self.sizes.fmap_bytes(self.tensors[tensor].shape)
 
     def buffer_of(self, tensor: str) -> str:
-        return f"fmap:{tensor}"
+        return buffer_name("fmap", tensor, WHOLE)
 
     def is_resident(self, tensor: str) -> bool:
         return self.buffer_of(tensor) in self.sram.resident
@@ -111,6 +180,10 @@ class _Builder:
             if self.position[consumer] > after:
                 return self.position[consumer]
         return len(self.net.order) + 1
+
+    def used_later(self, tensor: str, at: int) -> bool:
+        """True when a layer after position `at` reads `tensor`."""
+        return self.next_use(tensor, at) <= len(self.net.order)
 
     def write_back(self, tensor: str, reason: str) -> None:
         """Store a resident tensor to DRAM if DRAM has no copy of it yet."""
@@ -135,9 +208,8 @@ class _Builder:
     def make_room(self, size: int, pinned: set[str], at: int, for_what: str) -> None:
         """Evict feature maps, furthest next use first, until `size` more bytes fit."""
         while not self.sram.fits(size):
-            victims = [b.removeprefix("fmap:") for b in self.sram.resident
-                       if b.startswith("fmap:") and "@" not in b]
-            victims = [t for t in victims if t not in pinned]
+            victims = [r.tensor for r in self.sram.resident.values()
+                       if r.kind == "fmap" and r.region == WHOLE and r.tensor not in pinned]
             if not victims:
                 raise ScheduleError(f"internal error: nothing to evict for {for_what}")
             victim = max(victims, key=lambda t: (self.next_use(t, at), -self.position[t]))
@@ -145,6 +217,16 @@ class _Builder:
             when = (f"next used by layer {nxt}" if nxt <= len(self.net.order)
                     else "no later use")
             self.evict(victim, f"evicted {victim} ({when}) to make room for {for_what}")
+
+    def spill_all(self, reason: str) -> None:
+        """The 004 method's overflow: write every resident buffer to DRAM, free them all."""
+        for r in list(self.sram.resident.values()):
+            if r.kind == "fmap":
+                self.write_back(r.tensor, reason)
+                self.placement[r.tensor] = "sram, spilled to dram"
+                self.spill_reason[r.tensor] = reason
+            self.sram.free(r.buffer)  # filters are clean copies of DRAM: dropped
+        self.note_spill(reason)
 
     # ---- one layer, whole ------------------------------------------------------------
     def run_whole(self, layer: Layer, at: int) -> None:
@@ -161,41 +243,52 @@ class _Builder:
             weights = self.sram.load("weights", layer.name, WHOLE, size)
         self.make_room(self.fmap_bytes(layer.name), pinned, at, f"output of {layer.name}")
         out = self.sram.alloc(layer.name, WHOLE, self.fmap_bytes(layer.name))
-        if self.double_buffer and self.policy == "liveness":
-            self.prefetch_next_filters(at)
+        self.prefetch_filters()
         ho = hwc(layer.output_shape)
         tile = Tile((0, self.sizes.batch), (0, ho[0]), (0, ho[2]))
         self.sram.compute(Compute(layer.name, tile, tuple(self.buffer_of(s) for s in
                                                           layer.inputs), weights, out,
                                   layer.macs * self.sizes.batch))
         self.placement.setdefault(layer.name, "sram")
-        if weights is not None and self.policy != "accumulate":
+        if weights is not None and not self.rules.keeps_filters:
             self.sram.free(weights)
 
-    def prefetch_next_filters(self, at: int) -> None:
-        """Double buffering: load later layers' filters now, as far ahead as SRAM allows.
+    def prefetch_filters(self) -> None:
+        """Load later layers' filters now, where the serial schedule leaves room for them.
 
-        They then cross the bus while this and the following layers compute. A layer's
-        filters are prefetched only if they fit now with room left for the largest working
-        set of the layers before it, so prefetching never forces a feature map out.
-        Tiled layers stream their own filters and end the look-ahead.
+        A layer's filters are loaded early only if, through every layer until they are
+        used, the serial schedule's SRAM peak plus what is already loaded early plus them
+        fits the capacity: the serial schedule's every other decision then stays valid, so
+        the transfers are the same, only earlier. Tiled layers end the look-ahead.
         """
-        reserve = 0
-        for name in self.net.order[at + 1:]:
+        peaks = self.options.reference_peaks
+        if self.options.buffering == "none" or not peaks or not self.rules.prefetches:
+            return
+        here = len(self.layers) - 1
+        if len(self.extra) < len(peaks):
+            self.extra = [0] * len(peaks)
+        for later in range(here + 1, len(peaks)):
+            name = self.computed[later]
             nxt = self.net.layer(name)
-            if self.working_set(nxt) > self.sram.capacity:
+            if name in self.plans:
                 return
+            if not nxt.is_weighted or name in self.prefetched:
+                continue
             size = self.sizes.weight_bytes(nxt)
-            if nxt.is_weighted and name not in self.prefetched:
-                if not self.sram.fits(size + max(reserve, self.working_set(nxt) - size)):
-                    return
-                self.prefetched[name] = self.sram.load("weights", name, WHOLE, size)
-            reserve = max(reserve, self.working_set(nxt))
+            window = range(here, later)
+            if any(peaks[j] + self.extra[j] + size > self.sram.capacity for j in window):
+                return
+            if not self.sram.fits(size):
+                return
+            for j in window:
+                self.extra[j] += size
+            self.prefetched[name] = self.sram.load("weights", name, WHOLE, size,
+                                                   owner=name)
 
     def release_inputs(self, layer: Layer, at: int) -> None:
         """Free inputs whose last consumer was this layer; store and free network outputs."""
         for src in dict.fromkeys(layer.inputs):
-            if self.is_resident(src) and self.next_use(src, at) > len(self.net.order):
+            if self.is_resident(src) and not self.used_later(src, at):
                 self.sram.free(self.buffer_of(src))
         self.emit_output(layer)
 
@@ -207,47 +300,91 @@ class _Builder:
             self.placement[layer.name] = "sram, written to dram (network output)"
 
     # ---- one layer, tiled ----------------------------------------------------------
-    def run_tiled(self, layer: Layer, at: int) -> TilePlan:
-        """Stream the layer tile by tile: inputs from DRAM, outputs to DRAM.
+    def tile_choice(self, layer: Layer, at: int, ways: int) -> tuple[TilePlan, list[str]]:
+        """The tiling with the least traffic, counting what keeping or streaming costs.
 
-        Double-buffered, tiles are searched for half the SRAM and the next tile's loads
-        are issued before the current tile computes, so both buffers are really held.
+        Resident inputs may stay (tiles read them in place) or be evicted (written back if
+        DRAM has no copy, and re-read later if another layer needs them); the output may be
+        kept whole (its consumers then read it from SRAM) or streamed (each tile stored, and
+        read back by a later layer). Each choice is searched with the SRAM left beside what
+        it keeps, one tile buffer set per `ways`. Returns the plan and the inputs to evict.
         """
-        for src in dict.fromkeys(layer.inputs):
-            if self.is_resident(src):
-                self.evict(src, f"{layer.name} is tiled: its input {src} streams from DRAM")
-        plan = self.plans.pop(layer.name, None) or search_tiles(layer, self.sizes,
-                                                                self.sram.capacity)
+        sources = list(dict.fromkeys(layer.inputs))
+        resident = [s for s in sources if self.is_resident(s)]
+        output = self.fmap_bytes(layer.name)
+        consumed = bool(self.tensors[layer.name].consumers)
+        best: tuple[int, int, TilePlan, list[str]] | None = None
+        for kept in ([resident, []] if resident else [[]]):
+            evicted = [s for s in resident if s not in kept]
+            penalty = sum(self.fmap_bytes(s) * ((s not in self.in_dram) + self.used_later(s, at))
+                          for s in evicted)
+            for keep_output in ([True, False] if consumed else [False]):
+                fixed = sum(self.fmap_bytes(s) for s in kept) + output * keep_output
+                room = (self.sram.capacity - fixed) // ways
+                if room <= 0:
+                    continue
+                keep = Keep(len(kept), keep_output)
+                try:
+                    plan = (self.plans[layer.name] if keep == STREAM and ways == 1
+                            and layer.name in self.plans else
+                            search_tiles(layer, self.sizes, room, keep))
+                except ScheduleError:
+                    continue
+                cost = plan.read_bytes + plan.write_bytes + penalty + (
+                    0 if keep_output or not consumed else output)
+                if best is None or (cost, plan.tiles) < best[:2]:
+                    best = (cost, plan.tiles, plan, evicted)
+        if best is None:
+            raise ScheduleError(f"internal error: no tiling of {layer.name} fits")
+        return best[2], best[3]
+
+    def run_tiled(self, layer: Layer, at: int) -> TilePlan:
+        """Run the layer tile by tile, reading resident inputs in place.
+
+        With `full` buffering, tiles are also searched for two buffer sets, and when that
+        moves no more bytes the next tile's loads are issued before the current tile
+        computes, so both buffers are really held.
+        """
+        plan, evicted = self.tile_choice(layer, at, 1)
         double = False
-        if self.double_buffer:
+        if self.options.buffering == "full":
             try:
-                halves = search_tiles(layer, self.sizes, self.sram.capacity // 2)
+                halves, halves_evicted = self.tile_choice(layer, at, 2)
             except ScheduleError:
                 halves = None
-            # Two buffer sets halve the tiles; take them only if that re-reads nothing more.
-            traffic = plan.read_bytes + plan.write_bytes
-            if halves is not None and halves.read_bytes + halves.write_bytes <= traffic:
-                plan, double = halves, True
-        double = double and not plan.in_channel_step
+            if (halves is not None and not halves.in_channel_step
+                    and halves.read_bytes + halves.write_bytes
+                    <= plan.read_bytes + plan.write_bytes):
+                plan, evicted, double = halves, halves_evicted, True
+        for src in evicted:
+            self.evict(src, f"{layer.name} is tiled: its input {src} streams from DRAM")
         ways = 2 if double else 1
-        self.make_room(plan.peak_bytes * ways, set(), at, f"tiles of {layer.name}")
+        kept = {s for s in layer.inputs if self.is_resident(s)}
+        out = None
+        if plan.keep.output:
+            self.make_room(self.fmap_bytes(layer.name), kept, at, f"output of {layer.name}")
+            out = self.sram.alloc(layer.name, WHOLE, self.fmap_bytes(layer.name))
+        self.make_room(plan.peak_bytes * ways, kept | {layer.name}, at,
+                       f"tiles of {layer.name}")
         if plan.in_channel_step:
             self._run_split(layer, plan)
         else:
-            self._run_jobs(layer, self._jobs(layer, plan), double)
-        self.in_dram.add(layer.name)
+            self._run_jobs(layer, self._jobs(layer, plan, kept), double, out)
+        if out is None:
+            self.in_dram.add(layer.name)
         buffering = ", double-buffered" if double else ""
+        where = "sram" if out is not None else "dram"
         self.placement[layer.name] = (
-            f"dram (tiled: {plan.describe(layer, self.sizes.batch)}{buffering})")
+            f"{where} (tiled: {plan.describe(layer, self.sizes.batch)}{buffering})")
         return plan
 
-    def _run_jobs(self, layer: Layer, jobs: list[_Job], double: bool) -> None:
+    def _run_jobs(self, layer: Layer, jobs: list[_Job], double: bool, out: str | None) -> None:
         """Emit tiles in order; double-buffered, each tile's loads precede the previous compute."""
         self._do_loads(jobs[0])
         for i, job in enumerate(jobs):
             if double and i + 1 < len(jobs):
                 self._do_loads(jobs[i + 1])
-            self._compute_tile(layer, job)
+            self._compute_tile(layer, job, out)
             for buffer in job.frees:
                 self.sram.free(buffer)
             if not double and i + 1 < len(jobs):
@@ -287,7 +424,7 @@ class _Builder:
                 self.sram.store(out, layer.name, region)
                 self.sram.free(out)
 
-    def _jobs(self, layer: Layer, plan: TilePlan) -> list[_Job]:
+    def _jobs(self, layer: Layer, plan: TilePlan, kept: set[str]) -> list[_Job]:
         """The tiles in loop order, each with the loads it starts and the frees it ends."""
         ho, wo, co = hwc(layer.output_shape)
         columns: list[tuple[int, int] | None] = (
@@ -300,17 +437,17 @@ class _Builder:
             for ch in groups:
                 weights = self._weights_spec(layer, ch, len(groups))
                 for i, (samples, rows, cols) in enumerate(spatial):
-                    inputs = self._input_specs(layer, samples, rows, ch, cols)
+                    inputs = self._input_specs(layer, samples, rows, ch, cols, kept)
                     last = i == len(spatial) - 1
                     jobs.append(_Job(Tile(samples, rows, ch, cols=cols),
                                      ([weights] if weights and i == 0 else []) + inputs,
-                                     inputs, weights,
+                                     self._reads(layer, inputs), weights,
                                      [s.buffer for s in inputs] + ([weights.buffer]
                                                                    if weights and last else [])))
             return jobs
         whole = self._weights_spec(layer, (0, co), 1) if len(groups) == 1 else None
         for t, (samples, rows, cols) in enumerate(spatial):
-            inputs = self._input_specs(layer, samples, rows, (0, co), cols)
+            inputs = self._input_specs(layer, samples, rows, (0, co), cols, kept)
             for g, ch in enumerate(groups):
                 weights = whole or self._weights_spec(layer, ch, len(groups))
                 first_w = weights if weights and (whole is None or (t == 0 and g == 0)) else None
@@ -318,9 +455,16 @@ class _Builder:
                 loads = (inputs if g == 0 else []) + ([first_w] if first_w else [])
                 frees = ([weights.buffer] if weights and last_w else []) + (
                     [s.buffer for s in inputs] if g == len(groups) - 1 else [])
-                jobs.append(_Job(Tile(samples, rows, ch, cols=cols), loads, inputs, weights,
-                                 frees))
+                jobs.append(_Job(Tile(samples, rows, ch, cols=cols), loads,
+                                 self._reads(layer, inputs), weights, frees))
         return jobs
+
+    def _reads(self, layer: Layer, loaded: list[_Spec]) -> dict[str, str]:
+        """Source tensor -> the buffer a tile reads it from: its loaded region, or the whole
+        resident tensor."""
+        reads = {s: self.buffer_of(s) for s in layer.inputs}
+        reads.update({spec.tensor: spec.buffer for spec in loaded})
+        return reads
 
     def _weights_spec(self, layer: Layer, ch: tuple[int, int], groups: int) -> _Spec | None:
         if not layer.is_weighted:
@@ -329,34 +473,37 @@ class _Builder:
         return _Spec("weights", layer.name, region, self.sizes.weight_bytes(layer, ch))
 
     def _input_specs(self, layer: Layer, samples: tuple[int, int], rows: tuple[int, int],
-                     ch: tuple[int, int], cols: tuple[int, int] | None = None) -> list[_Spec]:
+                     ch: tuple[int, int], cols: tuple[int, int] | None,
+                     kept: set[str]) -> list[_Spec]:
+        """Loads of the streamed inputs' regions a tile reads (kept inputs load nothing)."""
         in_rows = input_region_rows(layer, rows)
         in_cols = input_region_cols(layer, cols) if cols is not None else None
         span = input_channels(layer, ch)
         return [_Spec("fmap", src, Region(samples, in_rows, span, cols=in_cols),
                       self.sizes.region_bytes(self.tensors[src].shape, samples, in_rows, span,
                                               in_cols))
-                for src in dict.fromkeys(layer.inputs)]
+                for src in dict.fromkeys(layer.inputs) if src not in kept]
 
     def _do_loads(self, job: _Job) -> None:
         for spec in job.loads:
             self.sram.load(spec.kind, spec.tensor, spec.region, spec.size)
 
-    def _compute_tile(self, layer: Layer, job: _Job) -> None:
+    def _compute_tile(self, layer: Layer, job: _Job, whole_out: str | None) -> None:
+        """One tile: into the whole resident output if kept, else a tile buffer stored out."""
         tile = job.tile
         samples, rows, ch, cols = tile.samples, tile.rows, tile.channels, tile.cols
         region = Region(samples, rows, ch, cols=cols)
-        out = self.sram.alloc(layer.name, region, self.sizes.region_bytes(
+        out = whole_out or self.sram.alloc(layer.name, region, self.sizes.region_bytes(
             layer.output_shape, samples, rows, ch, cols))
         ho, wo, co = hwc(layer.output_shape)
         width = cols[1] - cols[0] if cols is not None else wo
         share = (samples[1] - samples[0]) * (rows[1] - rows[0]) * width * (ch[1] - ch[0])
         macs = layer.macs * share // (ho * wo * co)
-        by_source = {s.tensor: s.buffer for s in job.inputs}
-        self.sram.compute(Compute(layer.name, tile, tuple(by_source[s] for s in layer.inputs),
+        self.sram.compute(Compute(layer.name, tile, tuple(job.inputs[s] for s in layer.inputs),
                                   job.weights.buffer if job.weights else None, out, macs))
-        self.sram.store(out, layer.name, region)
-        self.sram.free(out)
+        if whole_out is None:
+            self.sram.store(out, layer.name, region)
+            self.sram.free(out)
 
     # ---- the whole network -----------------------------------------------------------
     def working_set(self, layer: Layer) -> int:
@@ -378,7 +525,7 @@ class _Builder:
                     f"{name}.weights", "weights", self.sizes.weight_bytes(layer),
                     self.position[name], self.position[name],
                     "dram, loaded into sram for its layer"))
-        return Schedule(self.policy, self.sram.capacity, self.sizes.batch, self.layers,
+        return Schedule(self.rules.name, self.sram.capacity, self.sizes.batch, self.layers,
                         placements)
 
     def plan_oversized(self) -> None:
@@ -396,7 +543,8 @@ class _Builder:
                 f"SRAM at batch {self.sizes.batch} (more than {MAX_SCHEDULE_TILES:,}; "
                 f"{worst.tiles:,} in layer {name!r}); raise hardware.sram.capacity")
 
-    def layer_loop(self, step: Callable[[Layer, int, LayerSchedule], None]) -> Schedule:
+    def run(self) -> Schedule:
+        """Every layer in order: whole when its working set fits, else tiled."""
         self.plan_oversized()
         for at, name in enumerate(self.net.order):
             layer = self.net.layer(name)
@@ -406,7 +554,13 @@ class _Builder:
             self.layers.append(ls)
             self.current = ls
             self.sram.begin(ls)
-            step(layer, at, ls)
+            if layer.name in self.plans:
+                self.rules.before_tiled(self, layer)
+                ls.tiling = self.run_tiled(layer, at).describe(layer, self.sizes.batch)
+            else:
+                self.rules.before(self, layer, at)
+                self.run_whole(layer, at)
+            self.rules.after(self, layer, at)
             if at == len(self.net.order) - 1:
                 self.drain()
             self.sram.end()
@@ -414,75 +568,32 @@ class _Builder:
 
     def drain(self) -> None:
         """End of the inference: write back network outputs still resident, free the rest."""
-        for buffer in list(self.sram.resident):
-            tensor = buffer.partition(":")[2]
-            if buffer.startswith("fmap:") and not self.tensors[tensor].consumers:
-                self.write_back(tensor, "")
-            self.sram.free(buffer)
+        for r in list(self.sram.resident.values()):
+            if r.kind == "fmap" and not self.tensors[r.tensor].consumers:
+                self.write_back(r.tensor, "")
+            self.sram.free(r.buffer)
 
 
-def _liveness(net: Network, sizes: Sizes, capacity: int, double_buffer: bool) -> Schedule:
-    b = _Builder(net, sizes, capacity, "liveness", double_buffer)
-
-    def step(layer: Layer, at: int, ls: LayerSchedule) -> None:
-        if b.working_set(layer) <= capacity:
-            b.run_whole(layer, at)
-        else:
-            ls.tiling = b.run_tiled(layer, at).describe(layer, sizes.batch)
-        b.release_inputs(layer, at)
-
-    return b.layer_loop(step)
-
-
-def _accumulate(net: Network, sizes: Sizes, capacity: int, double_buffer: bool) -> Schedule:
-    b = _Builder(net, sizes, capacity, "accumulate", double_buffer)
-
-    def step(layer: Layer, at: int, ls: LayerSchedule) -> None:
-        if b.working_set(layer) > capacity:
-            _spill_all(b, f"{layer.name} cannot fit whole: tiled")
-            ls.tiling = b.run_tiled(layer, at).describe(layer, sizes.batch)
-            return
-        missing = sum(b.fmap_bytes(s) for s in dict.fromkeys(layer.inputs)
-                      if not b.is_resident(s))
-        new = missing + sizes.weight_bytes(layer) + b.fmap_bytes(layer.name)
-        if not b.sram.fits(new):
-            _spill_all(b, f"occupancy {b.sram.used} B + {new} B for {layer.name} exceeds "
-                          f"{capacity} B: everything resident written to DRAM")
-        b.run_whole(layer, at)
-        b.emit_output(layer)
-
-    return b.layer_loop(step)
-
-
-def _spill_all(b: _Builder, reason: str) -> None:
-    """The 004 method's overflow: write every resident buffer to DRAM and free them all."""
-    for buffer in list(b.sram.resident):
-        kind, _, tensor = buffer.partition(":")
-        if kind == "fmap":
-            b.write_back(tensor, reason)
-            b.placement[tensor] = "sram, spilled to dram"
-            b.spill_reason[tensor] = reason
-        b.sram.free(buffer)  # filters are clean copies of DRAM: dropped, not written
-    b.note_spill(reason)
+def _builder(rules: Rules) -> Callable[[Network, Sizes, int, BuildOptions], Schedule]:
+    """A registry entry: build a schedule with these rules."""
+    def build(net: Network, sizes: Sizes, capacity: int, options: BuildOptions) -> Schedule:
+        return _Builder(net, sizes, capacity, rules, options).run()
+    return build
 
 
 #: Policy name -> schedule builder. Names match accelsim.config.POLICIES.
-POLICIES: dict[str, Callable[[Network, Sizes, int, bool], Schedule]] = {
-    "liveness": _liveness,
-    "accumulate": _accumulate,
+POLICIES: dict[str, Callable[[Network, Sizes, int, BuildOptions], Schedule]] = {
+    "liveness": _builder(_Liveness()),
+    "accumulate": _builder(_Accumulate()),
 }
 
 
 def build_schedule(net: Network, sizes: Sizes, capacity: int, policy: str = "liveness",
-                   double_buffer: bool = False) -> Schedule:
-    """Schedule `net` on an SRAM of `capacity` bytes with the named policy.
-
-    double_buffer (used with overlap): tiles hold two buffer sets and prefetch the next
-    tile; liveness also prefetches the next layer's filters while a layer computes.
-    """
+                   options: BuildOptions | None = None) -> Schedule:
+    """Schedule `net` on an SRAM of `capacity` bytes with the named policy."""
     try:
         builder = POLICIES[policy]
     except KeyError:
         raise ScheduleError(
             f"unknown policy {policy!r}; known: {', '.join(POLICIES)}") from None
-    return builder(net, sizes, capacity, double_buffer)
+    return builder(net, sizes, capacity, options or BuildOptions())

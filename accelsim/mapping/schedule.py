@@ -80,13 +80,18 @@ class Tile:
 
 @dataclass(frozen=True)
 class Load:
-    """Copy `region` of `tensor` from DRAM into SRAM buffer `buffer`."""
+    """Copy `region` of `tensor` from DRAM into SRAM buffer `buffer`.
+
+    `owner` is the layer the bytes are for when they are loaded early, during another
+    layer (a prefetch); "" means the layer whose actions hold the load.
+    """
 
     buffer: str
     tensor: str
     kind: Literal["fmap", "weights"]
     region: Region
     bytes: int
+    owner: str = ""
 
 
 @dataclass(frozen=True)
@@ -206,21 +211,19 @@ class Schedule:
         """Number of eviction or spill events."""
         return sum(ls.spills for ls in self.layers)
 
-    def traffic(self) -> list[tuple[int, int, int]]:
-        """(DRAM read bytes, DRAM write bytes, transfers) per layer, by owner.
-
-        Filters prefetched during an earlier layer (double buffering) count for the layer
-        they belong to; everything else counts where it happens.
-        """
+    def owners(self) -> list[list[int]]:
+        """Per layer, per action: the index of the layer the action is charged to (a
+        prefetched load counts for the layer it is for, everything else where it happens)."""
         index = {ls.name: i for i, ls in enumerate(self.layers)}
+        return [[index[a.owner] if isinstance(a, Load) and a.owner else i for a in ls.actions]
+                for i, ls in enumerate(self.layers)]
+
+    def traffic(self) -> list[tuple[int, int, int]]:
+        """(DRAM read bytes, DRAM write bytes, transfers) per layer, by owner."""
         totals = [[0, 0, 0] for _ in self.layers]
-        for i, ls in enumerate(self.layers):
-            for a in ls.actions:
-                if isinstance(a, Load):
-                    owner = index[a.tensor] if a.kind == "weights" else i
-                    totals[owner][0] += a.bytes
+        for ls, owners in zip(self.layers, self.owners(), strict=True):
+            for a, owner in zip(ls.actions, owners, strict=True):
+                if isinstance(a, Load | Store):
+                    totals[owner][0 if isinstance(a, Load) else 1] += a.bytes
                     totals[owner][2] += 1
-                elif isinstance(a, Store):
-                    totals[i][1] += a.bytes
-                    totals[i][2] += 1
         return [(r, w, t) for r, w, t in totals]

@@ -7,6 +7,8 @@ which is a bug in a policy, never a result.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from accelsim.errors import ScheduleError
 from accelsim.mapping.schedule import (
     Action,
@@ -19,7 +21,7 @@ from accelsim.mapping.schedule import (
     Store,
 )
 
-__all__ = ["SramTracker", "buffer_name"]
+__all__ = ["Resident", "SramTracker", "buffer_name"]
 
 
 _PREFIX = {"weights": "w", "fmap": "fmap", "psum": "psum"}
@@ -32,12 +34,23 @@ def buffer_name(kind: str, tensor: str, region: Region) -> str:
     return f"{prefix}:{tensor}@{label}" if label else f"{prefix}:{tensor}"
 
 
+@dataclass(frozen=True)
+class Resident:
+    """A buffer held in SRAM: its name, what it holds (kind, tensor, region) and its size."""
+
+    buffer: str
+    kind: str
+    tensor: str
+    region: Region
+    size: int
+
+
 class SramTracker:
     """Resident buffers and their sizes; records each action into the current layer."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self.resident: dict[str, int] = {}
+        self.resident: dict[str, Resident] = {}
         self.used = 0
         self.layer: LayerSchedule | None = None
 
@@ -57,7 +70,7 @@ class SramTracker:
         self.layer.actions.append(action)
         self.layer.peak_sram_bytes = max(self.layer.peak_sram_bytes, self.used)
 
-    def _take(self, buffer: str, size: int) -> None:
+    def _take(self, buffer: str, kind: str, tensor: str, region: Region, size: int) -> None:
         if buffer in self.resident:
             raise ScheduleError(f"buffer {buffer} is already resident")
         if self.used + size > self.capacity:
@@ -65,35 +78,36 @@ class SramTracker:
                 f"internal error: {buffer} ({size} B) would exceed SRAM capacity "
                 f"({self.used} + {size} > {self.capacity} B)"
             )
-        self.resident[buffer] = size
+        self.resident[buffer] = Resident(buffer, kind, tensor, region, size)
         self.used += size
 
     def fits(self, size: int) -> bool:
         """True if `size` more bytes fit right now."""
         return self.used + size <= self.capacity
 
-    def load(self, kind: str, tensor: str, region: Region, size: int) -> str:
-        """DRAM -> SRAM; returns the buffer name."""
+    def load(self, kind: str, tensor: str, region: Region, size: int, owner: str = "") -> str:
+        """DRAM -> SRAM for layer `owner` (default: the layer being recorded); returns the
+        buffer name."""
         buffer = buffer_name(kind, tensor, region)
-        self._take(buffer, size)
+        self._take(buffer, kind, tensor, region, size)
         self._record(Load(buffer, tensor, "weights" if kind == "weights" else "fmap", region,
-                          size))
+                          size, owner))
         return buffer
 
     def alloc(self, tensor: str, region: Region, size: int, kind: str = "fmap") -> str:
         """Reserve SRAM for an output (tile) or, kind 'psum', its partial sums."""
         buffer = buffer_name(kind, tensor, region)
-        self._take(buffer, size)
+        self._take(buffer, kind, tensor, region, size)
         self._record(Alloc(buffer, tensor, region, size))
         return buffer
 
     def store(self, buffer: str, tensor: str, region: Region, reason: str = "") -> None:
         """SRAM -> DRAM copy of a resident buffer (it stays resident)."""
-        self._record(Store(buffer, tensor, region, self.resident[buffer], reason))
+        self._record(Store(buffer, tensor, region, self.resident[buffer].size, reason))
 
     def free(self, buffer: str) -> None:
         """Release a resident buffer."""
-        size = self.resident.pop(buffer)
+        size = self.resident.pop(buffer).size
         self.used -= size
         self._record(Free(buffer, size))
 

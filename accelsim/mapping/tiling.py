@@ -18,6 +18,7 @@ band that fits, because taller bands never add traffic.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,9 +29,9 @@ import numpy as np
 from accelsim.errors import ScheduleError
 from accelsim.ir.layers import Layer, Shape
 
-__all__ = ["Sizes", "TilePlan", "channel_wise", "hwc", "input_region_rows", "search_tiles",
-           "spatial_tiles", "channel_tiles", "splits_input_channels", "bands", "input_channels",
-           "input_region_cols"]
+__all__ = ["Keep", "Sizes", "TilePlan", "channel_wise", "hwc", "input_region_rows",
+           "search_tiles", "spatial_tiles", "channel_tiles", "splits_input_channels", "bands",
+           "input_channels", "input_region_cols"]
 
 Span = tuple[int, int]
 LoopOrder = Literal["weights_outer", "rows_outer"]
@@ -153,6 +154,23 @@ def channel_tiles(channels: int, step: int) -> list[Span]:
 
 
 @dataclass(frozen=True)
+class Keep:
+    """What a tiled layer keeps whole in SRAM instead of streaming it tile by tile.
+
+    `inputs`: how many of the layer's distinct inputs are already resident and stay so
+    (tiles read them in place: no DRAM reads); `output`: the output is allocated whole and
+    the tiles fill it (no DRAM writes). What is kept occupies SRAM for the whole layer, so
+    the caller searches with the capacity left beside it.
+    """
+
+    inputs: int = 0
+    output: bool = False
+
+
+STREAM = Keep()
+
+
+@dataclass(frozen=True)
 class TilePlan:
     """A chosen tiling: steps per dimension, loop order, its DRAM traffic and SRAM peak."""
 
@@ -166,6 +184,7 @@ class TilePlan:
     tiles: int
     in_channel_step: int = 0  # 0: input channels not split
     col_step: int = 0  # 0: every tile spans all output columns
+    keep: Keep = STREAM
 
     def describe(self, layer: Layer, batch: int) -> str:
         """E.g. 'rows 8/56 x ch 64/128 (7 tiles, weights_outer)'."""
@@ -187,6 +206,7 @@ def _band_sizes(total: int, step: int) -> list[tuple[int, int]]:
     return [(n, size) for n, size in ((total // step, step), (1, total % step)) if n and size]
 
 
+@functools.lru_cache(maxsize=4096)
 def _channel_groups(layer: Layer, channel_step: int, order: str) -> list[tuple[int, int, int]]:
     """(how many, output channels, input channels held) over the layer's channel tiles.
 
@@ -206,16 +226,19 @@ def _channel_groups(layer: Layer, channel_step: int, order: str) -> list[tuple[i
 
 
 def _evaluate(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, channel_step: int,
-              order: LoopOrder, col_step: int = 0) -> TilePlan:
+              order: LoopOrder, col_step: int = 0, keep: Keep = STREAM) -> TilePlan:
     """Traffic and peak SRAM of one candidate tiling, in closed form over its bands.
 
     Every tile holds its input regions, its channel group's filters and its output at
     once. Channel-wise layers read each input channel once whatever the order; other
     layers re-read the input per channel group when channel groups are the outer loop.
     Filters are re-read per spatial tile when spatial tiles are outer and there is more
-    than one channel group.
+    than one channel group. Kept inputs and a kept output move nothing and are not part of
+    a tile's peak (they occupy SRAM beside the tiles, see Keep).
     """
     co = hwc(layer.output_shape)[2]
+    streamed = len(dict.fromkeys(layer.inputs)) - keep.inputs
+    writes = 0 if keep.output else 1
     in_area, out_area = _areas(layer, row_step, col_step)
     sample_bands = _band_sizes(sizes.batch, sample_step)
     channel_groups = _channel_groups(layer, channel_step, order)
@@ -223,8 +246,8 @@ def _evaluate(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, chann
     read = write = peak = 0
     for n_s, samples in sample_bands:
         for n_c, ch, width in channel_groups:
-            inp = len(layer.input_shapes) * np.ceil(samples * in_area * width * bits / 8)
-            out = np.ceil(samples * out_area * ch * bits / 8)
+            inp = streamed * np.ceil(samples * in_area * width * bits / 8)
+            out = writes * np.ceil(samples * out_area * ch * bits / 8)
             tile_peak = inp + sizes.weight_bytes(layer, (0, ch)) + out
             peak = max(peak, int(tile_peak.max()))
             write += n_s * n_c * int(out.sum())
@@ -232,19 +255,20 @@ def _evaluate(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, chann
                 read += n_s * n_c * int(inp.sum())
         if not channel_wise(layer) and order == "rows_outer":
             full = input_channels(layer, (0, co))
-            read += n_s * len(layer.input_shapes) * int(
+            read += n_s * streamed * int(
                 np.ceil(samples * in_area * (full[1] - full[0]) * bits / 8).sum())
     n_spatial = sum(n for n, _ in sample_bands) * len(in_area)
     n_groups = sum(n for n, _, _ in channel_groups)
     weight_reads = n_spatial if order == "rows_outer" and n_groups > 1 else 1
     read += sizes.weight_bytes(layer) * weight_reads
     return TilePlan(sample_step, row_step, channel_step, order, read, write, peak,
-                    n_spatial * n_groups, col_step=col_step)
+                    n_spatial * n_groups, col_step=col_step, keep=keep)
 
 
 def _fits(layer: Layer, sizes: Sizes, capacity: int, samples: int, rows: int, channels: int,
-          order: LoopOrder) -> bool:
-    return _evaluate(layer, sizes, samples, rows, channels, order).peak_bytes <= capacity
+          order: LoopOrder, keep: Keep) -> bool:
+    plan = _evaluate(layer, sizes, samples, rows, channels, order, keep=keep)
+    return plan.peak_bytes <= capacity
 
 
 def _largest(predicate: Callable[[int], bool], lo: int, hi: int) -> int:
@@ -262,20 +286,22 @@ def _largest(predicate: Callable[[int], bool], lo: int, hi: int) -> int:
 
 
 def _spatial_steps(layer: Layer, sizes: Sizes, capacity: int, channels: int,
-                   order: LoopOrder) -> tuple[int, int] | None:
+                   order: LoopOrder, keep: Keep) -> tuple[int, int] | None:
     """Tallest fitting (samples, rows) band for a channel step, or None if none fits."""
     ho = hwc(layer.output_shape)[0]
-    if _fits(layer, sizes, capacity, 1, ho, channels, order):
-        most = _largest(lambda b: _fits(layer, sizes, capacity, b, ho, channels, order),
+    if _fits(layer, sizes, capacity, 1, ho, channels, order, keep):
+        most = _largest(lambda b: _fits(layer, sizes, capacity, b, ho, channels, order, keep),
                         1, sizes.batch)
         return most, ho
     if not _row_tileable(layer):
         return None
-    rows = _largest(lambda r: _fits(layer, sizes, capacity, 1, r, channels, order), 1, ho - 1)
+    rows = _largest(lambda r: _fits(layer, sizes, capacity, 1, r, channels, order, keep),
+                    1, ho - 1)
     return (1, rows) if rows >= 1 else None
 
 
-def _candidates(layer: Layer, sizes: Sizes, capacity: int, order: LoopOrder) -> list[TilePlan]:
+def _candidates(layer: Layer, sizes: Sizes, capacity: int, order: LoopOrder,
+                keep: Keep) -> list[TilePlan]:
     """Pruned candidates for one loop order.
 
     Smaller channel groups only ever let spatial bands grow. When the input is read
@@ -287,23 +313,23 @@ def _candidates(layer: Layer, sizes: Sizes, capacity: int, order: LoopOrder) -> 
     """
     co = hwc(layer.output_shape)[2]
     if layer.op in ("softmax", "flatten"):
-        steps = _spatial_steps(layer, sizes, capacity, co, order)
-        return [] if steps is None else [_evaluate(layer, sizes, *steps, co, order)]
+        steps = _spatial_steps(layer, sizes, capacity, co, order, keep)
+        return [] if steps is None else [_evaluate(layer, sizes, *steps, co, order, keep=keep)]
     if channel_wise(layer) or order == "rows_outer":
-        steps = _spatial_steps(layer, sizes, capacity, 1, order)
+        steps = _spatial_steps(layer, sizes, capacity, 1, order, keep)
         if steps is None:
             return []
         channels = _largest(
-            lambda c: _spatial_steps(layer, sizes, capacity, c, order) == steps, 1, co)
-        return [_evaluate(layer, sizes, *steps, channels, order)]
+            lambda c: _spatial_steps(layer, sizes, capacity, c, order, keep) == steps, 1, co)
+        return [_evaluate(layer, sizes, *steps, channels, order, keep=keep)]
     plans: list[TilePlan] = []
     for groups in range(1, co + 1):
         channels = math.ceil(co / groups)
         if plans and channels == plans[-1].channel_step:
             continue
-        steps = _spatial_steps(layer, sizes, capacity, channels, order)
+        steps = _spatial_steps(layer, sizes, capacity, channels, order, keep)
         if steps is not None:
-            plans.append(_evaluate(layer, sizes, *steps, channels, order))
+            plans.append(_evaluate(layer, sizes, *steps, channels, order, keep=keep))
         if len(plans) == 3:
             break
     return plans
@@ -401,7 +427,7 @@ def _split_candidates(layer: Layer, sizes: Sizes, capacity: int) -> list[TilePla
     return [_evaluate_split(layer, sizes, best.row_step, best.channel_step, step)]
 
 
-def _column_candidates(layer: Layer, sizes: Sizes, capacity: int) -> list[TilePlan]:
+def _column_candidates(layer: Layer, sizes: Sizes, capacity: int, keep: Keep) -> list[TilePlan]:
     """Tilings that also split output columns.
 
     Column bands add a horizontal halo but let more rows and channels share a tile, which
@@ -418,7 +444,7 @@ def _column_candidates(layer: Layer, sizes: Sizes, capacity: int) -> list[TilePl
         for channels in sorted({math.ceil(co / g) for g in range(1, co + 1)}, reverse=True):
             def fits(rows: int, cols: int, channels: int = channels,
                      order: LoopOrder = order) -> bool:
-                plan = _evaluate(layer, sizes, 1, rows, channels, order, cols)
+                plan = _evaluate(layer, sizes, 1, rows, channels, order, cols, keep)
                 return plan.peak_bytes <= capacity
             cols = _largest(lambda c: fits(1, c), 1, wo - 1)
             if cols < 1:
@@ -426,7 +452,7 @@ def _column_candidates(layer: Layer, sizes: Sizes, capacity: int) -> list[TilePl
             def fits_rows(rows: int, cols: int = cols) -> bool:
                 return fits(rows, cols)
             rows = _largest(fits_rows, 1, ho)
-            plans.append(_evaluate(layer, sizes, 1, rows, channels, order, cols))
+            plans.append(_evaluate(layer, sizes, 1, rows, channels, order, cols, keep))
             found += 1
             if found == 4:
                 break
@@ -437,10 +463,13 @@ def _traffic(plan: TilePlan) -> int:
     return plan.read_bytes + plan.write_bytes
 
 
-def _once(layer: Layer, sizes: Sizes) -> int:
-    """Bytes of reading every input and filter byte and writing the output, once each."""
-    inputs = sum(sizes.fmap_bytes(shape) for shape in layer.input_shapes)
-    return inputs + sizes.weight_bytes(layer) + sizes.fmap_bytes(layer.output_shape)
+def _once(layer: Layer, sizes: Sizes, keep: Keep = STREAM) -> int:
+    """Bytes of reading every streamed input and filter byte and writing a streamed output,
+    once each."""
+    shapes = list(dict.fromkeys(zip(layer.inputs, layer.input_shapes, strict=True)))
+    inputs = sum(sizes.fmap_bytes(shape) for _, shape in shapes[keep.inputs:])
+    output = 0 if keep.output else sizes.fmap_bytes(layer.output_shape)
+    return inputs + sizes.weight_bytes(layer) + output
 
 
 #: More tiles than this for one layer means the SRAM is absurdly small for the network;
@@ -448,22 +477,25 @@ def _once(layer: Layer, sizes: Sizes) -> int:
 MAX_TILES = 100_000
 
 
-def search_tiles(layer: Layer, sizes: Sizes, capacity: int) -> TilePlan:
+@functools.lru_cache(maxsize=4096)
+def search_tiles(layer: Layer, sizes: Sizes, capacity: int, keep: Keep = STREAM) -> TilePlan:
     """The least-traffic tiling of `layer` whose every tile fits in `capacity` bytes.
 
-    Full-width tiles first; column bands compete unless a full-width plan already moves
-    every byte once; input channels split only when nothing else fits. Raises ScheduleError
-    naming the layer when no tile fits, or when every plan needs more than MAX_TILES tiles.
+    `capacity` is what is left beside anything kept whole (see Keep). Full-width tiles,
+    column bands and (for conv and dense layers that stream their input) input-channel
+    chunks all compete: least DRAM traffic, then fewest tiles; column bands are skipped
+    when a full-width plan already moves every byte once. Raises ScheduleError naming the
+    layer when no tile fits, or when every plan needs more than MAX_TILES tiles.
     """
-    plans = _candidates(layer, sizes, capacity, "weights_outer") + _candidates(
-        layer, sizes, capacity, "rows_outer")
-    if not plans or min(_traffic(p) for p in plans) > _once(layer, sizes):
-        plans += _column_candidates(layer, sizes, capacity)
-    if not plans and splits_input_channels(layer):
-        plans = _split_candidates(layer, sizes, capacity)
+    plans = _candidates(layer, sizes, capacity, "weights_outer", keep) + _candidates(
+        layer, sizes, capacity, "rows_outer", keep)
+    if not plans or min(_traffic(p) for p in plans) > _once(layer, sizes, keep):
+        plans += _column_candidates(layer, sizes, capacity, keep)
+        if keep == STREAM and splits_input_channels(layer):
+            plans += _split_candidates(layer, sizes, capacity)
     if not plans:
         smallest = _evaluate(layer, sizes, 1, 1 if _row_tileable(layer) else
-                             hwc(layer.output_shape)[0], 1, "weights_outer")
+                             hwc(layer.output_shape)[0], 1, "weights_outer", keep=keep)
         raise ScheduleError(
             f"layer {layer.name!r} ({layer.op}) cannot run in {capacity} bytes of SRAM: its "
             f"smallest tile needs {smallest.peak_bytes} bytes; raise hardware.sram.capacity"

@@ -165,8 +165,23 @@ class _Machine:
         if out.ndim != 4:  # dense, softmax, flatten: vectors
             out = out.reshape(out.shape[0], 1, 1, -1)
         out = out[..., slice(*a.tile.channels)]
-        target = self._resident(a.layer, a.output)
-        target.data = out
+        self._fill(layer, self._resident(a.layer, a.output), a.tile, out)
+
+    def _fill(self, layer: Layer, target: _Buffer, tile: Tile, out: np.ndarray) -> None:
+        """Write a tile's output into its buffer: a tile buffer, or its box of a buffer that
+        holds more of the output (a tiled layer whose output stays whole in SRAM)."""
+        shape = layer.output_shape
+        have = _box(shape, self.batch, target.region)
+        need = _box(shape, self.batch, Region(tile.samples, tile.rows, tile.channels,
+                                              cols=tile.cols))
+        if have == need:
+            target.data = out
+            return
+        if target.data is None:
+            target.data = np.zeros(tuple(s.stop - s.start for s in have), dtype=out.dtype)
+        index = tuple(slice(n.start - h.start, n.stop - h.start)
+                      for n, h in zip(need, have, strict=True))
+        target.data[index] = out
 
     def _slice(self, layer: Layer, buffer: str, src: str, samples: tuple[int, int],
                rows: tuple[int, int], channels: tuple[int, int],

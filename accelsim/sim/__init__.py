@@ -7,10 +7,10 @@ from accelsim.sim.simulate import (
     LAYER_COLUMNS,
     SimResult,
     cost_schedule,
+    layer_compute,
     simulate,
     sizes_for,
-    time_layers,
 )
 
-__all__ = ["LAYER_COLUMNS", "LayerCost", "SimResult", "cost_schedule", "layer_times",
-           "simulate", "sizes_for", "time_layers"]
+__all__ = ["LAYER_COLUMNS", "LayerCost", "SimResult", "cost_schedule", "layer_compute",
+           "layer_times", "simulate", "sizes_for"]

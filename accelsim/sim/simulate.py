@@ -20,13 +20,13 @@ from accelsim.ir.layers import Layer
 from accelsim.mapping import Alloc, Compute, Load, Schedule, Sizes, Store, build_schedule
 from accelsim.sim.compute import ComputeModel, compute_model
 from accelsim.sim.cost import LayerCost, layer_times
-from accelsim.sim.timeline import Timeline, compile_timeline, evaluate
+from accelsim.sim.overlap import build_ladder, choose_rung
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LAYER_COLUMNS", "SimResult", "cost_schedule", "simulate", "sizes_for",
-           "time_layers"]
+__all__ = ["LAYER_COLUMNS", "SimResult", "cost_schedule", "layer_compute", "simulate",
+           "sizes_for"]
 
 #: Columns of layers.csv / SimResult.table(), in order; units in every name.
 LAYER_COLUMNS: tuple[str, ...] = (
@@ -34,7 +34,8 @@ LAYER_COLUMNS: tuple[str, ...] = (
     "pe_utilization", "input_fmap_bits", "output_fmap_bits", "weight_bits", "sram_used_bits",
     "data_movement_bits", "dram_read_bytes", "dram_write_bytes", "compulsory_dram_bytes",
     "sram_read_bytes", "sram_write_bytes", "transfers", "arithmetic_intensity_mac_per_byte",
-    "compute_time_s", "data_movement_time_s", "total_time_s", "bound", "bound_detail",
+    "compute_time_s", "data_movement_time_s", "stall_time_s", "total_time_s", "bound",
+    "bound_detail",
     "energy_mac_j", "energy_sram_j", "energy_dram_j", "energy_j", "tiling", "spills",
     "spill_reason",
 )
@@ -74,6 +75,7 @@ class SimResult:
         compulsory = sum(int(r["compulsory_dram_bytes"]) for r in self.rows)
         memory_time = sum(c.total_time_s for c, r in zip(self.costs, self.rows, strict=True)
                           if r["bound"] == "memory")
+        stall = total.total_time_s - total.compute_time_s
         return {
             "model": self.network.name,
             "policy": self.simulation.policy,
@@ -84,6 +86,7 @@ class SimResult:
             "total_time_s": total.total_time_s,
             "compute_time_s": total.compute_time_s,
             "data_movement_time_s": total.data_movement_time_s,
+            "stall_time_s": stall,
             "time_per_inference_s": total.total_time_s / batch,
             "inferences_per_s": batch / total.total_time_s if total.total_time_s else math.inf,
             "dram_read_bytes": total.dram_read_bytes,
@@ -142,43 +145,49 @@ def _compulsory(net: Network, layer: Layer, sizes: Sizes) -> int:
     return total
 
 
+def layer_compute(net: Network, schedule: Schedule, model: ComputeModel) -> list[Any]:
+    """The compute model's Work (cycles, seconds, utilisation) of every scheduled layer."""
+    return [model(net.layer(ls.name), schedule.batch) for ls in schedule.layers]
+
+
 def simulate(net: Network, hardware: HardwareConfig,
              simulation: SimulationConfig | None = None) -> SimResult:
-    """Schedule `net` under the simulation's policy and cost every layer."""
+    """Schedule `net` under the simulation's policy and cost every layer.
+
+    With overlap, the schedule is the overlap ladder's rung chosen for this hardware
+    (accelsim.sim.overlap): its layers are each no slower than serially.
+    """
     simulation = simulation or SimulationConfig()
     sizes = sizes_for(hardware, simulation.batch)
-    schedule = build_schedule(net, sizes, hardware.sram.capacity, simulation.policy,
-                              double_buffer=simulation.overlap)
-    return cost_schedule(net, hardware, simulation, schedule)
-
-
-def time_layers(compute_s: np.ndarray, dram_bytes: np.ndarray, transfers: np.ndarray,
-                bandwidth: np.ndarray | float, latency: np.ndarray | float,
-                timeline: Timeline | None) -> tuple[np.ndarray, np.ndarray]:
-    """(data-movement time, layer time) per layer for one or many design points.
-
-    Serial (no timeline) is the closed form of `layer_times`; a double-buffered schedule's
-    compiled timeline gives the overlapped times. simulate() and sweeps both call this.
-    """
-    movement, total = layer_times(compute_s, dram_bytes, transfers, bandwidth, latency)
-    if timeline is not None:
-        total = evaluate(timeline, compute_s, bandwidth, latency)
-    return movement, total
+    capacity, policy = hardware.sram.capacity, simulation.policy
+    model = compute_model(hardware.compute)
+    if not simulation.overlap:
+        schedule = build_schedule(net, sizes, capacity, policy)
+        return cost_schedule(net, hardware, simulation, schedule, model)
+    ladder = build_ladder(net, sizes, capacity, policy)
+    compute_s = np.array([w.time_s for w in layer_compute(net, ladder.serial, model)])
+    rung, times = choose_rung(ladder, compute_s, hardware.dram.bandwidth, hardware.dram.latency)
+    return cost_schedule(net, hardware, simulation, ladder.rung(int(rung[0]))[0], model,
+                         times[0])
 
 
 def cost_schedule(net: Network, hardware: HardwareConfig, simulation: SimulationConfig,
-                  schedule: Schedule, model: ComputeModel | None = None) -> SimResult:
-    """Cost every layer of an already built schedule on `hardware` (time, traffic, energy)."""
+                  schedule: Schedule, model: ComputeModel | None = None,
+                  times: np.ndarray | None = None) -> SimResult:
+    """Cost every layer of an already built schedule on `hardware` (time, traffic, energy).
+
+    `times`: per-layer times from the event timeline (overlap); None costs the layers
+    serially (compute, then data movement).
+    """
     sizes = sizes_for(hardware, simulation.batch)
     model = model or compute_model(hardware.compute)
     energy, batch = hardware.energy, simulation.batch
-    works = [model(net.layer(ls.name), batch) for ls in schedule.layers]
+    works = layer_compute(net, schedule, model)
     traffic = np.array(schedule.traffic(), dtype=float).reshape(-1, 3)
     compute_s = np.array([w.time_s for w in works])
-    timeline = compile_timeline(schedule) if simulation.overlap else None
-    movement, totals = time_layers(compute_s, traffic[:, 0] + traffic[:, 1], traffic[:, 2],
-                                   hardware.dram.bandwidth, hardware.dram.latency, timeline)
-    totals = np.asarray(totals).reshape(-1)
+    movement, serial = layer_times(compute_s, traffic[:, 0] + traffic[:, 1], traffic[:, 2],
+                                   hardware.dram.bandwidth, hardware.dram.latency)
+    totals = np.asarray(serial if times is None else times).reshape(-1)
     costs, rows = [], []
     for i, (ls, (sram_read, sram_write)) in enumerate(zip(schedule.layers,
                                                            _sram_traffic(schedule), strict=True)):
@@ -202,19 +211,20 @@ def cost_schedule(net: Network, hardware: HardwareConfig, simulation: Simulation
 def _row(net: Network, layer: Layer, ls: Any, cost: LayerCost, sizes: Sizes,
          utilization: float) -> dict[str, Any]:
     compulsory = _compulsory(net, layer, sizes)
-    memory = cost.data_movement_time_s > cost.compute_time_s
+    stall = max(cost.total_time_s - cost.compute_time_s, 0.0)
+    memory = stall > cost.compute_time_s
     bound = "memory" if memory else "compute"
     if not memory:
-        detail = (f"compute {cost.compute_time_s:.3g} s >= data movement "
-                  f"{cost.data_movement_time_s:.3g} s")
+        detail = (f"compute {cost.compute_time_s:.3g} s >= waiting for data "
+                  f"{stall:.3g} s")
     elif cost.dram_bytes > compulsory:
         extra = cost.dram_bytes - compulsory
         why = "tiling" if ls.tiling != "none" else "spills"
         detail = (f"SRAM capacity: {why} add {extra:,} B over the compulsory "
                   f"{compulsory:,} B of DRAM traffic")
     else:
-        detail = (f"DRAM bandwidth: {cost.dram_bytes:,} compulsory bytes take "
-                  f"{cost.data_movement_time_s:.3g} s vs {cost.compute_time_s:.3g} s compute")
+        detail = (f"DRAM bandwidth: waiting {stall:.3g} s for {cost.dram_bytes:,} compulsory "
+                  f"bytes vs {cost.compute_time_s:.3g} s compute")
     in_elements = sum(math.prod(net.layer(s).output_shape) for s in dict.fromkeys(layer.inputs))
     return {
         "layer": ls.index, "name": layer.name, "op": layer.op,
@@ -234,7 +244,7 @@ def _row(net: Network, layer: Layer, ls: Any, cost: LayerCost, sizes: Sizes,
         "arithmetic_intensity_mac_per_byte": cost.macs / cost.dram_bytes if cost.dram_bytes
         else np.inf,
         "compute_time_s": cost.compute_time_s,
-        "data_movement_time_s": cost.data_movement_time_s,
+        "data_movement_time_s": cost.data_movement_time_s, "stall_time_s": stall,
         "total_time_s": cost.total_time_s, "bound": bound, "bound_detail": detail,
         "energy_mac_j": cost.energy_mac_j, "energy_sram_j": cost.energy_sram_j,
         "energy_dram_j": cost.energy_dram_j, "energy_j": cost.energy_j,

@@ -33,13 +33,14 @@ class Timeline:
     kind[i]: LOAD, STORE, COMPUTE or SPACE (an alloc or a free: takes no resource);
     amount[i]: bytes for transfers, the compute step's share of its layer's work (0..1)
     for computes; deps[i]: indices of earlier actions it waits for; layer[i]: index of
-    the layer whose action list holds it; work[l]: compute seconds per unit rate of layer l.
+    the layer whose action list holds it; owner[i]: index of the layer it is charged to.
     """
 
     kind: np.ndarray
     amount: np.ndarray
     deps: tuple[tuple[int, ...], ...]
     layer: np.ndarray
+    owner: np.ndarray
     layers: int
 
 
@@ -66,11 +67,14 @@ def compile_timeline(schedule: Schedule) -> Timeline:
     amounts: list[float] = []
     deps: list[tuple[int, ...]] = []
     owner: list[int] = []
+    holder: list[int] = []
     frees: list[tuple[int, int]] = []  # (action index, bytes) in schedule order
     used, capacity = 0, schedule.capacity_bytes
     ready: dict[str, int] = {}  # buffer -> action that made its contents valid
     users: dict[str, list[int]] = {}  # buffer -> actions that read it
-    for li, ls in enumerate(schedule.layers):
+    for li, (ls, owners) in enumerate(zip(schedule.layers, schedule.owners(), strict=True)):
+        holder += [li] * len(ls.actions)
+        owner += owners
         layer_macs = sum(a.macs for a in ls.actions if isinstance(a, Compute)) or 1
         steps = sum(1 for a in ls.actions if isinstance(a, Compute))
         for a in ls.actions:
@@ -107,18 +111,45 @@ def compile_timeline(schedule: Schedule) -> Timeline:
                 deps.append(tuple(users.pop(a.buffer, [])) + (ready.pop(a.buffer),))
                 frees.append((index, a.bytes))
                 used -= a.bytes
-            owner.append(li)
     return Timeline(np.array(kinds, dtype=np.int8), np.array(amounts, dtype=float),
-                    tuple(deps), np.array(owner, dtype=np.int32), len(schedule.layers))
+                    tuple(deps), np.array(holder, dtype=np.int32),
+                    np.array(owner, dtype=np.int32), len(schedule.layers))
+
+
+def _charge_idle(timeline: Timeline, begin: np.ndarray, finish: np.ndarray,
+                 order: np.ndarray, limit: int, cursor: np.ndarray, lo: np.ndarray,
+                 hi: np.ndarray, times: np.ndarray) -> None:
+    """Charge the compute unit's idle interval [lo, hi) of every point to the owners of the
+    transfers on the bus during it, advancing each point's cursor over the first `limit`
+    transfers (`order`: the transfers' action indices, in bus order).
+
+    While the compute unit waits, the bus is always busy (a compute waits only for loads,
+    or for space that stores free), so the idle time is covered by transfers.
+    """
+    points = np.arange(len(lo))
+    active = hi > lo
+    while limit and active.any():
+        valid = active & (cursor < limit)
+        if not valid.any():
+            return
+        k = order[np.minimum(cursor, limit - 1)]
+        start, end = begin[k, points], finish[k, points]
+        overlap = np.clip(np.minimum(end, hi) - np.maximum(start, lo), 0.0, None)
+        np.add.at(times, (points, timeline.owner[k]), np.where(valid, overlap, 0.0))
+        done = valid & (end <= hi)
+        cursor += done
+        active = done
 
 
 def evaluate(timeline: Timeline, compute_s: np.ndarray, bandwidth: np.ndarray | float,
              latency: np.ndarray | float) -> np.ndarray:
-    """Per-layer elapsed time, shape (points, layers), for broadcast design points.
+    """Per-layer time, shape (points, layers), for broadcast design points.
 
     compute_s: (points, layers) or (layers,) compute seconds of each layer. A layer's
-    elapsed time is the finish of its last action minus the finish of the previous
-    layer's last action, so layers sum to the whole run's time.
+    time is its compute time plus the time the compute unit stood idle while that layer's
+    transfers were on the bus (a prefetch counts for the layer it is for; the final drain
+    for the owners of the last stores). Layer times therefore sum to the run's time, are
+    never below compute and never above compute plus the layer's own transfer time.
     """
     compute = np.atleast_2d(np.asarray(compute_s, dtype=float))
     bw = np.asarray(bandwidth, dtype=float).reshape(-1)
@@ -127,8 +158,12 @@ def evaluate(timeline: Timeline, compute_s: np.ndarray, bandwidth: np.ndarray | 
     zeros = np.zeros(points)
     bus = zeros.copy()
     unit = zeros.copy()
+    begin = np.zeros((len(timeline.kind), points))
     finish = np.empty((len(timeline.kind), points))
-    layer_end = np.zeros((points, timeline.layers))
+    times = np.zeros((points, timeline.layers))
+    order = np.flatnonzero((timeline.kind == LOAD) | (timeline.kind == STORE))
+    done = 0
+    cursor = np.zeros(points, dtype=np.int64)
     for i, kind in enumerate(timeline.kind):
         start = zeros
         for d in timeline.deps[i]:
@@ -137,14 +172,17 @@ def evaluate(timeline: Timeline, compute_s: np.ndarray, bandwidth: np.ndarray | 
             start = np.maximum(start, bus)
             end = start + timeline.amount[i] / bw + lat
             bus = end
+            done += 1
         elif kind == COMPUTE:
             start = np.maximum(start, unit)
+            _charge_idle(timeline, begin, finish, order, done, cursor, unit, start, times)
             end = start + timeline.amount[i] * compute[:, timeline.layer[i]]
+            times[:, timeline.layer[i]] += end - start
             unit = end
         else:
             end = start
+        begin[i] = start
         finish[i] = end
-        li = timeline.layer[i]
-        layer_end[:, li] = np.maximum(layer_end[:, li], end)
-    layer_end = np.maximum.accumulate(layer_end, axis=1)
-    return np.diff(layer_end, axis=1, prepend=0.0)
+    _charge_idle(timeline, begin, finish, order, done, cursor, unit, np.maximum(unit, bus),
+                 times)
+    return times

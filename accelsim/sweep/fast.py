@@ -5,8 +5,8 @@ A schedule depends on the model, SRAM capacity, precision, policy, batch and ove
 Bandwidth, MAC rate, clock, DRAM latency and energy constants only enter the final
 arithmetic, so `prepare` builds a group's per-layer arrays once (through the simulator's
 own `cost_schedule`) and `evaluate` turns them into totals for many points with NumPy
-broadcasting through `accelsim.sim.time_layers`, the function `simulate` uses, so both
-always agree.
+broadcasting through the functions `simulate` uses (`layer_times` serially, the overlap
+ladder's `choose_rung` with overlap), so both always agree.
 """
 
 from __future__ import annotations
@@ -21,15 +21,17 @@ import numpy as np
 from accelsim.config.models import RunConfig
 from accelsim.errors import ScheduleError
 from accelsim.ir.graph import Network
-from accelsim.mapping import build_schedule
+from accelsim.mapping import Schedule, build_schedule
 from accelsim.pipeline import build_network
 from accelsim.sim.compute import compute_model
-from accelsim.sim.simulate import cost_schedule, sizes_for, time_layers
-from accelsim.sim.timeline import Timeline, compile_timeline
+from accelsim.sim.cost import layer_times
+from accelsim.sim.overlap import Ladder, build_ladder, choose_rung
+from accelsim.sim.simulate import cost_schedule, layer_compute, sizes_for
 
 __all__ = [
     "RESULT_COLUMNS",
     "GroupArrays",
+    "Variant",
     "energy_j",
     "evaluate",
     "prepare",
@@ -62,17 +64,28 @@ def schedule_key(config: RunConfig) -> str:
 
 
 @dataclass(frozen=True)
-class GroupArrays:
-    """One group's per-layer work and traffic, and the defaults of its fast fields."""
+class Variant:
+    """One schedule of a group: per-layer DRAM bytes and transfers, and its totals."""
 
-    macs: np.ndarray
-    cycles: np.ndarray
     dram_bytes: np.ndarray
     transfers: np.ndarray
     totals: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class GroupArrays:
+    """One group's per-layer work, its schedules, and the defaults of its fast fields.
+
+    Serial groups have one variant; overlap groups one per rung of the overlap ladder
+    (accelsim.sim.overlap), and each point takes the rung simulate() would take.
+    """
+
+    macs: np.ndarray
+    cycles: np.ndarray
+    variants: tuple[Variant, ...]
     is_pe: bool
     defaults: Mapping[str, Any]
-    timeline: Timeline | None = None
+    ladder: Ladder | None = None
     infeasible: str = ""  # why no schedule exists (empty when one does)
 
 
@@ -86,26 +99,44 @@ def _network(config: RunConfig) -> Network:
     return _NETWORKS[key]
 
 
+def _variant(net: Network, config: RunConfig, schedule: Schedule) -> Variant:
+    """A schedule's per-layer traffic and totals (they do not depend on fast fields)."""
+    result = cost_schedule(net, config.hardware, config.simulation, schedule)
+    costs, total = result.costs, result.total
+    return Variant(
+        dram_bytes=np.array([c.dram_bytes for c in costs], dtype=float),
+        transfers=np.array([c.transfers for c in costs], dtype=float),
+        totals={
+            "macs": total.macs, "sram_read_bytes": total.sram_read_bytes,
+            "sram_write_bytes": total.sram_write_bytes,
+            "dram_read_bytes": total.dram_read_bytes,
+            "dram_write_bytes": total.dram_write_bytes,
+            "peak_sram_bytes": schedule.peak_sram_bytes, "spills": schedule.spills,
+        })
+
+
 def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
     """Per-layer arrays for configs that share one schedule (built once, here)."""
     first = configs[0]
     net = _network(first)
     sizes = sizes_for(first.hardware, first.simulation.batch)
     capacity, policy = first.hardware.sram.capacity, first.simulation.policy
-    overlap = first.simulation.overlap
+    ladder = None
     try:
-        schedule = build_schedule(net, sizes, capacity, policy, double_buffer=overlap)
+        if first.simulation.overlap:
+            ladder = build_ladder(net, sizes, capacity, policy)
+            schedules: tuple[Schedule, ...] = tuple(ladder.rung(i)[0]
+                                                    for i in range(len(ladder)))
+        else:
+            schedules = (build_schedule(net, sizes, capacity, policy),)
     except ScheduleError as exc:
         empty = np.zeros(0)
-        return [GroupArrays(empty, empty, empty, empty, {}, False, {}, None, str(exc))
-                for _ in configs]
-    timeline = compile_timeline(schedule) if overlap else None
+        return [GroupArrays(empty, empty, (), False, {}, None, str(exc)) for _ in configs]
+    variants = tuple(_variant(net, first, s) for s in schedules)
     out = []
     for config in configs:
-        hw, sim = config.hardware, config.simulation
-        result = cost_schedule(net, hw, sim, schedule, compute_model(hw.compute))
-        costs = result.costs
-        total = result.total
+        hw = config.hardware
+        works = layer_compute(net, schedules[-1], compute_model(hw.compute))
         defaults = {
             "hardware.dram.bandwidth": hw.dram.bandwidth,
             "hardware.dram.latency": hw.dram.latency,
@@ -114,18 +145,11 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
             **{f"hardware.energy.{k}": getattr(hw.energy, k) for k in _ENERGY},
         }
         out.append(GroupArrays(
-            macs=np.array([c.macs for c in costs], dtype=float),
-            cycles=np.array([c.compute_cycles for c in costs], dtype=float),
-            dram_bytes=np.array([c.dram_bytes for c in costs], dtype=float),
-            transfers=np.array([c.transfers for c in costs], dtype=float),
-            totals={
-                "macs": total.macs, "sram_read_bytes": total.sram_read_bytes,
-                "sram_write_bytes": total.sram_write_bytes,
-                "dram_read_bytes": total.dram_read_bytes,
-                "dram_write_bytes": total.dram_write_bytes,
-                "peak_sram_bytes": schedule.peak_sram_bytes, "spills": schedule.spills,
-            },
-            is_pe=hw.compute.is_pe_array, defaults=defaults, timeline=timeline,
+            macs=np.array([net.layer(ls.name).macs * sizes.batch
+                           for ls in schedules[-1].layers], dtype=float),
+            cycles=np.array([w.cycles for w in works], dtype=float),
+            variants=variants, is_pe=hw.compute.is_pe_array, defaults=defaults,
+            ladder=ladder,
         ))
     return out
 
@@ -157,6 +181,7 @@ def evaluate(arrays: GroupArrays, ids: np.ndarray,
             out[name] = np.full(n, -1, dtype=np.int64)
         return {**head, **{name: out[name] for name in RESULT_COLUMNS}}
     totals = {name: np.empty(n) for name in RESULT_COLUMNS[:3]}
+    rung = np.zeros(n, dtype=np.int64)
     for lo in range(0, n, BLOCK_POINTS):
         hi = min(lo + BLOCK_POINTS, n)
 
@@ -171,21 +196,33 @@ def evaluate(arrays: GroupArrays, ids: np.ndarray,
         else:
             compute = arrays.macs[None, :] / np.asarray(
                 param("hardware.compute.mac_rate"), dtype=float)
-        movement, total = time_layers(
-            compute, arrays.dram_bytes[None, :], arrays.transfers[None, :],
-            param("hardware.dram.bandwidth"), param("hardware.dram.latency"), arrays.timeline)
         shape = (hi - lo, len(arrays.macs))
+        compute = np.broadcast_to(compute, shape)
+        bandwidth, latency = param("hardware.dram.bandwidth"), param("hardware.dram.latency")
+        if arrays.ladder is not None:
+            chosen, total = choose_rung(arrays.ladder, compute, np.broadcast_to(
+                bandwidth, (hi - lo, 1))[:, 0], np.broadcast_to(latency, (hi - lo, 1))[:, 0])
+            rung[lo:hi] = chosen
+        else:
+            chosen = np.zeros(hi - lo, dtype=np.int64)
+        dram = np.stack([v.dram_bytes for v in arrays.variants])[chosen]
+        transfers = np.stack([v.transfers for v in arrays.variants])[chosen]
+        movement, serial = layer_times(compute, dram, transfers, bandwidth, latency)
+        if arrays.ladder is None:
+            total = serial
         for name, matrix in (("total_time_s", total), ("compute_time_s", compute),
                              ("data_movement_time_s", movement)):
             totals[name][lo:hi] = np.broadcast_to(matrix, shape).sum(axis=1)
     out.update(totals)
     for name in _INT_COLUMNS:
-        out[name] = np.full(n, int(arrays.totals[name]), dtype=np.int64)
+        values = np.array([int(v.totals[name]) for v in arrays.variants], dtype=np.int64)
+        out[name] = values[rung]
     constants = {}
     for key in _ENERGY:
         path = f"hardware.energy.{key}"
         constants[key] = (np.asarray(columns[path], dtype=float) if path in columns
                           else arrays.defaults[path])
-    out["energy_j"] = np.broadcast_to(
-        np.asarray(energy_j(arrays.totals, constants), dtype=float), (n,)).copy()
+    energies = [np.broadcast_to(np.asarray(energy_j(v.totals, constants), dtype=float), (n,))
+                for v in arrays.variants]
+    out["energy_j"] = np.choose(rung, energies) if len(energies) > 1 else energies[0].copy()
     return {**head, **{name: out[name] for name in RESULT_COLUMNS}}
