@@ -75,7 +75,7 @@ def compile_timeline(schedule: Schedule) -> Timeline:
     for li, (ls, owners) in enumerate(zip(schedule.layers, schedule.owners(), strict=True)):
         holder += [li] * len(ls.actions)
         owner += owners
-        layer_macs = sum(a.macs for a in ls.actions if isinstance(a, Compute)) or 1
+        layer_macs = sum(a.macs for a in ls.actions if isinstance(a, Compute))
         steps = sum(1 for a in ls.actions if isinstance(a, Compute))
         for a in ls.actions:
             index = len(kinds)
@@ -89,9 +89,7 @@ def compile_timeline(schedule: Schedule) -> Timeline:
                 users[a.buffer] = []
             elif isinstance(a, Compute):
                 kinds.append(COMPUTE)
-                share = a.macs / layer_macs if any(
-                    isinstance(b, Compute) and b.macs for b in ls.actions) else 1 / steps
-                amounts.append(share)
+                amounts.append(a.macs / layer_macs if layer_macs else 1 / steps)
                 reads = [*a.inputs] + [b for b in (a.weights, a.accumulator) if b]
                 deps.append(tuple(ready[b] for b in (*reads, a.output)))
                 for b in reads:
@@ -141,6 +139,55 @@ def _charge_idle(timeline: Timeline, begin: np.ndarray, finish: np.ndarray,
         active = done
 
 
+def _evaluate_one(timeline: Timeline, compute: list[float], bandwidth: float,
+                  latency: float) -> list[float]:
+    """`evaluate` for one design point, in plain Python (no per-action NumPy overhead).
+
+    The same rules as the vectorised loop: actions in order on their resource, idle
+    compute time charged to the owners of the transfers on the bus meanwhile.
+    """
+    kinds, amounts, deps = timeline.kind.tolist(), timeline.amount.tolist(), timeline.deps
+    holder, owner = timeline.layer.tolist(), timeline.owner.tolist()
+    begin = [0.0] * len(kinds)
+    finish = [0.0] * len(kinds)
+    times = [0.0] * timeline.layers
+    transfers: list[int] = []
+    cursor = 0
+    bus = unit = 0.0
+
+    def charge(lo: float, hi: float) -> None:
+        nonlocal cursor
+        while hi > lo and cursor < len(transfers):
+            k = transfers[cursor]
+            overlap = min(finish[k], hi) - max(begin[k], lo)
+            if overlap > 0:
+                times[owner[k]] += overlap
+            if finish[k] > hi:
+                return
+            cursor += 1
+
+    for i, kind in enumerate(kinds):
+        start = 0.0
+        for d in deps[i]:
+            if finish[d] > start:
+                start = finish[d]
+        if kind == LOAD or kind == STORE:
+            start = max(start, bus)
+            end = bus = start + amounts[i] / bandwidth + latency
+            transfers.append(i)
+        elif kind == COMPUTE:
+            start = max(start, unit)
+            charge(unit, start)
+            busy = amounts[i] * compute[holder[i]]
+            end = unit = start + busy
+            times[holder[i]] += busy
+        else:
+            end = start
+        begin[i], finish[i] = start, end
+    charge(unit, max(unit, bus))
+    return times
+
+
 def evaluate(timeline: Timeline, compute_s: np.ndarray, bandwidth: np.ndarray | float,
              latency: np.ndarray | float) -> np.ndarray:
     """Per-layer time, shape (points, layers), for broadcast design points.
@@ -155,6 +202,9 @@ def evaluate(timeline: Timeline, compute_s: np.ndarray, bandwidth: np.ndarray | 
     bw = np.asarray(bandwidth, dtype=float).reshape(-1)
     lat = np.asarray(latency, dtype=float).reshape(-1)
     points = max(compute.shape[0], bw.shape[0], lat.shape[0])
+    if points == 1:
+        return np.array([_evaluate_one(timeline, compute[0].tolist(), float(bw[0]),
+                                       float(lat[0]))])
     zeros = np.zeros(points)
     bus = zeros.copy()
     unit = zeros.copy()
@@ -176,8 +226,9 @@ def evaluate(timeline: Timeline, compute_s: np.ndarray, bandwidth: np.ndarray | 
         elif kind == COMPUTE:
             start = np.maximum(start, unit)
             _charge_idle(timeline, begin, finish, order, done, cursor, unit, start, times)
-            end = start + timeline.amount[i] * compute[:, timeline.layer[i]]
-            times[:, timeline.layer[i]] += end - start
+            busy = timeline.amount[i] * compute[:, timeline.layer[i]]
+            end = start + busy
+            times[:, timeline.layer[i]] += busy
             unit = end
         else:
             end = start
