@@ -142,3 +142,46 @@ def test_one_point_timing_equals_the_vectorised_timing(capacity: int, latency: f
                     latency)
     np.testing.assert_allclose(one[0], many[0], rtol=1e-12, atol=1e-18)
     assert many[1].sum() >= many[0].sum()
+
+
+@settings(max_examples=15, deadline=None)
+@given(capacity=st.integers(min_value=8_000, max_value=300_000),
+       batch=st.integers(min_value=2, max_value=8), policy=st.sampled_from(sorted(POLICIES)))
+def test_per_inference_traffic_at_batch_n_never_exceeds_batch_1(capacity: int, batch: int,
+                                                                policy: str) -> None:
+    from accelsim.mapping import Sizes, build_schedule
+
+    net = build_model("mobilenet_v1_cifar", 0.25, 28, 10)
+    try:
+        one = build_schedule(net, Sizes(8, 8, 32, 1), capacity, policy)
+    except ScheduleError:
+        return
+    many = build_schedule(net, Sizes(8, 8, 32, batch), capacity, policy)
+    moved = sum(r + w for r, w, _ in many.traffic())
+    assert moved <= batch * sum(r + w for r, w, _ in one.traffic())
+    assert 1 <= many.sub_batch <= batch
+
+
+def test_sub_batches_replay_bit_exactly() -> None:
+    # 24 KB of SRAM cannot hold 4 samples' feature maps: the batch runs in smaller passes.
+    from accelsim.mapping import Sizes, build_schedule
+
+    net = build_model("mobilenet_v1_cifar", 0.25, 28, 10)
+    schedule = build_schedule(net, Sizes(8, 8, 32, 4), 24_000, "liveness")
+    assert schedule.sub_batch < 4
+    assert len(schedule.layers) == len(schedule.passes()) * -(-4 // schedule.sub_batch)
+    x = np.random.default_rng(2).standard_normal((4, 28, 28, 3)).astype(np.float32)
+    assert replay(net, schedule, x, mode="int").passed
+
+
+def test_cifar_batch_8_runs_in_sub_batches_at_256_kib() -> None:
+    # The whole batch's feature maps do not fit 256 KiB; passes of fewer samples re-read
+    # the filters (688 kB per pass of one sample, the batch-1 traffic) but stop the tiling.
+    net = build_model("mobilenet_v1_cifar")
+    hw = HardwareConfig.model_validate({"sram": {"capacity": "256 KiB"},
+                                        "dram": {"bandwidth": "1 GB/s"},
+                                        "compute": {"mac_rate": "500 GMAC/s"}})
+    one = simulate(net, hw, SimulationConfig(batch=1)).summary()
+    eight = simulate(net, hw, SimulationConfig(batch=8)).summary()
+    assert eight["dram_bytes_per_inference"] <= one["dram_bytes_per_inference"]
+    assert eight["sub_batch"] < 8

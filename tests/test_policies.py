@@ -156,7 +156,8 @@ def test_invariants(model: str, alpha: float, capacity: int, bits: int, batch: i
         assert "cannot run in" in str(exc)
         return
     peaks = tuple(ls.peak_sram_bytes for ls in serial.layers)
-    s = build_schedule(net, sizes, capacity, policy, BuildOptions(buffering, peaks))
+    s = build_schedule(net, sizes, capacity, policy,
+                       BuildOptions(buffering, peaks, serial.sub_batch))
     if buffering != "full":
         assert s.traffic() == serial.traffic()
     assert replay_occupancy(s) == s.peak_sram_bytes <= capacity
@@ -167,13 +168,19 @@ def test_invariants(model: str, alpha: float, capacity: int, bits: int, batch: i
     for ls in s.layers:
         layer = net.layer(ls.name)
         h, w = layer.output_shape[:2] if len(layer.output_shape) == 3 else (1, 1)
+        samples = ls.sample_count(batch)
         covered = sum(
             (a.tile.samples[1] - a.tile.samples[0]) * (a.tile.rows[1] - a.tile.rows[0])
             * (a.tile.cols[1] - a.tile.cols[0] if a.tile.cols else w)
             * (a.tile.channels[1] - a.tile.channels[0])
             for a in ls.actions if isinstance(a, Compute) and a.output != a.accumulator)
-        assert covered == batch * h * w * layer.output_shape[-1]
-        assert sum(a.macs for a in ls.actions if isinstance(a, Compute)) == layer.macs * batch
+        assert covered == samples * h * w * layer.output_shape[-1]
+        assert sum(a.macs for a in ls.actions if isinstance(a, Compute)) == layer.macs * samples
+    # The passes of every layer together cover the batch, each sample once.
+    for ids in s.passes().values():
+        spans = sorted(s.layers[i].samples or (0, batch) for i in ids)
+        assert spans[0][0] == 0 and spans[-1][1] == batch
+        assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
 
 
 def test_liveness_with_ample_sram_moves_only_compulsory_bytes() -> None:

@@ -121,3 +121,24 @@ def test_split_tiles_replay_exactly(mode: str) -> None:
     assert result.passed and result.peak_sram_bytes <= 300
     if mode == "int":
         assert result.max_abs_err == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(index=st.integers(min_value=0, max_value=len(LAYERS) - 1),
+       batch=st.integers(min_value=1, max_value=4), sample_step=st.integers(1, 4),
+       row_step=st.integers(1, 30), channel_step=st.integers(1, 70),
+       col_step=st.integers(0, 30), order=st.sampled_from(["weights_outer", "rows_outer"]),
+       keep_inputs=st.integers(0, 1), keep_output=st.booleans())
+def test_peak_check_equals_the_full_evaluation(index: int, batch: int, sample_step: int,
+                                               row_step: int, channel_step: int, col_step: int,
+                                               order: str, keep_inputs: int,
+                                               keep_output: bool) -> None:
+    """The integer peak check the search runs equals the peak of the full evaluation."""
+    from accelsim.mapping.tiling import Keep, _evaluate, tile_peak
+
+    layer = LAYERS[index]
+    sizes = Sizes(8, 8, 32, batch)
+    keep = Keep(keep_inputs, keep_output)
+    args = (layer, sizes, min(sample_step, batch), row_step, channel_step, order, col_step,
+            keep)
+    assert tile_peak(*args) == _evaluate(*args).peak_bytes  # type: ignore[arg-type]

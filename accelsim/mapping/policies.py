@@ -18,6 +18,7 @@ what to do at each step and never tests a policy's name.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -25,6 +26,7 @@ from typing import Literal
 from accelsim.errors import ScheduleError
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
+from accelsim.mapping.batching import sub_batched
 from accelsim.mapping.schedule import (
     Compute,
     LayerSchedule,
@@ -66,11 +68,15 @@ BUFFERINGS: tuple[Buffering, ...] = ("none", "filters", "full")
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """How a schedule is built beyond its policy: buffering, and the serial schedule's
-    per-layer SRAM peaks that bound where early filter loads fit (empty: no early loads)."""
+    """How a schedule is built beyond its policy: buffering; the serial schedule's
+    per-layer SRAM peaks that bound where early filter loads fit (empty: no early loads);
+    samples per pass of the network (0: the best, see accelsim.mapping.batching)."""
 
     buffering: Buffering = "none"
     reference_peaks: tuple[int, ...] = ()
+    sub_batch: int = 0
+    #: Passes of the network this build is one of (the tile budget is for all of them).
+    passes: int = 1
 
 
 @dataclass(frozen=True)
@@ -262,7 +268,8 @@ class _Builder:
         the transfers are the same, only earlier. Tiled layers end the look-ahead.
         """
         peaks = self.options.reference_peaks
-        if self.options.buffering == "none" or not peaks or not self.rules.prefetches:
+        if (self.options.buffering == "none" or len(peaks) != len(self.computed)
+                or not self.rules.prefetches):
             return
         here = len(self.layers) - 1
         if len(self.extra) < len(peaks):
@@ -534,13 +541,14 @@ class _Builder:
         for layer in self.net.layers():
             if layer.op != "input" and self.working_set(layer) > self.sram.capacity:
                 self.plans[layer.name] = search_tiles(layer, self.sizes, self.sram.capacity)
-        tiles = sum(plan.tiles for plan in self.plans.values())
+        tiles = sum(plan.tiles for plan in self.plans.values()) * self.options.passes
         if tiles > MAX_SCHEDULE_TILES:
             worst = max(self.plans.values(), key=lambda p: p.tiles)
+            passes = f" x {self.options.passes} passes" if self.options.passes > 1 else ""
             name = next(n for n, p in self.plans.items() if p is worst)
             raise ScheduleError(
                 f"{self.net.name} would need {tiles:,} tiles in {self.sram.capacity} bytes of "
-                f"SRAM at batch {self.sizes.batch} (more than {MAX_SCHEDULE_TILES:,}; "
+                f"SRAM at batch {self.sizes.batch}{passes} (more than {MAX_SCHEDULE_TILES:,}; "
                 f"{worst.tiles:,} in layer {name!r}); raise hardware.sram.capacity")
 
     def run(self) -> Schedule:
@@ -577,7 +585,8 @@ class _Builder:
 def _builder(rules: Rules) -> Callable[[Network, Sizes, int, BuildOptions], Schedule]:
     """A registry entry: build a schedule with these rules."""
     def build(net: Network, sizes: Sizes, capacity: int, options: BuildOptions) -> Schedule:
-        return _Builder(net, sizes, capacity, rules, options).run()
+        schedule = _Builder(net, sizes, capacity, rules, options).run()
+        return dataclasses.replace(schedule, sub_batch=sizes.batch)
     return build
 
 
@@ -596,4 +605,12 @@ def build_schedule(net: Network, sizes: Sizes, capacity: int, policy: str = "liv
     except KeyError:
         raise ScheduleError(
             f"unknown policy {policy!r}; known: {', '.join(POLICIES)}") from None
-    return builder(net, sizes, capacity, options or BuildOptions())
+    options = options or BuildOptions()
+
+    def one_pass(net: Network, sizes: Sizes, capacity: int, peaks: tuple[int, ...],
+                 passes: int) -> Schedule:
+        return builder(net, sizes, capacity, dataclasses.replace(
+            options, reference_peaks=peaks, passes=passes))
+
+    return sub_batched(one_pass, net, sizes, capacity, options.sub_batch,
+                       options.reference_peaks)

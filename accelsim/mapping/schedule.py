@@ -11,6 +11,7 @@ frees release SRAM without writing anything back.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -156,6 +157,13 @@ class LayerSchedule:
     spills: int = 0
     peak_sram_bytes: int = 0
     end_sram_bytes: int = 0
+    #: The samples this pass of the layer runs over when the batch runs in sub-batches
+    #: (None: the whole batch).
+    samples: Span | None = None
+
+    def sample_count(self, batch: int) -> int:
+        """How many samples this pass of the layer computes."""
+        return batch if self.samples is None else self.samples[1] - self.samples[0]
 
     @property
     def dram_read_bytes(self) -> int:
@@ -200,6 +208,16 @@ class Schedule:
     batch: int
     layers: list[LayerSchedule]
     tensors: list[TensorPlacement]
+    #: Samples per pass of the whole network (== batch unless the batch runs in sub-batches;
+    #: then `layers` holds every layer once per pass, in execution order).
+    sub_batch: int = 0
+
+    def passes(self) -> dict[str, list[int]]:
+        """Layer name -> indices into `layers` of its passes, in network order."""
+        out: dict[str, list[int]] = {}
+        for i, ls in enumerate(self.layers):
+            out.setdefault(ls.name, []).append(i)
+        return out
 
     @property
     def peak_sram_bytes(self) -> int:
@@ -214,9 +232,13 @@ class Schedule:
     def owners(self) -> list[list[int]]:
         """Per layer, per action: the index of the layer the action is charged to (a
         prefetched load counts for the layer it is for, everything else where it happens)."""
-        index = {ls.name: i for i, ls in enumerate(self.layers)}
-        return [[index[a.owner] if isinstance(a, Load) and a.owner else i for a in ls.actions]
-                for i, ls in enumerate(self.layers)]
+        passes = self.passes()
+
+        def owner(name: str, at: int) -> int:  # the pass of `name` at or after `at`
+            return passes[name][bisect.bisect_left(passes[name], at)]
+
+        return [[owner(a.owner, i) if isinstance(a, Load) and a.owner else i
+                 for a in ls.actions] for i, ls in enumerate(self.layers)]
 
     def traffic(self) -> list[tuple[int, int, int]]:
         """(DRAM read bytes, DRAM write bytes, transfers) per layer, by owner."""

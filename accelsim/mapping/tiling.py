@@ -29,9 +29,9 @@ import numpy as np
 from accelsim.errors import ScheduleError
 from accelsim.ir.layers import Layer, Shape
 
-__all__ = ["Keep", "Sizes", "TilePlan", "channel_wise", "hwc", "input_region_rows",
-           "search_tiles", "spatial_tiles", "channel_tiles", "splits_input_channels", "bands",
-           "input_channels", "input_region_cols"]
+__all__ = ["STREAM", "Keep", "Sizes", "TilePlan", "bands", "channel_tiles", "channel_wise",
+           "hwc", "input_channels", "input_region_cols", "input_region_rows", "search_tiles",
+           "spatial_tiles", "splits_input_channels", "tile_peak"]
 
 Span = tuple[int, int]
 LoopOrder = Literal["weights_outer", "rows_outer"]
@@ -248,8 +248,8 @@ def _evaluate(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, chann
         for n_c, ch, width in channel_groups:
             inp = streamed * np.ceil(samples * in_area * width * bits / 8)
             out = writes * np.ceil(samples * out_area * ch * bits / 8)
-            tile_peak = inp + sizes.weight_bytes(layer, (0, ch)) + out
-            peak = max(peak, int(tile_peak.max()))
+            here = inp + sizes.weight_bytes(layer, (0, ch)) + out
+            peak = max(peak, int(here.max()))
             write += n_s * n_c * int(out.sum())
             if channel_wise(layer) or order == "weights_outer":
                 read += n_s * n_c * int(inp.sum())
@@ -265,10 +265,36 @@ def _evaluate(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, chann
                     n_spatial * n_groups, col_step=col_step, keep=keep)
 
 
+@functools.lru_cache(maxsize=65536)
+def _axis_pairs(layer: Layer, step: int, axis: int) -> frozenset[tuple[int, int]]:
+    """The distinct (input size incl. halo, output size) of the bands of `_axis_bands`,
+    in plain integers (the peak check runs thousands of times per search)."""
+    ins, outs = _axis_bands(layer, step, axis)
+    return frozenset(zip(ins.tolist(), outs.tolist(), strict=True))
+
+
+def tile_peak(layer: Layer, sizes: Sizes, sample_step: int, row_step: int, channel_step: int,
+              order: LoopOrder, col_step: int = 0, keep: Keep = STREAM) -> int:
+    """The SRAM peak of a candidate tiling: `_evaluate(...).peak_bytes`, without traffic."""
+    streamed = len(dict.fromkeys(layer.inputs)) - keep.inputs
+    writes = 0 if keep.output else 1
+    bits = sizes.activation_bits
+    areas = {(ri * ci, ro * co) for ri, ro in _axis_pairs(layer, row_step, 0)
+             for ci, co in _axis_pairs(layer, col_step, 1)}
+    peak = 0
+    for _, samples in _band_sizes(sizes.batch, sample_step):
+        for _, ch, width in _channel_groups(layer, channel_step, order):
+            filters = sizes.weight_bytes(layer, (0, ch))
+            for in_area, out_area in areas:
+                inp = streamed * -(-samples * in_area * width * bits // 8)
+                out = writes * -(-samples * out_area * ch * bits // 8)
+                peak = max(peak, inp + filters + out)
+    return peak
+
+
 def _fits(layer: Layer, sizes: Sizes, capacity: int, samples: int, rows: int, channels: int,
           order: LoopOrder, keep: Keep) -> bool:
-    plan = _evaluate(layer, sizes, samples, rows, channels, order, keep=keep)
-    return plan.peak_bytes <= capacity
+    return tile_peak(layer, sizes, samples, rows, channels, order, keep=keep) <= capacity
 
 
 def _largest(predicate: Callable[[int], bool], lo: int, hi: int) -> int:
@@ -444,8 +470,7 @@ def _column_candidates(layer: Layer, sizes: Sizes, capacity: int, keep: Keep) ->
         for channels in sorted({math.ceil(co / g) for g in range(1, co + 1)}, reverse=True):
             def fits(rows: int, cols: int, channels: int = channels,
                      order: LoopOrder = order) -> bool:
-                plan = _evaluate(layer, sizes, 1, rows, channels, order, cols, keep)
-                return plan.peak_bytes <= capacity
+                return tile_peak(layer, sizes, 1, rows, channels, order, cols, keep) <= capacity
             cols = _largest(lambda c: fits(1, c), 1, wo - 1)
             if cols < 1:
                 continue

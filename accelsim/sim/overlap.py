@@ -45,7 +45,8 @@ class Ladder:
             schedule = self.serial
             if index < len(RUNGS):
                 built = build_schedule(self.net, self.sizes, self.capacity, self.policy,
-                                       BuildOptions(RUNGS[index], self.peaks))
+                                       BuildOptions(RUNGS[index], self.peaks,
+                                                    self.serial.sub_batch))
                 schedule = self.serial if _same(built, self.serial) else built
             self._rungs[index] = (schedule, compile_timeline(schedule))
         return self._rungs[index]

@@ -7,6 +7,7 @@ summary dict that reports and the Python API expose.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import reduce
@@ -81,6 +82,7 @@ class SimResult:
             "policy": self.simulation.policy,
             "overlap": self.simulation.overlap,
             "batch": batch,
+            "sub_batch": self.schedule.sub_batch,
             "layers": len(self.rows),
             "macs": total.macs,
             "total_time_s": total.total_time_s,
@@ -147,7 +149,7 @@ def _compulsory(net: Network, layer: Layer, sizes: Sizes) -> int:
 
 def layer_compute(net: Network, schedule: Schedule, model: ComputeModel) -> list[Any]:
     """The compute model's Work (cycles, seconds, utilisation) of every scheduled layer."""
-    return [model(net.layer(ls.name), schedule.batch) for ls in schedule.layers]
+    return [model(net.layer(ls.name), ls.sample_count(schedule.batch)) for ls in schedule.layers]
 
 
 def simulate(net: Network, hardware: HardwareConfig,
@@ -188,13 +190,13 @@ def cost_schedule(net: Network, hardware: HardwareConfig, simulation: Simulation
     movement, serial = layer_times(compute_s, traffic[:, 0] + traffic[:, 1], traffic[:, 2],
                                    hardware.dram.bandwidth, hardware.dram.latency)
     totals = np.asarray(serial if times is None else times).reshape(-1)
-    costs, rows = [], []
+    passes = []
     for i, (ls, (sram_read, sram_write)) in enumerate(zip(schedule.layers,
                                                            _sram_traffic(schedule), strict=True)):
         layer, work = net.layer(ls.name), works[i]
         read, write, transfers = (int(v) for v in traffic[i])
-        macs = layer.macs * batch
-        cost = LayerCost(
+        macs = layer.macs * ls.sample_count(batch)
+        passes.append(LayerCost(
             macs=macs, compute_cycles=work.cycles, dram_read_bytes=read,
             dram_write_bytes=write, sram_read_bytes=sram_read,
             sram_write_bytes=sram_write, transfers=transfers, compute_time_s=work.time_s,
@@ -202,9 +204,21 @@ def cost_schedule(net: Network, hardware: HardwareConfig, simulation: Simulation
             energy_mac_j=macs * energy.mac,
             energy_sram_j=sram_read * energy.sram_read_byte + sram_write * energy.sram_write_byte,
             energy_dram_j=read * energy.dram_read_byte + write * energy.dram_write_byte,
-        )
+        ))
+    costs, rows = [], []
+    for index, ids in enumerate(schedule.passes().values(), start=1):
+        cost = reduce(LayerCost.__add__, (passes[i] for i in ids))
+        first = schedule.layers[ids[0]]
+        view = dataclasses.replace(
+            first, index=index, spills=sum(schedule.layers[i].spills for i in ids),
+            spill_reason="; ".join(dict.fromkeys(
+                schedule.layers[i].spill_reason for i in ids if schedule.layers[i].spill_reason)),
+            peak_sram_bytes=max(schedule.layers[i].peak_sram_bytes for i in ids))
+        cycles = sum(works[i].cycles for i in ids)
+        utilization = (sum(works[i].utilization * works[i].cycles for i in ids) / cycles
+                       if cycles else works[ids[0]].utilization)
         costs.append(cost)
-        rows.append(_row(net, layer, ls, cost, sizes, work.utilization))
+        rows.append(_row(net, net.layer(first.name), view, cost, sizes, utilization))
     return SimResult(net, hardware, simulation, schedule, costs, rows)
 
 

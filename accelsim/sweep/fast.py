@@ -101,11 +101,11 @@ def _network(config: RunConfig) -> Network:
 
 def _variant(net: Network, config: RunConfig, schedule: Schedule) -> Variant:
     """A schedule's per-layer traffic and totals (they do not depend on fast fields)."""
-    result = cost_schedule(net, config.hardware, config.simulation, schedule)
-    costs, total = result.costs, result.total
+    total = cost_schedule(net, config.hardware, config.simulation, schedule).total
+    traffic = np.array(schedule.traffic(), dtype=float).reshape(-1, 3)
     return Variant(
-        dram_bytes=np.array([c.dram_bytes for c in costs], dtype=float),
-        transfers=np.array([c.transfers for c in costs], dtype=float),
+        dram_bytes=traffic[:, 0] + traffic[:, 1],
+        transfers=traffic[:, 2],
         totals={
             "macs": total.macs, "sram_read_bytes": total.sram_read_bytes,
             "sram_write_bytes": total.sram_write_bytes,
@@ -145,7 +145,7 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
             **{f"hardware.energy.{k}": getattr(hw.energy, k) for k in _ENERGY},
         }
         out.append(GroupArrays(
-            macs=np.array([net.layer(ls.name).macs * sizes.batch
+            macs=np.array([net.layer(ls.name).macs * ls.sample_count(sizes.batch)
                            for ls in schedules[-1].layers], dtype=float),
             cycles=np.array([w.cycles for w in works], dtype=float),
             variants=variants, is_pe=hw.compute.is_pe_array, defaults=defaults,
