@@ -68,7 +68,7 @@ def layer_table(result: SimResult) -> pd.DataFrame:
 
 def _layer_index_of_position(result: SimResult) -> dict[int, int]:
     """Position in net.order -> layers.csv index (0 for network inputs)."""
-    index = {ls.name: ls.index for ls in result.schedule.layers}
+    index = {name: k for k, name in enumerate(result.schedule.passes(), start=1)}
     return {pos: index.get(name, 0) for pos, name in enumerate(result.network.order)}
 
 

@@ -98,7 +98,7 @@ class SimResult:
             "peak_sram_bytes": self.schedule.peak_sram_bytes,
             "sram_capacity_bytes": self.schedule.capacity_bytes,
             "spills": self.schedule.spills,
-            "tiled_layers": sum(1 for ls in self.schedule.layers if ls.tiling != "none"),
+            "tiled_layers": len({ls.name for ls in self.schedule.layers if ls.tiling != "none"}),
             "memory_bound_time_fraction": memory_time / total.total_time_s
             if total.total_time_s else 0.0,
             "energy_j": total.energy_j,
