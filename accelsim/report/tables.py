@@ -21,7 +21,9 @@ __all__ = [
     "hardware_record",
     "layer_table",
     "schedule_table",
+    "binary_size",
     "si",
+    "size_text",
     "summary_record",
 ]
 
@@ -59,6 +61,29 @@ def si(value: float, unit: str, digits: int = 3) -> str:
         if abs(value) >= scale * rounding:
             return f"{value / scale:.{digits}g} {prefix}{unit}"
     return f"{value:.{digits}g} {unit}"
+
+
+_BINARY = ((1024**4, "TiB"), (1024**3, "GiB"), (1024**2, "MiB"), (1024, "KiB"))
+
+
+def binary_size(capacity_bytes: float) -> bool:
+    """True when a size reads best in binary units: a whole number of KiB (256 KiB, 1 MiB)."""
+    return capacity_bytes >= 1024 and float(capacity_bytes) % 1024 == 0
+
+
+def size_text(value: float, binary: bool, digits: int = 3) -> str:
+    """Bytes in binary units (size_text(262144, True) -> '256 KiB') or decimal SI ('262 kB').
+
+    Reports choose `binary` once, from the SRAM capacity the user wrote, so every SRAM
+    figure of a run reads in the same units.
+    """
+    if binary:
+        for scale, unit in _BINARY:
+            if abs(value) >= scale:
+                scaled = value / scale
+                text = f"{scaled:.{digits}g}" if abs(scaled) < 1000 else f"{scaled:,.0f}"
+                return f"{text} {unit}"
+    return si(value, "B", digits)
 
 
 def layer_table(result: SimResult) -> pd.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from accelsim.config.loader import resolved_yaml
@@ -50,19 +51,24 @@ def _write_plots(result: SimResult, config: RunConfig, out_dir: Path) -> list[Pa
 
 
 def write_report(
-    result: SimResult, config: RunConfig, out_dir: Path, plots: bool = True
+    result: SimResult, config: RunConfig, out_dir: Path, plots: bool = True,
+    overrides: Sequence[str] = (),
 ) -> list[Path]:
     """Write layers.csv, schedule.csv, summary.json, config.resolved.yaml, report.md and
     (unless plots=False) the PNG plots into out_dir (created if needed); return the paths.
+
+    `overrides` are the command-line changes made to the run file (`--set ...`): recorded
+    in summary.json and at the top of config.resolved.yaml.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / name for name in REPORT_FILES]
     layers, schedule, summary, resolved, report = written
     result.table().to_csv(layers, index=False)
     schedule_table(result).to_csv(schedule, index=False)
-    record = summary_record(result, config)
+    record = {**summary_record(result, config), "overrides": list(overrides)}
     summary.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    resolved.write_text(resolved_yaml(config), encoding="utf-8")
+    applied = "".join(f"# applied on top of the run file: {line}\n" for line in overrides)
+    resolved.write_text(applied + resolved_yaml(config), encoding="utf-8")
     images: tuple[tuple[str, str], ...] = ()
     if plots:
         written += _write_plots(result, config, out_dir)
