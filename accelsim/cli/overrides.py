@@ -16,7 +16,8 @@ import click
 
 from accelsim.errors import ConfigError
 
-__all__ = ["Overrides", "hardware_option", "load_config", "parse_settings", "set_option"]
+__all__ = ["Overrides", "hardware_option", "is_run_file", "load_config", "parse_settings",
+           "set_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,6 +76,22 @@ class Overrides:
         """The command-line form of the changes, one per line."""
         head = [f"--hardware {self.hardware}"] if self.hardware else []
         return head + [f"--set {text}" for text in self.settings]
+
+
+def is_run_file(target: str) -> bool:
+    """True when TARGET names a run file: a YAML file with `hardware`, or a bare .yaml name
+    (looked up in hw_configs/ like `accelsim run`); else it is a model name or file."""
+    from pathlib import Path
+
+    from accelsim.yamlio import load_yaml
+
+    path = Path(target)
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        return False
+    if path.is_file():
+        data, _ = load_yaml(path)
+        return isinstance(data, dict) and "hardware" in data
+    return True
 
 
 def _hardware_data(name: str) -> dict[str, Any]:
