@@ -59,8 +59,8 @@ def test_accumulator_overflows_are_reported(tmp_path: Path,
     out = capsys.readouterr().out
     assert "accumulator overflow" in out and out.strip().endswith("PASS")
     # The same narrowing through --set on the bundled run file: fails the same way.
-    assert main(["verify", "mobilenet_cifar.yaml", "--mode", "int",
-                 "--set", "hardware.precision.accumulator_bits=12", "--set", "model.alpha=0.25"]) == 1
+    assert main(["verify", "mobilenet_cifar.yaml", "--mode", "int", "--set",
+                 "hardware.precision.accumulator_bits=12", "--set", "model.alpha=0.25"]) == 1
     assert "--allow-overflow to accept" in capsys.readouterr().out
     # The bundled run (alpha 1, 32 bits): the longest sum is a pointwise layer's 256 terms,
     # 16,129 * 256 = 4.1 million plus a bias, far under 2**31, so nothing overflows.

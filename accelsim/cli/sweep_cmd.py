@@ -48,13 +48,14 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 @click.option("--no-plots", is_flag=True, help="Skip pareto.csv and the PNG plots.")
 @click.option("--chunk-size", type=Number(int), default=None, hidden=True,
               help="Points per part file (advanced; default 65536).")
-def sweep(sweepfile: str, settings: tuple[str, ...], out: str | None, backend: str, scheduler: str | None,
-          workers: int | None, resume: bool, with_sensitivity: bool, knee_threshold: float,
-          rel_step: float, no_plots: bool, chunk_size: int | None) -> None:
+def sweep(sweepfile: str, settings: tuple[str, ...], out: str | None, backend: str,
+          scheduler: str | None, workers: int | None, resume: bool, with_sensitivity: bool,
+          knee_threshold: float, rel_step: float, no_plots: bool, chunk_size: int | None) -> None:
     """Simulate every design point of SWEEPFILE (a base run file and axes).
 
-    See docs/sweeps.md. --set changes the base run file (not a swept field). Writes DIR/results.parquet (one row per point), DIR/sweep.yaml, DIR/pareto.csv and
-    DIR/*.png. Ctrl-C or SIGTERM keeps every finished chunk; --resume finishes the rest.
+    See docs/sweeps.md. --set changes the base run file (not a swept field). Writes
+    DIR/results.parquet (one row per point), DIR/sweep.yaml, DIR/pareto.csv and DIR/*.png.
+    Ctrl-C or SIGTERM keeps every finished chunk; --resume finishes the rest.
     """
     from accelsim.sweep.runner import DEFAULT_CHUNK, default_out, execute
     from accelsim.sweep.space import load_sweep
@@ -95,8 +96,8 @@ def sweep(sweepfile: str, settings: tuple[str, ...], out: str | None, backend: s
     feasible = frame[frame["feasible"].astype(bool)]
     if len(feasible):
         best = feasible.loc[feasible["total_time_s"].idxmin()]
-        settings = ", ".join(f"{a.path}={best[a.path]}" for a in spec.axes)
-        click.echo(f"fastest: {best['total_time_s'] * 1e3:.4g} ms at {settings}")
+        where = ", ".join(f"{a.path}={best[a.path]}" for a in spec.axes)
+        click.echo(f"fastest: {best['total_time_s'] * 1e3:.4g} ms at {where}")
     if with_sensitivity:
         _sensitivity(spec, folder, rel_step, knee_threshold)
 
