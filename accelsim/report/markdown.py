@@ -10,13 +10,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from accelsim.config.models import RunConfig
-from accelsim.report.tables import si, summary_record
+from accelsim.report.tables import binary_size, si, size_text, summary_record
 from accelsim.sim.simulate import SimResult
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["bound_sentence", "format_terminal", "markdown_report", "text_table"]
+__all__ = ["bound_sentence", "format_terminal", "markdown_report", "pe_utilization",
+           "text_table"]
 
 
 def _us(seconds: float) -> str:
@@ -60,7 +61,7 @@ def bound_sentence(summary: dict[str, Any]) -> str:
         traffic = (
             f"DRAM traffic is {si(dram, 'B')} of which {si(compulsory, 'B')} is "
             f"compulsory (filters and network I/O): the rest ({si(extra, 'B')}) is "
-            f"{cause} caused by the {si(summary['sram_capacity_bytes'], 'B')} "
+            f"{cause} caused by the {_sram(summary['sram_capacity_bytes'], summary)} "
             "SRAM capacity"
         )
     else:
@@ -79,6 +80,11 @@ def bound_sentence(summary: dict[str, Any]) -> str:
             "MAC rate bounds the network"
         )
     return f"{head}; {traffic}."
+
+
+def _sram(value: float, summary: dict[str, Any]) -> str:
+    """An SRAM size in the units the capacity reads best in (256 KiB, or 1 MB)."""
+    return size_text(value, binary_size(summary["sram_capacity_bytes"]))
 
 
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
@@ -135,6 +141,32 @@ _TERMINAL_COLUMNS: tuple[_Column, ...] = (
 )
 
 
+#: Columns added after MACs when compute is a PE array (cycles and utilisation).
+_PE_COLUMNS: tuple[_Column, ...] = (
+    ("cycles", "compute_cycles", "{:,}".format, True),
+    ("PE util", "pe_utilization", "{:.0%}".format, True),
+)
+
+
+def _with_pe(columns: Sequence[_Column], config: RunConfig) -> tuple[_Column, ...]:
+    """`columns` with the PE-array columns after MACs when the run has a PE array."""
+    if not config.hardware.compute.is_pe_array:
+        return tuple(columns)
+    at = [c[1] for c in columns].index("macs") + 1
+    return (*columns[:at], *_PE_COLUMNS, *columns[at:])
+
+
+def pe_utilization(result: SimResult, config: RunConfig) -> float | None:
+    """MAC-weighted PE utilisation of the run: MACs / (cycles x PEs); None without an array."""
+    compute = config.hardware.compute
+    if not compute.is_pe_array:
+        return None
+    assert compute.pe_rows and compute.pe_cols
+    cycles = sum(int(r["compute_cycles"]) for r in result.rows)
+    macs = sum(int(r["macs"]) for r in result.rows)
+    return macs / (cycles * compute.pe_rows * compute.pe_cols) if cycles else 0.0
+
+
 def _cells(table: pd.DataFrame, columns: Sequence[_Column]) -> list[list[str]]:
     records = table.to_dict("records")
     return [[fmt(record[col]) for _, col, fmt, _ in columns] for record in records]
@@ -153,8 +185,9 @@ def _hardware_rows(config: RunConfig) -> list[list[str]]:
             f" ({hw.compute.pe_rows}x{hw.compute.pe_cols} PEs at "
             f"{si(hw.compute.clock or 0.0, 'Hz')}, {hw.compute.dataflow} dataflow)"
         )
+    sram = size_text(hw.sram.capacity, binary_size(hw.sram.capacity))
     return [
-        ["SRAM capacity", f"{si(hw.sram.capacity, 'B')} ({hw.sram.capacity:,} B)"],
+        ["SRAM capacity", f"{sram} ({hw.sram.capacity:,} B)"],
         [
             "DRAM bandwidth",
             si(bandwidth, "B/s")
@@ -172,15 +205,18 @@ def _hardware_rows(config: RunConfig) -> list[list[str]]:
     ]
 
 
-def _summary_rows(s: dict[str, Any]) -> list[list[str]]:
+def _summary_rows(s: dict[str, Any], utilization: float | None = None) -> list[list[str]]:
     total = s["total_time_s"]
     dram = s["dram_read_bytes"] + s["dram_write_bytes"]
+    pe = [] if utilization is None else [
+        ["PE utilisation", f"{utilization:.1%} (MACs / (cycles x PEs), over the run)"]]
     return [
         ["Total time", f"{duration(total)} ({duration(s['time_per_inference_s'])} per inference)"],
         [
             "Compute time",
             f"{duration(s['compute_time_s'])} ({_percent(s['compute_time_s'], total)} of total)",
         ],
+        *pe,
         [
             "Data movement time",
             f"{duration(s['data_movement_time_s'])} "
@@ -197,7 +233,7 @@ def _summary_rows(s: dict[str, Any]) -> list[list[str]]:
         ],
         [
             "Peak SRAM",
-            f"{si(s['peak_sram_bytes'], 'B')} of {si(s['sram_capacity_bytes'], 'B')} "
+            f"{_sram(s['peak_sram_bytes'], s)} of {_sram(s['sram_capacity_bytes'], s)} "
             f"({_percent(s['peak_sram_bytes'], s['sram_capacity_bytes'])})",
         ],
         ["Spills", str(s["spills"])],
@@ -219,20 +255,18 @@ def markdown_report(
     """
     s = summary_record(result, config)
     table = result.table()
+    columns = _with_pe(_MARKDOWN_COLUMNS, config)
     parts = [
         f"# accelsim report: {config.name}",
         f"Model `{s['model']}`: {s['layers']} layers, {s['macs']:,} MACs (batch {s['batch']}).",
         "## Hardware",
         _markdown_table(["", ""], _hardware_rows(config), set()),
         "## Summary",
-        _markdown_table(["quantity", "value"], _summary_rows(s), set()),
+        _markdown_table(["quantity", "value"], _summary_rows(s, pe_utilization(result, config)),
+                        set()),
         f"**{bound_sentence(s)}**",
         "## Per layer",
-        _markdown_table(
-            [c[0] for c in _MARKDOWN_COLUMNS],
-            _cells(table, _MARKDOWN_COLUMNS),
-            _right(_MARKDOWN_COLUMNS),
-        ),
+        _markdown_table([c[0] for c in columns], _cells(table, columns), _right(columns)),
     ]
     if images:
         parts.append("## Plots")
@@ -248,35 +282,33 @@ def markdown_report(
 def format_terminal(result: SimResult, config: RunConfig) -> str:
     """The per-layer table and a summary block, fixed-width, for a terminal."""
     s = summary_record(result, config)
-    table = result.table()
-    rows = _cells(table, _TERMINAL_COLUMNS)
-    rows.append(
-        [
-            "",
-            "total",
-            "",
-            f"{s['macs']:,}",
-            f"{s['dram_read_bytes']:,}",
-            f"{s['dram_write_bytes']:,}",
-            _us(s["compute_time_s"]),
-            _us(s["data_movement_time_s"]),
-            _us(s["total_time_s"]),
-            "",
-        ]
-    )
+    columns = _with_pe(_TERMINAL_COLUMNS, config)
+    rows = _cells(result.table(), columns)
+    utilization = pe_utilization(result, config)
+    totals = {
+        "layer": "", "name": "total", "op": "", "macs": f"{s['macs']:,}",
+        "compute_cycles": f"{sum(int(r['compute_cycles']) for r in result.rows):,}",
+        "pe_utilization": f"{utilization or 0:.0%}",
+        "dram_read_bytes": f"{s['dram_read_bytes']:,}",
+        "dram_write_bytes": f"{s['dram_write_bytes']:,}",
+        "compute_time_s": _us(s["compute_time_s"]),
+        "data_movement_time_s": _us(s["data_movement_time_s"]),
+        "total_time_s": _us(s["total_time_s"]), "bound": "",
+    }
+    rows.append([totals[c[1]] for c in columns])
     header = (
-        f"{config.name}: {s['model']} on {si(config.hardware.sram.capacity, 'B')} SRAM, "
+        f"{config.name}: {s['model']} on {_sram(config.hardware.sram.capacity, s)} SRAM, "
         f"{si(config.hardware.dram.bandwidth, 'B/s')}, "
         f"{si(config.hardware.compute.peak_mac_rate, 'MAC/s')} "
         f"(policy {s['policy']}, overlap {'on' if s['overlap'] else 'off'}, "
         f"batch {s['batch']})"
     )
-    summary = [f"  {label + ':':<26}{value}" for label, value in _summary_rows(s)]
+    summary = [f"  {label + ':':<26}{value}" for label, value in _summary_rows(s, utilization)]
     return "\n".join(
         [
             header,
             "",
-            text_table([c[0] for c in _TERMINAL_COLUMNS], rows, _right(_TERMINAL_COLUMNS)),
+            text_table([c[0] for c in columns], rows, _right(columns)),
             "",
             "Summary",
             *summary,
