@@ -74,7 +74,7 @@ def run(
       accelsim run mobilenet_cifar.yaml --hardware edge_1mb.yaml --overlap
     """
     from accelsim.pipeline import run_config
-    from accelsim.report import format_terminal, summary_record, write_report
+    from accelsim.report import format_terminal, write_report
 
     if batch is not None and batch < 1:
         raise AccelsimError(f"--batch: must be at least 1, got {batch}")
@@ -90,7 +90,7 @@ def run(
     written = write_report(result, config, out_dir, plots=not no_plots,
                            overrides=changes.lines())
     if as_json:
-        click.echo(json.dumps(summary_record(result, config), indent=2, allow_nan=False))
+        click.echo((out_dir / "summary.json").read_text(encoding="utf-8").rstrip())
         return
     click.echo(format_terminal(result, config))
     click.echo(f"\nWrote {len(written)} files to {shown_path(out_dir)}/:")
