@@ -68,7 +68,7 @@ def test_run_writes_every_file(
         assert (out_dir / name).stat().st_size > 0, name
         assert name in out
     report = (out_dir / "report.md").read_text(encoding="utf-8")
-    for name in ("time_split.png", "sram_occupancy.png", "roofline.png", "energy.png"):
+    for name in ("layers.png", "roofline.png"):
         data = (out_dir / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 10_000, name
         assert f"]({name})" in report

@@ -115,15 +115,13 @@ def test_plots_return_figures(liveness: tuple[SimResult, RunConfig], overlap: bo
     table = result.table()
     hw = config.hardware
     figures = [
-        plots.time_split_figure(table, overlap=overlap),
-        plots.time_split_figure(table, log=False),
-        plots.sram_occupancy_figure(table, hw.sram.capacity),
+        plots.layers_figure(table, hw.sram.capacity, overlap=overlap),
+        plots.layers_figure(table, hw.sram.capacity, log=True),
         plots.roofline_figure(table, hw.compute.peak_mac_rate, hw.dram.bandwidth),
-        plots.energy_figure(table),
     ]
     for fig in figures:
         assert isinstance(fig, Figure)
-        assert fig.axes and fig.axes[0].get_ylabel()
+        assert fig.axes and all(ax.get_ylabel() for ax in fig.axes)
 
 
 def test_write_report_without_plots(liveness: tuple[SimResult, RunConfig], tmp_path: Path) -> None:

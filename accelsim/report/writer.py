@@ -24,10 +24,8 @@ REPORT_FILES: tuple[str, ...] = (
 )
 #: Plot files (title, file name), written unless plots=False.
 PLOT_FILES: tuple[tuple[str, str], ...] = (
-    ("Time per layer: compute vs data movement", "time_split.png"),
-    ("Peak SRAM occupancy per layer", "sram_occupancy.png"),
+    ("Per layer: time split, peak SRAM occupancy, energy", "layers.png"),
     ("Roofline", "roofline.png"),
-    ("Energy per layer by component", "energy.png"),
 )
 
 
@@ -37,15 +35,13 @@ def _write_plots(result: SimResult, config: RunConfig, out_dir: Path) -> list[Pa
     table = result.table()
     hw = config.hardware
     figures = (
-        plots.time_split_figure(table, overlap=config.simulation.overlap),
-        plots.sram_occupancy_figure(table, hw.sram.capacity),
+        plots.layers_figure(table, hw.sram.capacity, overlap=config.simulation.overlap),
         plots.roofline_figure(table, hw.compute.peak_mac_rate, hw.dram.bandwidth),
-        plots.energy_figure(table),
     )
     paths = []
     for fig, (_, name) in zip(figures, PLOT_FILES, strict=True):
         path = out_dir / name
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=100)
         paths.append(path)
     return paths
 
