@@ -16,8 +16,9 @@ from accelsim.sim.simulate import SimResult
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["bound_sentence", "format_terminal", "markdown_report", "pe_utilization",
-           "text_table"]
+__all__ = ["MARKDOWN_COLUMNS", "bound_sentence", "cells", "duration", "format_terminal",
+           "hardware_rows", "markdown_report", "pe_utilization", "summary_rows", "text_table",
+           "with_pe"]
 
 
 def _us(seconds: float) -> str:
@@ -113,7 +114,7 @@ def _markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right
 
 #: Per-layer columns of report.md: (header, layers column, formatter, right-aligned).
 _Column = tuple[str, str, Callable[[Any], str], bool]
-_MARKDOWN_COLUMNS: tuple[_Column, ...] = (
+MARKDOWN_COLUMNS: tuple[_Column, ...] = (
     ("layer", "layer", str, True),
     ("name", "name", str, False),
     ("op", "op", str, False),
@@ -148,17 +149,17 @@ _PE_COLUMNS: tuple[_Column, ...] = (
 )
 
 
-def _with_pe(columns: Sequence[_Column], config: RunConfig) -> tuple[_Column, ...]:
+def with_pe(columns: Sequence[_Column], result: SimResult) -> tuple[_Column, ...]:
     """`columns` with the PE-array columns after MACs when the run has a PE array."""
-    if not config.hardware.compute.is_pe_array:
+    if not result.hardware.compute.is_pe_array:
         return tuple(columns)
     at = [c[1] for c in columns].index("macs") + 1
     return (*columns[:at], *_PE_COLUMNS, *columns[at:])
 
 
-def pe_utilization(result: SimResult, config: RunConfig) -> float | None:
+def pe_utilization(result: SimResult) -> float | None:
     """MAC-weighted PE utilisation of the run: MACs / (cycles x PEs); None without an array."""
-    compute = config.hardware.compute
+    compute = result.hardware.compute
     if not compute.is_pe_array:
         return None
     assert compute.pe_rows and compute.pe_cols
@@ -167,7 +168,8 @@ def pe_utilization(result: SimResult, config: RunConfig) -> float | None:
     return macs / (cycles * compute.pe_rows * compute.pe_cols) if cycles else 0.0
 
 
-def _cells(table: pd.DataFrame, columns: Sequence[_Column]) -> list[list[str]]:
+def cells(table: pd.DataFrame, columns: Sequence[_Column]) -> list[list[str]]:
+    """The formatted cells of `columns`, one list per layer."""
     records = table.to_dict("records")
     return [[fmt(record[col]) for _, col, fmt, _ in columns] for record in records]
 
@@ -176,8 +178,9 @@ def _right(columns: Sequence[_Column]) -> set[int]:
     return {i for i, column in enumerate(columns) if column[3]}
 
 
-def _hardware_rows(config: RunConfig) -> list[list[str]]:
-    hw, sim = config.hardware, config.simulation
+def hardware_rows(result: SimResult) -> list[list[str]]:
+    """(label, value) rows describing the run's hardware and simulation settings."""
+    hw, sim = result.hardware, result.simulation
     p, peak, bandwidth = hw.precision, hw.compute.peak_mac_rate, hw.dram.bandwidth
     compute = si(peak, "MAC/s")
     if hw.compute.is_pe_array:
@@ -205,7 +208,8 @@ def _hardware_rows(config: RunConfig) -> list[list[str]]:
     ]
 
 
-def _summary_rows(s: dict[str, Any], utilization: float | None = None) -> list[list[str]]:
+def summary_rows(s: dict[str, Any], utilization: float | None = None) -> list[list[str]]:
+    """(label, value) rows of a run's totals, from its summary record."""
     total = s["total_time_s"]
     dram = s["dram_read_bytes"] + s["dram_write_bytes"]
     pe = [] if utilization is None else [
@@ -255,18 +259,18 @@ def markdown_report(
     """
     s = summary_record(result, config)
     table = result.table()
-    columns = _with_pe(_MARKDOWN_COLUMNS, config)
+    columns = with_pe(MARKDOWN_COLUMNS, result)
     parts = [
         f"# accelsim report: {config.name}",
         f"Model `{s['model']}`: {s['layers']} layers, {s['macs']:,} MACs (batch {s['batch']}).",
         "## Hardware",
-        _markdown_table(["", ""], _hardware_rows(config), set()),
+        _markdown_table(["", ""], hardware_rows(result), set()),
         "## Summary",
-        _markdown_table(["quantity", "value"], _summary_rows(s, pe_utilization(result, config)),
+        _markdown_table(["quantity", "value"], summary_rows(s, pe_utilization(result)),
                         set()),
         f"**{bound_sentence(s)}**",
         "## Per layer",
-        _markdown_table([c[0] for c in columns], _cells(table, columns), _right(columns)),
+        _markdown_table([c[0] for c in columns], cells(table, columns), _right(columns)),
     ]
     if images:
         parts.append("## Plots")
@@ -282,9 +286,9 @@ def markdown_report(
 def format_terminal(result: SimResult, config: RunConfig) -> str:
     """The per-layer table and a summary block, fixed-width, for a terminal."""
     s = summary_record(result, config)
-    columns = _with_pe(_TERMINAL_COLUMNS, config)
-    rows = _cells(result.table(), columns)
-    utilization = pe_utilization(result, config)
+    columns = with_pe(_TERMINAL_COLUMNS, result)
+    rows = cells(result.table(), columns)
+    utilization = pe_utilization(result)
     totals = {
         "layer": "", "name": "total", "op": "", "macs": f"{s['macs']:,}",
         "compute_cycles": f"{sum(int(r['compute_cycles']) for r in result.rows):,}",
@@ -303,7 +307,7 @@ def format_terminal(result: SimResult, config: RunConfig) -> str:
         f"(policy {s['policy']}, overlap {'on' if s['overlap'] else 'off'}, "
         f"batch {s['batch']})"
     )
-    summary = [f"  {label + ':':<26}{value}" for label, value in _summary_rows(s, utilization)]
+    summary = [f"  {label + ':':<26}{value}" for label, value in summary_rows(s, utilization)]
     return "\n".join(
         [
             header,

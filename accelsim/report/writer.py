@@ -8,8 +8,10 @@ from pathlib import Path
 
 from accelsim.config.loader import resolved_yaml
 from accelsim.config.models import RunConfig
+from accelsim.report.html import html_page
 from accelsim.report.markdown import markdown_report
 from accelsim.report.tables import schedule_table, summary_record
+from accelsim.report.trace import trace_document
 from accelsim.sim.simulate import SimResult
 
 __all__ = ["PLOT_FILES", "REPORT_FILES", "write_report"]
@@ -21,6 +23,8 @@ REPORT_FILES: tuple[str, ...] = (
     "summary.json",
     "config.resolved.yaml",
     "report.md",
+    "report.html",
+    "trace.json",
 )
 #: Plot files (title, file name), written unless plots=False.
 PLOT_FILES: tuple[tuple[str, str], ...] = (
@@ -50,15 +54,16 @@ def write_report(
     result: SimResult, config: RunConfig, out_dir: Path, plots: bool = True,
     overrides: Sequence[str] = (),
 ) -> list[Path]:
-    """Write layers.csv, schedule.csv, summary.json, config.resolved.yaml, report.md and
-    (unless plots=False) the PNG plots into out_dir (created if needed); return the paths.
+    """Write REPORT_FILES and (unless plots=False) the PNG plots into out_dir (created if
+    needed); return the paths. report.html embeds the plots; trace.json is the schedule
+    as Chrome/Perfetto trace events.
 
     `overrides` are the command-line changes made to the run file (`--set ...`): recorded
     in summary.json and at the top of config.resolved.yaml.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / name for name in REPORT_FILES]
-    layers, schedule, summary, resolved, report = written
+    layers, schedule, summary, resolved, report, page, trace = written
     result.table().to_csv(layers, index=False)
     schedule_table(result).to_csv(schedule, index=False)
     record = {**summary_record(result, config), "overrides": list(overrides)}
@@ -70,4 +75,11 @@ def write_report(
         written += _write_plots(result, config, out_dir)
         images = PLOT_FILES
     report.write_text(markdown_report(result, config, images), encoding="utf-8")
+    notes = [*(f"Applied on top of the run file: {line}" for line in overrides),
+             "Beside this page: layers.csv, schedule.csv, summary.json, config.resolved.yaml, "
+             "and trace.json (open it at ui.perfetto.dev)."]
+    embedded = [(title, out_dir / name) for title, name in images]
+    page.write_text(html_page(result, record, f"accelsim report: {config.name}", embedded, notes),
+                    encoding="utf-8")
+    trace.write_text(json.dumps(trace_document(result)) + "\n", encoding="utf-8")
     return written
