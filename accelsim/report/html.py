@@ -76,7 +76,7 @@ def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
         for j, text in enumerate(row):
             raw = values[i][j] if values is not None else None
             numeric = isinstance(raw, int | float) and not isinstance(raw, bool)
-            attrs = f' class="num" data-v="{float(raw)!r}"' if numeric else ""
+            attrs = f' class="num" data-v="{float(raw or 0)!r}"' if numeric else ""
             tds.append(f"<td{attrs}>{escape(str(text))}</td>")
         body.append("<tr>" + "".join(tds) + "</tr>")
     kind = ' class="sortable"' if sortable else ""
