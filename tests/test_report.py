@@ -132,6 +132,8 @@ def test_write_report_without_plots(liveness: tuple[SimResult, RunConfig], tmp_p
         "summary.json",
         "config.resolved.yaml",
         "report.md",
+        "report.html",
+        "trace.json",
     ]
     assert all(p.stat().st_size > 0 for p in paths)
 
