@@ -96,7 +96,7 @@ def sweep(sweepfile: str, settings: tuple[str, ...], out: str | None, backend: s
     feasible = frame[frame["feasible"].astype(bool)]
     if len(feasible):
         best = feasible.loc[feasible["total_time_s"].idxmin()]
-        where = ", ".join(f"{a.path}={best[a.path]}" for a in spec.axes)
+        where = ", ".join(_setting(a.path, best[a.path]) for a in spec.axes)
         click.echo(f"fastest: {best['total_time_s'] * 1e3:.4g} ms at {where}")
     if with_sensitivity:
         _sensitivity(spec, folder, rel_step, knee_threshold)
@@ -115,6 +115,18 @@ def _with_settings(sweepfile: str, spec: SweepSpec, settings: tuple[str, ...]) -
             raise AccelsimError(f"--set {clash[0]}: {axis.path} is an axis of {sweepfile}; "
                                 "set it in the sweep file's axes instead")
     return load_sweep(sweepfile, parsed)
+
+
+def _setting(path: str, value: object) -> str:
+    """'hardware.dram.bandwidth=16 GB/s': a swept value in readable units."""
+    import numpy as np
+
+    from accelsim.sweep.plots import human_axis, number
+
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        return f"{path}={value}"
+    _, unit, scale = human_axis(path, np.array([float(value)]))
+    return f"{path}={number(float(value) / scale)} {unit}".rstrip()
 
 
 def _points(spec: object) -> int:

@@ -147,16 +147,19 @@ def _sram_panel(ax: Axes, table: pd.DataFrame, capacity_bytes: float) -> None:
     ax.legend(loc="upper left", ncol=2)
 
 
-def _place_labels(ax: Axes, points: list[tuple[float, float, str]], box: tuple[float, float]
-                  ) -> None:
-    """Write each (x, y, text) label near its point, moved down until it overlaps no other.
+def _place_labels(ax: Axes, points: list[tuple[float, float, str]]) -> None:
+    """Write each (x, y, text) label beside its point, moved down until it overlaps no other.
 
-    Positions are compared in axes fractions; `box` is one character's width and a
-    line's height there. A moved label gets a thin leader line to its point.
+    Points closer than about 2% of the axes share one label. Extents are measured with
+    the Agg renderer, so the test is exact; a moved label gets a thin leader line.
     """
-    placed: list[tuple[float, float, float, float]] = []
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = ax.get_figure()
+    assert figure is not None
+    renderer = FigureCanvasAgg(figure).get_renderer()  # type: ignore[arg-type]
     to_axes = ax.transAxes.inverted()
-    clusters: list[tuple[float, float, float, float, list[str]]] = []  # points a label names
+    clusters: list[tuple[float, float, float, float, list[str]]] = []
     for x, y, text in sorted(points, key=lambda p: (-p[1], p[0])):
         fx, fy = to_axes.transform(ax.transData.transform((x, y)))
         near = next((c for c in clusters if abs(c[2] - fx) < 0.02 and abs(c[3] - fy) < 0.03),
@@ -165,21 +168,24 @@ def _place_labels(ax: Axes, points: list[tuple[float, float, str]], box: tuple[f
             clusters.append((x, y, fx, fy, [text]))
         else:
             near[4].append(text)
-    for x, y, fx, fy, texts in clusters:
+    placed: list[Any] = []  # window extents (Bbox) of the labels written so far
+    style: dict[str, Any] = {"va": "top", "fontsize": 7, "color": "dimgray",
+                             "textcoords": "offset points"}
+    for x, y, _, _, texts in clusters:
         text = ",".join(sorted(",".join(texts).split(","), key=int))
-        width, height = box[0] * len(text), box[1]
-        lx, ly = fx + 0.006, fy - 0.012
-        for _ in range(40):
-            clash = any(lx < bx + bw and bx < lx + width and ly - height < by and by - bh < ly
-                        for bx, by, bw, bh in placed)
-            if not clash:
+        dy = -4.0
+        label = ax.annotate(text, (x, y), xytext=(4.0, dy), **style)
+        for _ in range(60):
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
                 break
-            ly -= height
-        placed.append((lx, ly, width, height))
-        leader = {"arrowstyle": "-", "color": "0.6", "linewidth": 0.5} \
-            if abs(ly - (fy - 0.012)) > 1e-9 else None
-        ax.annotate(text, (x, y), xytext=(lx, ly), textcoords="axes fraction", va="top",
-                    fontsize=7, color="dimgray", arrowprops=leader)
+            dy -= box.height * 72 / figure.dpi + 1
+            label.set_position((4.0, dy))
+        if dy != -4.0:  # moved: redraw with a leader line to its point
+            label.remove()
+            label = ax.annotate(text, (x, y), xytext=(4.0, dy), **style,
+                                arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.5})
+        placed.append(label.get_window_extent(renderer))
 
 
 def _plain_log_ticks(ax: Axes) -> None:
@@ -238,8 +244,7 @@ def roofline_figure(
     for i in np.flatnonzero(shown | edge):
         xi = float(intensity[i]) if shown[i] else hi
         groups.setdefault((xi, float(rate[i])), []).append(str(table["layer"].iloc[i]))
-    _place_labels(ax, [(x, y, ",".join(labels)) for (x, y), labels in groups.items()],
-                  (0.0042, 0.032))
+    _place_labels(ax, [(x, y, ",".join(labels)) for (x, y), labels in groups.items()])
     idle = [str(n) for n, m in zip(table["name"], macs, strict=True) if m == 0]
     if idle:
         ax.text(0.01, 0.01, "no MACs, not shown: " + ", ".join(idle), transform=ax.transAxes,
