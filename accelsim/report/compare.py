@@ -32,13 +32,12 @@ class Run:
     layers: pd.DataFrame
 
 
-def _bytes(value: float, base: dict[str, Any]) -> str:
-    """SRAM sizes in the baseline's units, so one row reads in one unit."""
-    return size_text(value, binary_size(base["sram_capacity_bytes"]))
+def _bytes(value: float, s: dict[str, Any]) -> str:
+    """An SRAM size in the units of that run's capacity, as its user wrote it."""
+    return size_text(value, binary_size(s["sram_capacity_bytes"]))
 
 
-#: (label, how to read the value off a summary record, how to write it given the
-#: baseline's record).
+#: (label, how to read the value off a summary record, how to write it given the record).
 QUANTITIES: tuple[tuple[str, Callable[[dict[str, Any]], float], Callable[..., str]], ...] = (
     ("total time", lambda s: s["total_time_s"], lambda v, s: duration(v)),
     ("compute time", lambda s: s["compute_time_s"], lambda v, s: duration(v)),
@@ -66,7 +65,7 @@ def summary_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
         values = [float(read(r.summary)) for r in runs]
         ratios = [v / values[0] if values[0] else None for v in values[1:]]
         rows.append({"quantity": label, "values": values,
-                     "text": [write(v, runs[0].summary) for v in values],
+                     "text": [write(v, r.summary) for v, r in zip(values, runs, strict=True)],
                      "ratio_to_first": ratios})
     return rows
 

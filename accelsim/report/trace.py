@@ -79,7 +79,7 @@ def _sequential(result: SimResult, compute_s: list[float]) -> list[tuple[float, 
 def _describe(action: Action, layer: str) -> tuple[str, str, dict[str, Any]] | None:
     """(track, slice name, args) of an action; None for allocs and frees (no resource)."""
     if isinstance(action, Load):
-        return "DRAM bus", f"{layer}: load {action.tensor}", {
+        return "DRAM bus", f"{layer}: load {action.kind} {action.tensor}", {
             "tensor": action.tensor, "kind": action.kind, "bytes": action.bytes}
     if isinstance(action, Store):
         return "DRAM bus", f"{layer}: store {action.tensor}", {
