@@ -194,3 +194,28 @@ def test_help_lists_commands_without_importing_them(capsys: pytest.CaptureFixtur
     loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             check=True).stdout.strip().splitlines()[-1]
     assert loaded == "[]"
+
+
+def test_sweep_set_changes_the_base(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text("base: mobilenet_cifar.yaml\naxes:\n  hardware.sram.capacity: "
+                     "[128 KiB, 1 MiB]\n")
+    out = tmp_path / "out"
+    code, printed, err = run(capsys, "sweep", str(sweep), "--out", str(out), "--backend",
+                             "serial", "--no-plots", "--set", "hardware.dram.bandwidth=4 GB/s")
+    assert code == 0, err
+    assert "at hardware.sram.capacity=1 MiB" in printed  # readable units
+    base = yaml.safe_load((out / "sweep.yaml").read_text())["base"]
+    assert base["hardware"]["dram"]["bandwidth"] == 4e9
+    frame = pd.read_parquet(out / "results.parquet")
+    # Every point runs at 4 GB/s: the same as `run --set` at each capacity.
+    for capacity, total in zip(frame["hardware.sram.capacity"], frame["total_time_s"],
+                               strict=True):
+        one = tmp_path / f"one{capacity}"
+        assert run(capsys, "run", RUNFILE, "--no-plots", "--out", str(one), "--set",
+                   "hardware.dram.bandwidth=4 GB/s", "--set",
+                   f"hardware.sram.capacity={capacity}")[0] == 0
+        assert json.loads((one / "summary.json").read_text())["total_time_s"] == \
+            pytest.approx(total)
+    code, _, err = run(capsys, "sweep", str(sweep), "--set", "hardware.sram.capacity=2 MiB")
+    assert code == 2 and "is an axis of" in err
