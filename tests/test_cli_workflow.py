@@ -219,3 +219,14 @@ def test_sweep_set_changes_the_base(tmp_path: Path, capsys: pytest.CaptureFixtur
             pytest.approx(total)
     code, _, err = run(capsys, "sweep", str(sweep), "--set", "hardware.sram.capacity=2 MiB")
     assert code == 2 and "is an axis of" in err
+
+
+def test_run_imports_no_pandas(tmp_path: Path) -> None:
+    # pandas' import costs more than the simulation: the report writer does without it.
+    script = (f"import sys; from accelsim.cli.app import main; "
+              f"main(['run', 'mobilenet_cifar.yaml', '--out', {str(tmp_path)!r}]); "
+              "print('pandas' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip().splitlines()[-1] == "False"
+    assert (tmp_path / "layers.png").is_file()

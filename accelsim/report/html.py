@@ -86,17 +86,15 @@ def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
 
 def html_fragment(result: SimResult, summary: dict[str, Any]) -> str:
     """Hardware, summary, the bound sentence and the sortable per-layer table."""
-    table = result.table()
     columns = with_pe(MARKDOWN_COLUMNS, result)
-    records = table.to_dict("records")
-    values = [[record[c[1]] for c in columns] for record in records]
+    values = [[record[c[1]] for c in columns] for record in result.rows]
     return "\n".join([
         "<h2>Hardware</h2>", html_table(["", ""], hardware_rows(result)),
         "<h2>Summary</h2>",
         html_table(["quantity", "value"], summary_rows(summary, pe_utilization(result))),
         f'<p class="bound">{escape(bound_sentence(summary))}</p>',
         "<h2>Per layer</h2><p>Click a column header to sort.</p>",
-        html_table([c[0] for c in columns], cells(table, columns), values, sortable=True),
+        html_table([c[0] for c in columns], cells(result.rows, columns), values, sortable=True),
     ])
 
 

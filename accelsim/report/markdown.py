@@ -1,6 +1,6 @@
 """Text renderings of a run: the bound sentence, report.md and the terminal table.
 
-Every table here is built from the layers DataFrame (result.table()), row by row, with a
+Every table here is built from the layer records (result.rows), row by row, with a
 tiny formatter (pandas' own to_markdown needs tabulate, which accelsim does not depend on).
 """
 
@@ -14,7 +14,7 @@ from accelsim.report.tables import binary_size, si, size_text, summary_record
 from accelsim.sim.simulate import SimResult
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 __all__ = ["MARKDOWN_COLUMNS", "bound_sentence", "cells", "duration", "format_terminal",
            "hardware_rows", "markdown_report", "pe_utilization", "summary_rows", "text_table",
@@ -168,9 +168,8 @@ def pe_utilization(result: SimResult) -> float | None:
     return macs / (cycles * compute.pe_rows * compute.pe_cols) if cycles else 0.0
 
 
-def cells(table: pd.DataFrame, columns: Sequence[_Column]) -> list[list[str]]:
-    """The formatted cells of `columns`, one list per layer."""
-    records = table.to_dict("records")
+def cells(records: Sequence[dict[str, Any]], columns: Sequence[_Column]) -> list[list[str]]:
+    """The formatted cells of `columns`, one list per layer record."""
     return [[fmt(record[col]) for _, col, fmt, _ in columns] for record in records]
 
 
@@ -258,7 +257,6 @@ def markdown_report(
     `images` are (title, relative path) pairs of plots written beside the report.
     """
     s = summary_record(result, config)
-    table = result.table()
     columns = with_pe(MARKDOWN_COLUMNS, result)
     parts = [
         f"# accelsim report: {config.name}",
@@ -270,7 +268,7 @@ def markdown_report(
                         set()),
         f"**{bound_sentence(s)}**",
         "## Per layer",
-        _markdown_table([c[0] for c in columns], cells(table, columns), _right(columns)),
+        _markdown_table([c[0] for c in columns], cells(result.rows, columns), _right(columns)),
     ]
     if images:
         parts.append("## Plots")
@@ -287,7 +285,7 @@ def format_terminal(result: SimResult, config: RunConfig) -> str:
     """The per-layer table and a summary block, fixed-width, for a terminal."""
     s = summary_record(result, config)
     columns = with_pe(_TERMINAL_COLUMNS, result)
-    rows = cells(result.table(), columns)
+    rows = cells(result.rows, columns)
     utilization = pe_utilization(result)
     totals = {
         "layer": "", "name": "total", "op": "", "macs": f"{s['macs']:,}",

@@ -1,4 +1,7 @@
-"""Plots of a run, each a function from the layers DataFrame to a matplotlib Figure.
+"""Plots of a run, each a function from the layers table to a matplotlib Figure.
+
+The table is the layers DataFrame (result.table()) or any mapping of its column names to
+sequences (`layer_columns(result)`, which needs no pandas).
 
 The figures are built with `matplotlib.figure.Figure` directly: no pyplot, no global
 state, no backend choice; `fig.savefig(path)` renders PNG with Agg. matplotlib is imported
@@ -9,7 +12,8 @@ computed by a layout engine, which would draw every figure twice when saved.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
@@ -28,6 +32,8 @@ _OP_COLORS = {
     "depthwise_conv2d": "tab:orange",
     "dense": "tab:green",
 }
+#: The layers table: a DataFrame or a mapping of column name -> values.
+Table: TypeAlias = "pd.DataFrame | Mapping[str, Sequence[Any] | np.ndarray]"
 #: Figure width in inches.
 _WIDTH = 11.0
 
@@ -40,21 +46,28 @@ def _figure(height: float, bottom: float) -> Figure:
     return fig
 
 
-def _layer_axis(ax: Axes, table: pd.DataFrame, names: bool) -> list[int]:
+def _col(table: Table, name: str, dtype: Any = None) -> np.ndarray:
+    """One column of the table as an array."""
+    return np.asarray(table[name], dtype=dtype)
+
+
+def _layer_axis(ax: Axes, table: Table, names: bool) -> list[int]:
     """Bars at 0..n-1; the bottom panel names them (every k-th name when there are many)."""
-    positions = list(range(len(table)))
-    step = max(1, math.ceil(len(table) / 60))
+    count = len(_col(table, "layer"))
+    positions = list(range(count))
+    step = max(1, math.ceil(count / 60))
     ax.set_xticks(positions[::step])
     if names:
         ax.set_xticklabels(
-            [f"{i} {n}" for i, n in zip(table["layer"], table["name"], strict=True)][::step],
+            [f"{i} {n}" for i, n in zip(_col(table, "layer"), _col(table, "name"), strict=True)
+             ][::step],
             rotation=90,
             fontsize=7,
         )
         ax.set_xlabel("layer (execution order)")
     else:
         ax.tick_params(labelbottom=False)
-    ax.set_xlim(-0.7, len(table) - 0.3)
+    ax.set_xlim(-0.7, count - 0.3)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     return positions
@@ -88,7 +101,7 @@ def _corner_note(ax: Axes, text: str) -> None:
             bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "0.7"})
 
 
-def layers_figure(table: pd.DataFrame, capacity_bytes: float, overlap: bool = False,
+def layers_figure(table: Table, capacity_bytes: float, overlap: bool = False,
                   log: bool | None = None) -> Figure:
     """Three panels over the layers: time split, peak SRAM occupancy, energy by component.
 
@@ -102,7 +115,7 @@ def layers_figure(table: pd.DataFrame, capacity_bytes: float, overlap: bool = Fa
     return fig
 
 
-def _time_panel(ax: Axes, table: pd.DataFrame, overlap: bool, log: bool | None) -> None:
+def _time_panel(ax: Axes, table: Table, overlap: bool, log: bool | None) -> None:
     """Per-layer compute and data-movement time in µs, with the run's totals.
 
     Without overlap the bars are stacked (their height is the layer time). With overlap,
@@ -111,9 +124,9 @@ def _time_panel(ax: Axes, table: pd.DataFrame, overlap: bool, log: bool | None) 
     takes more than 100x the median one (a linear axis would flatten most layers).
     """
     x = _layer_axis(ax, table, names=False)
-    compute = table["compute_time_s"].to_numpy() * 1e6
-    move = table["data_movement_time_s"].to_numpy() * 1e6
-    total = table["total_time_s"].to_numpy() * 1e6
+    compute = _col(table, "compute_time_s") * 1e6
+    move = _col(table, "data_movement_time_s") * 1e6
+    total = _col(table, "total_time_s") * 1e6
     positive = total[total > 0]
     if log is None:
         log = bool(len(positive)) and positive.max() > 100 * float(np.median(positive))
@@ -140,7 +153,7 @@ def _time_panel(ax: Axes, table: pd.DataFrame, overlap: bool, log: bool | None) 
     ax.legend(loc="upper left")
 
 
-def _sram_panel(ax: Axes, table: pd.DataFrame, capacity_bytes: float) -> None:
+def _sram_panel(ax: Axes, table: Table, capacity_bytes: float) -> None:
     """Per-layer peak SRAM occupancy, with the capacity as a line and the peak marked.
 
     Units follow the capacity: KiB when it is a whole number of KiB, else kB (1000 B).
@@ -148,7 +161,7 @@ def _sram_panel(ax: Axes, table: pd.DataFrame, capacity_bytes: float) -> None:
     binary = binary_size(capacity_bytes)
     unit, scale = ("KiB", 1024.0) if binary else ("kB", 1000.0)
     x = _layer_axis(ax, table, names=False)
-    used = table["sram_used_bits"].to_numpy() / 8
+    used = _col(table, "sram_used_bits") / 8
     peak = used / scale
     capacity = capacity_bytes / scale
     colors = [_DRAM if p > 0.999 * capacity else _SRAM for p in peak]
@@ -158,7 +171,7 @@ def _sram_panel(ax: Axes, table: pd.DataFrame, capacity_bytes: float) -> None:
     if len(peak):
         top = int(np.argmax(peak))
         ax.annotate(f"peak {size_text(used[top], binary)} ({used[top] / capacity_bytes:.0%}) "
-                    f"at {table['name'].iloc[top]}", (x[top], peak[top]), xytext=(0, 14),
+                    f"at {_col(table, 'name')[top]}", (x[top], peak[top]), xytext=(0, 14),
                     textcoords="offset points", ha="center", fontsize=9,
                     arrowprops={"arrowstyle": "->", "color": "0.3"})
     ax.set_ylim(0, capacity * 1.3)
@@ -221,7 +234,7 @@ def _plain_log_ticks(ax: Axes) -> None:
 
 
 def roofline_figure(
-    table: pd.DataFrame, peak_mac_rate: float, bandwidth_bytes_per_s: float
+    table: Table, peak_mac_rate: float, bandwidth_bytes_per_s: float
 ) -> Figure:
     """Each layer's achieved MAC/s against its arithmetic intensity, under the roofline.
 
@@ -232,9 +245,9 @@ def roofline_figure(
     """
     fig = _figure(5.6, 0.11)
     ax = fig.subplots()
-    intensity = table["arithmetic_intensity_mac_per_byte"].to_numpy(dtype=float)
-    time = table["total_time_s"].to_numpy(dtype=float)
-    macs = table["macs"].to_numpy(dtype=float)
+    intensity = _col(table, "arithmetic_intensity_mac_per_byte", float)
+    time = _col(table, "total_time_s", float)
+    macs = _col(table, "macs", float)
     active = (macs > 0) & (time > 0)
     shown = active & np.isfinite(intensity) & (intensity > 0)
     edge = active & ~np.isfinite(intensity)
@@ -248,8 +261,9 @@ def roofline_figure(
     ax.axvline(ridge, color="gray", linestyle=":", linewidth=1)
     ax.annotate(f"ridge point {ridge:,.4g} MAC/B", (ridge, peak_mac_rate), xytext=(0, 8),
                 textcoords="offset points", ha="center", fontsize=9)
-    for op in dict.fromkeys(str(o) for o in table["op"][shown]):
-        rows = shown & (table["op"].to_numpy() == op)
+    ops = _col(table, "op").astype(str)
+    for op in dict.fromkeys(ops[shown]):
+        rows = shown & (ops == op)
         ax.scatter(intensity[rows], rate[rows], s=36, zorder=3,
                    color=_OP_COLORS.get(op, "tab:purple"), label=f"{op} layers (achieved)")
     if edge.any():
@@ -263,9 +277,9 @@ def roofline_figure(
     groups: dict[tuple[float, float], list[str]] = {}
     for i in np.flatnonzero(shown | edge):
         xi = float(intensity[i]) if shown[i] else hi
-        groups.setdefault((xi, float(rate[i])), []).append(str(table["layer"].iloc[i]))
+        groups.setdefault((xi, float(rate[i])), []).append(str(_col(table, "layer")[i]))
     _place_labels(ax, [(x, y, ",".join(labels)) for (x, y), labels in groups.items()])
-    idle = [str(n) for n, m in zip(table["name"], macs, strict=True) if m == 0]
+    idle = [str(n) for n, m in zip(_col(table, "name"), macs, strict=True) if m == 0]
     if idle:
         ax.text(0.01, 0.01, "no MACs, not shown: " + ", ".join(idle), transform=ax.transAxes,
                 fontsize=8, color="dimgray")
@@ -278,7 +292,7 @@ def roofline_figure(
     return fig
 
 
-def _energy_panel(ax: Axes, table: pd.DataFrame) -> None:
+def _energy_panel(ax: Axes, table: Table) -> None:
     """Per-layer energy in µJ, stacked by component, with the run's totals."""
     x = _layer_axis(ax, table, names=True)
     bottom: Any = 0.0
@@ -288,7 +302,7 @@ def _energy_panel(ax: Axes, table: pd.DataFrame) -> None:
         ("energy_sram_j", "SRAM", _SRAM),
         ("energy_dram_j", "DRAM", _DRAM),
     ):
-        values = table[column].to_numpy(dtype=float) * 1e6
+        values = _col(table, column, float) * 1e6
         _bars(ax, x, values, 0.8, color, label, bottom=bottom)
         bottom = bottom + values
         totals.append(f"{label} {values.sum():.3g}")

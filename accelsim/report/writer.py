@@ -1,4 +1,5 @@
-"""write_report(): every file of a run's report directory, written with pandas and matplotlib."""
+"""write_report(): every file of a run's report directory (matplotlib for the plots; no
+pandas, whose import would cost more than the whole simulation)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,15 @@ from accelsim.config.loader import resolved_yaml
 from accelsim.config.models import RunConfig
 from accelsim.report.html import html_page
 from accelsim.report.markdown import markdown_report
-from accelsim.report.tables import schedule_table, summary_record
+from accelsim.report.tables import (
+    SCHEDULE_COLUMNS,
+    layer_columns,
+    schedule_rows,
+    summary_record,
+    write_csv,
+)
 from accelsim.report.trace import trace_document
-from accelsim.sim.simulate import SimResult
+from accelsim.sim.simulate import LAYER_COLUMNS, SimResult
 
 __all__ = ["PLOT_FILES", "REPORT_FILES", "write_report"]
 
@@ -36,7 +43,7 @@ PLOT_FILES: tuple[tuple[str, str], ...] = (
 def _write_plots(result: SimResult, config: RunConfig, out_dir: Path) -> list[Path]:
     from accelsim.report import plots
 
-    table = result.table()
+    table = layer_columns(result)
     hw = config.hardware
     figures = (
         plots.layers_figure(table, hw.sram.capacity, overlap=config.simulation.overlap),
@@ -64,8 +71,8 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / name for name in REPORT_FILES]
     layers, schedule, summary, resolved, report, page, trace = written
-    result.table().to_csv(layers, index=False)
-    schedule_table(result).to_csv(schedule, index=False)
+    write_csv(layers, LAYER_COLUMNS, result.rows)
+    write_csv(schedule, SCHEDULE_COLUMNS, schedule_rows(result))
     record = {**summary_record(result, config), "overrides": list(overrides)}
     summary.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     applied = "".join(f"# applied on top of the run file: {line}\n" for line in overrides)
