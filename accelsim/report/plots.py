@@ -172,7 +172,9 @@ def _sram_panel(ax: Axes, table: Table, capacity_bytes: float) -> None:
         top = int(np.argmax(peak))
         ax.annotate(f"peak {size_text(used[top], binary)} ({used[top] / capacity_bytes:.0%}) "
                     f"at {_col(table, 'name')[top]}", (x[top], peak[top]), xytext=(0, 14),
-                    textcoords="offset points", ha="center", fontsize=9,
+                    textcoords="offset points", fontsize=9,
+                    ha="left" if top < len(x) / 4 else "right" if top > len(x) * 3 / 4
+                    else "center",
                     arrowprops={"arrowstyle": "->", "color": "0.3"})
     ax.set_ylim(0, capacity * 1.3)
     ax.set_ylabel(f"SRAM occupancy ({unit})")
