@@ -13,23 +13,12 @@ from typing import Any
 import click
 
 from accelsim.cli.app import cli
-from accelsim.cli.params import shown_path
+from accelsim.cli.params import project_dirs, shown_path
 from accelsim.errors import AccelsimError
 
 __all__ = ["describe", "hw"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
-
-
-def _config_dirs() -> list[Path]:
-    """./hw_configs of the working directory and the project's hw_configs/, without repeats."""
-    from accelsim.config.loader import PROJECT_DIR
-
-    unique: dict[Path, Path] = {}
-    for folder in (Path.cwd() / "hw_configs", PROJECT_DIR / "hw_configs"):
-        if folder.is_dir():
-            unique.setdefault(folder.resolve(), folder)
-    return list(unique.values())
 
 
 def _description(path: Path) -> str:
@@ -86,8 +75,8 @@ def hw(as_json: bool) -> None:
     """
     from accelsim.report.markdown import text_table
 
-    records = [describe(path) for folder in _config_dirs() for path in sorted(folder.iterdir())
-               if path.suffix.lower() in YAML_SUFFIXES]
+    records = [describe(path) for folder in project_dirs("hw_configs")
+               for path in sorted(folder.iterdir()) if path.suffix.lower() in YAML_SUFFIXES]
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return
