@@ -275,7 +275,9 @@ def markdown_report(
         parts += [f"![{title}]({path})" for title, path in images]
     parts.append(
         "Files: `layers.csv` (every per-layer column), `schedule.csv` (every tensor's "
-        "lifetime and placement), `summary.json`, and `config.resolved.yaml` "
+        "lifetime and placement), `summary.json`, `report.html` (this report as one page, "
+        "tables sortable), `trace.json` (the DRAM bus and compute as a Chrome/Perfetto "
+        "trace: ui.perfetto.dev) and `config.resolved.yaml` "
         "(`accelsim run config.resolved.yaml` repeats this run)."
     )
     return "\n\n".join(parts) + "\n"
