@@ -1,5 +1,6 @@
 """report.html in a real headless Chromium (driven through chromedriver's W3C HTTP API),
-trace.json's structure and timing, and SimResult's Jupyter HTML.
+trace.json's structure and timing (and its invariants over generated hardware), and
+SimResult's Jupyter HTML.
 
 The browser test opens the page from the file system with networking disabled, checks
 every table and image rendered (images decoded at the size they were written), and
@@ -21,10 +22,18 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accelsim.cli.app import main
 from accelsim.config.loader import load_run
+from accelsim.config.models import HardwareConfig, SimulationConfig
+from accelsim.errors import ScheduleError
+from accelsim.ir import build_model
+from accelsim.mapping import POLICIES
 from accelsim.pipeline import run_config
+from accelsim.report.trace import TRACKS, action_spans
+from accelsim.sim.simulate import simulate
 
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), shutil.which("chromedriver")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -148,3 +157,43 @@ def test_simresult_html_for_jupyter() -> None:
     result = run_config(load_run("mobilenet_cifar.yaml"))
     text = result._repr_html_()
     assert text.count("<table") == 3 and "conv_pw_13" in text and "sortable" in text
+
+
+@settings(max_examples=20, deadline=None)
+@given(policy=st.sampled_from(sorted(POLICIES)), overlap=st.booleans(),
+       capacity_kib=st.integers(8, 256), bandwidth_gb=st.floats(0.2, 20),
+       latency_ns=st.sampled_from([0, 50, 200]))
+def test_trace_invariants(policy: str, overlap: bool, capacity_kib: int, bandwidth_gb: float,
+                          latency_ns: int) -> None:
+    # Any policy, capacity, bandwidth and latency: one action at a time per track, the
+    # trace ends at the run's total, compute busy time is the compute time, bus busy time
+    # is bytes / bandwidth + latency per transfer, and a layer's last slice ends by the
+    # cumulative time of the layers up to it.
+    hardware = HardwareConfig.model_validate({
+        "sram": {"capacity": f"{capacity_kib} KiB"},
+        "dram": {"bandwidth": f"{bandwidth_gb} GB/s", "latency": f"{latency_ns} ns"},
+        "compute": {"mac_rate": "100 GMAC/s"}})
+    try:
+        result = simulate(build_model("mobilenet_v1_cifar", 0.25), hardware,
+                          SimulationConfig(policy=policy, overlap=overlap))
+    except ScheduleError:
+        return  # SRAM too small for some layer: nothing to trace
+    spans = action_spans(result)
+    total = result.total
+    assert max(s.end_s for s in spans) == pytest.approx(total.total_time_s, rel=1e-9)
+    for track in TRACKS:
+        mine = sorted((s.start_s, s.end_s) for s in spans if s.track == track)
+        assert all(a[1] <= b[0] * (1 + 1e-12) + 1e-15 for a, b in zip(mine, mine[1:],
+                                                                      strict=False))
+    busy = {t: sum(s.end_s - s.start_s for s in spans if s.track == t) for t in TRACKS}
+    assert busy["compute"] == pytest.approx(total.compute_time_s, rel=1e-9)
+    bus = total.dram_bytes / hardware.dram.bandwidth + total.transfers * hardware.dram.latency
+    assert busy["DRAM bus"] == pytest.approx(bus, rel=1e-9)
+    ends: dict[int, float] = {}
+    for s in spans:
+        ends[s.layer] = max(ends.get(s.layer, 0.0), s.end_s)
+    elapsed = 0.0
+    for ls, cost in zip(result.schedule.layers, result.costs, strict=True):
+        elapsed += cost.total_time_s
+        if ls.index in ends:
+            assert ends[ls.index] <= elapsed * (1 + 1e-9) + 1e-15
