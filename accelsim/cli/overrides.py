@@ -9,12 +9,15 @@ all of them together, so the result is exactly the file with those lines changed
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from accelsim.errors import ConfigError
+
+if TYPE_CHECKING:
+    from accelsim.config.models import RunConfig
 
 __all__ = ["Overrides", "hardware_option", "is_run_file", "load_config", "parse_settings",
            "set_option"]
@@ -65,12 +68,6 @@ class Overrides:
 
     hardware: str | None = None
     settings: tuple[str, ...] = ()
-    values: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def empty(self) -> bool:
-        """True when the run file is used as written."""
-        return self.hardware is None and not self.settings
 
     def lines(self) -> list[str]:
         """The command-line form of the changes, one per line."""
@@ -111,7 +108,7 @@ def _hardware_data(name: str) -> dict[str, Any]:
 
 def load_config(
     runfile: str, settings: Sequence[str] = (), hardware: str | None = None
-) -> tuple[Any, Overrides]:
+) -> tuple[RunConfig, Overrides]:
     """The validated RunConfig of `runfile` with `--hardware`, then each `--set`, applied."""
     from accelsim.config.loader import apply_overrides, load_run, load_run_data, validate
     from accelsim.config.models import RunConfig
@@ -124,7 +121,5 @@ def load_config(
     data = apply_overrides(data, values)
     for text in settings:
         validate(RunConfig, apply_overrides(data, parse_settings([text])), f"--set {text}")
-    parsed = parse_settings(settings)
-    values.update(parsed)
-    config = load_run(runfile, values)
-    return config, Overrides(hardware, tuple(settings), parsed)
+    values.update(parse_settings(settings))
+    return load_run(runfile, values), Overrides(hardware, tuple(settings))
