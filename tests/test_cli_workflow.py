@@ -8,13 +8,17 @@ import json
 import math
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accelsim.cli.app import COMMANDS, cli, main
+from accelsim.mapping import POLICIES
 
 REPO = Path(__file__).resolve().parents[1]
 RUNFILE = "mobilenet_cifar.yaml"
@@ -230,3 +234,29 @@ def test_run_imports_no_pandas(tmp_path: Path) -> None:
                           check=True)
     assert done.stdout.strip().splitlines()[-1] == "False"
     assert (tmp_path / "layers.png").is_file()
+
+
+@settings(max_examples=8, deadline=None)
+@given(capacity=st.sampled_from(["48 KiB", "200 kB", "1 MiB"]),
+       bandwidth=st.sampled_from(["0.5 GB/s", "3 GB/s"]),
+       policy=st.sampled_from(sorted(POLICIES)), overlap=st.booleans())
+def test_set_is_the_same_as_the_edited_file(capacity: str, bandwidth: str, policy: str,
+                                            overlap: bool) -> None:
+    # Any values: --set gives byte-identical tables to a run file with those values
+    # written in it.
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        edited = folder / "edited.yaml"
+        edited.write_text(
+            "name: mobilenet_cifar\nmodel: {name: mobilenet_v1_cifar, alpha: 0.5}\n"
+            f"hardware:\n  sram: {{capacity: {capacity}}}\n  dram: {{bandwidth: {bandwidth}}}\n"
+            "  compute: {mac_rate: 500 GMAC/s}\n"
+            f"simulation: {{policy: {policy}, overlap: {str(overlap).lower()}}}\n")
+        assert main(["run", str(edited), "--no-plots", "--out", str(folder / "a")]) == 0
+        assert main(["run", RUNFILE, "--no-plots", "--out", str(folder / "b"),
+                     "--set", "model.alpha=0.5", "--set", f"hardware.sram.capacity={capacity}",
+                     "--set", f"hardware.dram.bandwidth={bandwidth}",
+                     "--set", f"simulation.policy={policy}",
+                     "--set", f"simulation.overlap={str(overlap).lower()}"]) == 0
+        for name in ("layers.csv", "schedule.csv", "trace.json"):
+            assert (folder / "a" / name).read_text() == (folder / "b" / name).read_text()
