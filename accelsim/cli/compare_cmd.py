@@ -16,7 +16,8 @@ __all__ = ["compare"]
 
 
 def _load(target: str, index: int) -> Any:
-    """A Run from a report folder (summary.json and layers.csv) or a run file (simulated)."""
+    """A Run from a report folder (summary.json and layers.csv) or a run file (simulated),
+    labelled A, B, ... and the folder's or the run's name."""
     import pandas as pd
 
     from accelsim.report.compare import Run
@@ -38,7 +39,8 @@ def _load(target: str, index: int) -> Any:
         config, _ = load_config(target)
         result = run_config(config)
         summary, layers = summary_record(result, config), result.table()
-    return Run(f"{chr(ord('A') + index)} {summary['name']}", summary, layers)
+    name = folder.name if folder.is_dir() else summary["name"]  # a folder names its what-if
+    return Run(f"{chr(ord('A') + index)} {name}", summary, layers)
 
 
 def _ratio(value: float | None) -> str:
