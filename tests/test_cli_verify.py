@@ -44,15 +44,24 @@ def test_accumulator_overflows_are_reported(tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     # 8-bit activations and weights: one product reaches 127 * 127 = 16,129, so a 256-term
     # pointwise sum can reach ~4.1 million, far past a 16-bit accumulator's 32,767. The
-    # schedule still matches direct execution (both overflow alike), and verify says so.
+    # schedule still matches direct execution (both overflow alike), but the numbers are
+    # wrong, so verify fails (exit 1) unless --allow-overflow.
     run = tmp_path / "narrow.yaml"
     run.write_text("name: narrow\nmodel: {name: mobilenet_v1_cifar, alpha: 0.25}\nhardware:\n"
                    "  sram: {capacity: 1 MB}\n  dram: {bandwidth: 1 GB/s}\n"
                    "  compute: {mac_rate: 500 GMAC/s}\n"
                    "  precision: {activation_bits: 8, weight_bits: 8, accumulator_bits: 16}\n")
-    assert main(["verify", str(run), "--mode", "int", "--json"]) == 0
+    assert main(["verify", str(run), "--mode", "int", "--json"]) == 1
     check = json.loads(capsys.readouterr().out)["checks"][0]
     assert check["accumulator_overflows"] > 0
+    assert check["matches_direct_execution"] is True and check["passed"] is False
+    assert main(["verify", str(run), "--mode", "int", "--allow-overflow"]) == 0
+    out = capsys.readouterr().out
+    assert "accumulator overflow" in out and out.strip().endswith("PASS")
+    # The same narrowing through --set on the bundled run file: fails the same way.
+    assert main(["verify", "mobilenet_cifar.yaml", "--mode", "int", "--set",
+                 "hardware.precision.accumulator_bits=12", "--set", "model.alpha=0.25"]) == 1
+    assert "--allow-overflow to accept" in capsys.readouterr().out
     # The bundled run (alpha 1, 32 bits): the longest sum is a pointwise layer's 256 terms,
     # 16,129 * 256 = 4.1 million plus a bias, far under 2**31, so nothing overflows.
     assert main(["verify", "mobilenet_cifar.yaml", "--mode", "int", "--json"]) == 0

@@ -115,15 +115,13 @@ def test_plots_return_figures(liveness: tuple[SimResult, RunConfig], overlap: bo
     table = result.table()
     hw = config.hardware
     figures = [
-        plots.time_split_figure(table, overlap=overlap),
-        plots.time_split_figure(table, log=False),
-        plots.sram_occupancy_figure(table, hw.sram.capacity),
+        plots.layers_figure(table, hw.sram.capacity, overlap=overlap),
+        plots.layers_figure(table, hw.sram.capacity, log=True),
         plots.roofline_figure(table, hw.compute.peak_mac_rate, hw.dram.bandwidth),
-        plots.energy_figure(table),
     ]
     for fig in figures:
         assert isinstance(fig, Figure)
-        assert fig.axes and fig.axes[0].get_ylabel()
+        assert fig.axes and all(ax.get_ylabel() for ax in fig.axes)
 
 
 def test_write_report_without_plots(liveness: tuple[SimResult, RunConfig], tmp_path: Path) -> None:
@@ -134,6 +132,8 @@ def test_write_report_without_plots(liveness: tuple[SimResult, RunConfig], tmp_p
         "summary.json",
         "config.resolved.yaml",
         "report.md",
+        "report.html",
+        "trace.json",
     ]
     assert all(p.stat().st_size > 0 for p in paths)
 
@@ -151,3 +151,22 @@ def test_write_report_without_plots(liveness: tuple[SimResult, RunConfig], tmp_p
 )
 def test_si(value: float, unit: str, text: str) -> None:
     assert si(value, unit) == text
+
+
+@pytest.mark.parametrize("overrides", [
+    {},
+    {"hardware.sram.capacity": "64 KiB", "simulation.overlap": True},
+    {"hardware.compute": {"pe_rows": 16, "pe_cols": 16, "clock": "400 MHz"}},
+])
+def test_csv_files_match_pandas(overrides: dict, tmp_path: Path) -> None:
+    # The writer uses the csv module (no pandas import in `accelsim run`); its files are
+    # byte for byte what DataFrame.to_csv writes for the same tables.
+    from accelsim.config.loader import load_run
+    from accelsim.pipeline import run_config
+    from accelsim.report.tables import schedule_table
+
+    result = run_config(load_run("mobilenet_cifar.yaml", overrides))
+    config = load_run("mobilenet_cifar.yaml", overrides)
+    write_report(result, config, tmp_path, plots=False)
+    assert (tmp_path / "layers.csv").read_text() == result.table().to_csv(index=False)
+    assert (tmp_path / "schedule.csv").read_text() == schedule_table(result).to_csv(index=False)

@@ -15,34 +15,62 @@ import click
 from accelsim import __version__
 from accelsim.errors import AccelsimError
 
-__all__ = ["cli", "main", "EXIT_BAD_INPUT"]
+__all__ = ["COMMANDS", "EXIT_BAD_INPUT", "LazyGroup", "cli", "main"]
 
 EXIT_BAD_INPUT = 2
-#: Modules that each define one or more commands on `cli` when imported.
-COMMAND_MODULES: tuple[str, ...] = (
-    "accelsim.cli.models_cmd",
-    "accelsim.cli.sweep_cmd",
-    "accelsim.cli.run_cmd",
-    "accelsim.cli.export_cmd",
-    "accelsim.cli.verify_cmd",
-)
+#: Command name -> (module defining it on `cli`, its one-line help). A module is imported
+#: only when its command runs, so `accelsim --help` imports no pandas, matplotlib or
+#: pydantic; tests check these lines against the commands' own docstrings.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("accelsim.cli.run_cmd", "Simulate RUNFILE and write its report."),
+    "compare": ("accelsim.cli.compare_cmd",
+                "Compare runs side by side: summary, per-layer differences, a plot."),
+    "hw": ("accelsim.cli.hw_cmd", "List the bundled hardware configs and run files."),
+    "models": ("accelsim.cli.models_cmd",
+               "List the built-in models and the model files in ./models and the "
+               "repository's models/."),
+    "summary": ("accelsim.cli.models_cmd",
+                "Per-layer shapes, multiply-accumulates and parameters of MODEL."),
+    "schema": ("accelsim.cli.run_cmd",
+               "Print the JSON Schema of run files, for editors that validate YAML."),
+    "sweep": ("accelsim.cli.sweep_cmd",
+              "Simulate every design point of SWEEPFILE (a base run file and axes)."),
+    "verify": ("accelsim.cli.verify_cmd",
+               "Replay TARGET's schedule with a bounded SRAM and compare with direct execution."),
+    "export": ("accelsim.cli.export_cmd",
+               "Write MODEL's conv and dense layers as input files of another simulator."),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use (see COMMANDS)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, in the order of COMMANDS."""
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, importing the module that defines it."""
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            importlib.import_module(COMMANDS[cmd_name][0])
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of --help from COMMANDS, without importing any command."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, text) for name, (_, text) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="accelsim")
 def cli() -> None:
     """accelsim: how long does this neural network take on this accelerator,
     and where does the time go?"""
 
 
-def _register_commands() -> None:
-    for module in COMMAND_MODULES:
-        importlib.import_module(module)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (0 ok, 1 check failed, 2 bad input)."""
-    _register_commands()
     try:
         result = cli.main(args=list(argv) if argv is not None else None,
                           prog_name="accelsim", standalone_mode=False)

@@ -1,4 +1,5 @@
-"""`accelsim export`: write a network's workload for SCALE-Sim, Timeloop or ZigZag."""
+"""`accelsim export`: write a network's workload (and a run's hardware) for SCALE-Sim,
+Timeloop or ZigZag."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pathlib import Path
 import click
 
 from accelsim.cli.app import cli
+from accelsim.cli.overrides import hardware_option, is_run_file, load_config, set_option
 from accelsim.cli.params import Number
+from accelsim.errors import AccelsimError
 from accelsim.export import DEFAULT_ARRAY, FORMATS, export_network
 from accelsim.ir.modelfile import resolve_model
 from accelsim.sim.pe_array import PEArray
@@ -17,6 +20,8 @@ __all__ = ["export"]
 
 @cli.command()
 @click.argument("model")
+@set_option
+@hardware_option
 @click.option("--format", "fmt", required=True, metavar="|".join(FORMATS), help="Target tool.")
 @click.option(
     "--out",
@@ -45,14 +50,14 @@ __all__ = ["export"]
     type=Number(int),
     default=DEFAULT_ARRAY.rows,
     show_default=True,
-    help="PE array rows (SCALE-Sim scale.cfg).",
+    help="PE array rows (scale.cfg; with a run file, the array an ideal mac_rate becomes).",
 )
 @click.option(
     "--cols",
     type=Number(int),
     default=DEFAULT_ARRAY.cols,
     show_default=True,
-    help="PE array columns (SCALE-Sim scale.cfg).",
+    help="PE array columns (as --rows).",
 )
 @click.option(
     "--dataflow",
@@ -63,6 +68,8 @@ __all__ = ["export"]
 )
 def export(
     model: str,
+    settings: tuple[str, ...],
+    hardware: str | None,
     fmt: str,
     out: Path | None,
     alpha: float,
@@ -74,11 +81,23 @@ def export(
 ) -> None:
     """Write MODEL's conv and dense layers as input files of another simulator.
 
-    MODEL is a built-in name or a model file. Pools, adds and other weightless ops are
-    left out: they cost no PE-array cycles.
+    MODEL is a built-in name, a model file, or a run file (looked up like `accelsim run`):
+    a run file's network and hardware are both written (SCALE-Sim scale.cfg, Timeloop
+    arch.yaml, ZigZag accelerator YAML), after --set and --hardware. Pools, adds and
+    other weightless ops are left out: they cost no PE-array cycles.
     """
-    net = resolve_model(model, alpha, resolution, classes)
-    files = export_network(net, fmt, PEArray(rows, cols, dataflow))  # type: ignore[arg-type]
+    from accelsim.pipeline import build_network
+
+    array = PEArray(rows, cols, dataflow)  # type: ignore[arg-type]
+    if is_run_file(model):
+        config, _ = load_config(model, settings, hardware)
+        net = build_network(config.model)
+        files = export_network(net, fmt, array, config.hardware)
+    else:
+        if settings or hardware:
+            raise AccelsimError(f"{model}: --set and --hardware need a run file, not a model")
+        net = resolve_model(model, alpha, resolution, classes)
+        files = export_network(net, fmt, array)
     folder = out if out is not None else Path("reports") / "export" / net.name / fmt
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import click
 
-import accelsim
 from accelsim.cli.app import cli
-from accelsim.cli.params import Number
+from accelsim.cli.params import Number, project_dirs, shown_path
 from accelsim.errors import AccelsimError
 from accelsim.ir.graph import Network
 from accelsim.ir.modelfile import MODEL_FILE_SUFFIXES, load_model_file, resolve_model
@@ -20,35 +18,11 @@ from accelsim.ir.zoo import MODELS
 __all__ = ["models", "summary"]
 
 
-def _model_dirs() -> list[Path]:
-    """./models of the working directory and the repository's models/, without repeats."""
-    candidates = (Path.cwd() / "models", Path(accelsim.__file__).resolve().parents[1] / "models")
-    unique: dict[Path, Path] = {}
-    for folder in candidates:
-        if folder.is_dir():
-            unique.setdefault(folder.resolve(), folder)
-    return list(unique.values())
-
-
-def _shown_path(path: Path) -> str:
-    """A path relative to the working directory when it lies below it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
-    """Fixed-width text table; columns whose index is in `right` are right-aligned."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+    """Fixed-width text table lines; columns whose index is in `right` are right-aligned."""
+    from accelsim.report.markdown import text_table
 
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            cell.rjust(w) if i in right else cell.ljust(w)
-            for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+    return text_table(headers, rows, right).splitlines()
 
 
 @cli.command()
@@ -59,16 +33,16 @@ def models() -> None:
     click.echo("Built-in models:")
     for text in _table(["name", "resolution", "classes", "description"], rows, {1, 2}):
         click.echo(f"  {text}")
-    files = [path for folder in _model_dirs() for path in sorted(folder.iterdir())
+    files = [path for folder in project_dirs("models") for path in sorted(folder.iterdir())
              if path.suffix.lower() in MODEL_FILE_SUFFIXES]
     click.echo("\nModel files (give the path to `accelsim summary`):")
     file_rows = []
     for path in files:
         try:
             net = load_model_file(path)
-            file_rows.append([_shown_path(path), net.name, str(len(net)), f"{net.total_macs:,}"])
+            file_rows.append([shown_path(path), net.name, str(len(net)), f"{net.total_macs:,}"])
         except AccelsimError as exc:
-            file_rows.append([_shown_path(path), "(invalid)", "", str(exc)])
+            file_rows.append([shown_path(path), "(invalid)", "", str(exc)])
     lines = _table(["file", "name", "layers", "MACs"], file_rows, {2, 3}) if files else ["none"]
     for text in lines:
         click.echo(f"  {text}")

@@ -13,7 +13,7 @@ import click
 
 from accelsim.errors import AccelsimError
 
-__all__ = ["Choice", "Number", "shown_path"]
+__all__ = ["Choice", "Number", "project_dirs", "shown_path"]
 
 
 class Number(click.ParamType):
@@ -67,3 +67,14 @@ def shown_path(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def project_dirs(name: str) -> list[Path]:
+    """./NAME of the working directory and the project's NAME/, those that exist, once each."""
+    from accelsim.config.loader import PROJECT_DIR
+
+    unique: dict[Path, Path] = {}
+    for folder in (Path.cwd() / name, PROJECT_DIR / name):
+        if folder.is_dir():
+            unique.setdefault(folder.resolve(), folder)
+    return list(unique.values())

@@ -9,17 +9,18 @@ from typing import Any
 import click
 
 from accelsim.cli.app import cli
+from accelsim.cli.overrides import hardware_option, load_config, set_option
 from accelsim.cli.params import Choice, Number, shown_path
-from accelsim.config.loader import load_run
 from accelsim.config.models import POLICIES, RunConfig
 from accelsim.errors import AccelsimError, ScheduleError
 
 __all__ = ["run", "schema"]
 
 
-
 @cli.command()
 @click.argument("runfile")
+@set_option
+@hardware_option
 @click.option(
     "--policy",
     type=Choice(POLICIES),
@@ -50,6 +51,8 @@ __all__ = ["run", "schema"]
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 def run(
     runfile: str,
+    settings: tuple[str, ...],
+    hardware: str | None,
     policy: str | None,
     overlap: bool | None,
     batch: int | None,
@@ -61,27 +64,33 @@ def run(
 
     RUNFILE is a run YAML file: a path, or a bare name looked up in ./hw_configs/ and then
     in the project's hw_configs/ (e.g. `accelsim run mobilenet_cifar.yaml`). Options
-    override the file's simulation section. The report directory gets layers.csv,
-    schedule.csv, summary.json, config.resolved.yaml, report.md and PNG plots.
+    override the file's fields (config.resolved.yaml records them). The report directory
+    gets layers.csv, schedule.csv, summary.json, config.resolved.yaml, report.md,
+    report.html, trace.json and PNG plots.
+
+    \b
+    Examples:
+      accelsim run mobilenet_cifar.yaml --set hardware.sram.capacity='512 KiB'
+      accelsim run mobilenet_cifar.yaml --hardware edge_1mb.yaml --overlap
     """
     from accelsim.pipeline import run_config
-    from accelsim.report import format_terminal, summary_record, write_report
+    from accelsim.report import format_terminal, write_report
 
     if batch is not None and batch < 1:
         raise AccelsimError(f"--batch: must be at least 1, got {batch}")
-    overrides: dict[str, Any] = {}
-    for key, value in (("policy", policy), ("overlap", overlap), ("batch", batch)):
-        if value is not None:
-            overrides[f"simulation.{key}"] = value
-    config = load_run(runfile, overrides)
+    options = {"policy": policy, "overlap": overlap, "batch": batch}
+    flags = tuple(f"simulation.{key}={str(value).lower() if isinstance(value, bool) else value}"
+                  for key, value in options.items() if value is not None)
+    config, changes = load_config(runfile, flags + settings, hardware)
     try:
         result = run_config(config)
     except ScheduleError as exc:  # e.g. an SRAM too small for some layer: name the file
         raise ScheduleError(f"{runfile}: {exc}") from None
     out_dir = out if out is not None else Path("reports") / config.name
-    written = write_report(result, config, out_dir, plots=not no_plots)
+    written = write_report(result, config, out_dir, plots=not no_plots,
+                           overrides=changes.lines())
     if as_json:
-        click.echo(json.dumps(summary_record(result, config), indent=2, allow_nan=False))
+        click.echo((out_dir / "summary.json").read_text(encoding="utf-8").rstrip())
         return
     click.echo(format_terminal(result, config))
     click.echo(f"\nWrote {len(written)} files to {shown_path(out_dir)}/:")

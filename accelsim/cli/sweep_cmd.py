@@ -5,12 +5,17 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from accelsim.cli.app import cli
+from accelsim.cli.overrides import load_config, parse_settings, set_option
 from accelsim.cli.params import Number, shown_path
 from accelsim.errors import AccelsimError
+
+if TYPE_CHECKING:
+    from accelsim.sweep.space import SweepSpec
 
 __all__ = ["sweep"]
 
@@ -23,6 +28,7 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 @cli.command()
 @click.argument("sweepfile")
+@set_option
 @click.option("--out", "out", default=None,
               help="Output folder (default: reports/sweeps/<sweep file stem>/).")
 @click.option("--backend", default="local", show_default=True,
@@ -42,13 +48,14 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 @click.option("--no-plots", is_flag=True, help="Skip pareto.csv and the PNG plots.")
 @click.option("--chunk-size", type=Number(int), default=None, hidden=True,
               help="Points per part file (advanced; default 65536).")
-def sweep(sweepfile: str, out: str | None, backend: str, scheduler: str | None,
-          workers: int | None, resume: bool, with_sensitivity: bool, knee_threshold: float,
-          rel_step: float, no_plots: bool, chunk_size: int | None) -> None:
-    """Simulate every design point of SWEEPFILE (a base run file and axes; see docs/sweeps.md).
+def sweep(sweepfile: str, settings: tuple[str, ...], out: str | None, backend: str,
+          scheduler: str | None, workers: int | None, resume: bool, with_sensitivity: bool,
+          knee_threshold: float, rel_step: float, no_plots: bool, chunk_size: int | None) -> None:
+    """Simulate every design point of SWEEPFILE (a base run file and axes).
 
-    Writes DIR/results.parquet (one row per point), DIR/sweep.yaml, DIR/pareto.csv and
-    DIR/*.png. Ctrl-C or SIGTERM keeps every finished chunk; --resume finishes the rest.
+    See docs/sweeps.md. --set changes the base run file (not a swept field). Writes
+    DIR/results.parquet (one row per point), DIR/sweep.yaml, DIR/pareto.csv and DIR/*.png.
+    Ctrl-C or SIGTERM keeps every finished chunk; --resume finishes the rest.
     """
     from accelsim.sweep.runner import DEFAULT_CHUNK, default_out, execute
     from accelsim.sweep.space import load_sweep
@@ -59,6 +66,8 @@ def sweep(sweepfile: str, out: str | None, backend: str, scheduler: str | None,
     if rel_step <= 0:
         raise AccelsimError(f"--rel-step: must be > 0, got {rel_step}")
     spec = load_sweep(sweepfile)
+    if settings:
+        spec = _with_settings(sweepfile, spec, settings)
     folder = Path(out) if out else default_out(spec)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -87,10 +96,37 @@ def sweep(sweepfile: str, out: str | None, backend: str, scheduler: str | None,
     feasible = frame[frame["feasible"].astype(bool)]
     if len(feasible):
         best = feasible.loc[feasible["total_time_s"].idxmin()]
-        settings = ", ".join(f"{a.path}={best[a.path]}" for a in spec.axes)
-        click.echo(f"fastest: {best['total_time_s'] * 1e3:.4g} ms at {settings}")
+        where = ", ".join(_setting(a.path, best[a.path]) for a in spec.axes)
+        click.echo(f"fastest: {best['total_time_s'] * 1e3:.4g} ms at {where}")
     if with_sensitivity:
         _sensitivity(spec, folder, rel_step, knee_threshold)
+
+
+def _with_settings(sweepfile: str, spec: SweepSpec, settings: tuple[str, ...]) -> SweepSpec:
+    """The sweep again with `--set` applied to its base (checked like `run --set`)."""
+    from accelsim.sweep.space import load_sweep
+
+    load_config(spec.base_file, settings)
+    parsed = parse_settings(settings)
+    for axis in spec.axes:
+        clash = [p for p in parsed if p == axis.path or p.startswith(axis.path + ".")
+                 or axis.path.startswith(p + ".")]
+        if clash:
+            raise AccelsimError(f"--set {clash[0]}: {axis.path} is an axis of {sweepfile}; "
+                                "set it in the sweep file's axes instead")
+    return load_sweep(sweepfile, parsed)
+
+
+def _setting(path: str, value: object) -> str:
+    """'hardware.dram.bandwidth=16 GB/s': a swept value in readable units."""
+    import numpy as np
+
+    from accelsim.sweep.plots import human_axis, number
+
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        return f"{path}={value}"
+    _, unit, scale = human_axis(path, np.array([float(value)]))
+    return f"{path}={number(float(value) / scale)} {unit}".rstrip()
 
 
 def _points(spec: object) -> int:

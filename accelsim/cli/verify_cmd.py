@@ -1,9 +1,11 @@
 """`accelsim verify`: prove the simulated dataflow computes the network's numbers.
 
-A run file is scheduled with its own hardware and policy; a model file (.yaml or .onnx)
-with the hardware of --hardware (default: the bundled mobilenet_cifar.yaml). The schedule
-is replayed with a bounded SRAM in float32 and integer modes and compared with direct
-execution; `--against onnxruntime` also runs an ONNX model in ONNX Runtime.
+A run file is scheduled with its own hardware and policy (or the hardware of --hardware);
+a model file (.yaml or .onnx) with the bundled mobilenet_cifar.yaml's, or --hardware's.
+The schedule is replayed with a bounded SRAM in float32 and integer modes and compared
+with direct execution; `--against onnxruntime` also runs an ONNX model in ONNX Runtime.
+Integer accumulators that overflow their `accumulator_bits` fail the check unless
+--allow-overflow (the schedule may still match direct execution: both wrap alike).
 """
 
 from __future__ import annotations
@@ -16,14 +18,13 @@ import click
 import numpy as np
 
 from accelsim.cli.app import cli
-from accelsim.config.loader import load_run
+from accelsim.cli.overrides import is_run_file, load_config, set_option
 from accelsim.config.models import RunConfig
 from accelsim.errors import AccelsimError
 from accelsim.ir.graph import Network
 from accelsim.ir.modelfile import resolve_model
 from accelsim.pipeline import build_network
 from accelsim.sim.simulate import simulate
-from accelsim.yamlio import load_yaml
 
 __all__ = ["verify"]
 
@@ -31,18 +32,18 @@ __all__ = ["verify"]
 RTOL_ONNXRUNTIME = 1e-4
 
 
-def _target(target: str, hardware: str) -> tuple[RunConfig, Network]:
+#: The run file whose hardware and simulation settings a model-file TARGET uses.
+DEFAULT_RUN = "mobilenet_cifar.yaml"
+
+
+def _target(target: str, hardware: str | None, settings: tuple[str, ...]
+            ) -> tuple[RunConfig, Network]:
     """The run config and network a TARGET names (a run file, or a model file)."""
-    path = Path(target)
-    if path.suffix.lower() in (".yaml", ".yml") and path.is_file():
-        data, _ = load_yaml(path)
-        is_run = isinstance(data, dict) and "hardware" in data
-    else:
-        is_run = path.suffix.lower() in (".yaml", ".yml")  # bare run-file names
-    if is_run:
-        config = load_run(target)
+    if is_run_file(target):
+        config, _ = load_config(target, settings, hardware)
         return config, build_network(config.model)
-    return load_run(hardware), resolve_model(target)
+    config, _ = load_config(DEFAULT_RUN, settings, hardware)
+    return config, resolve_model(target)
 
 
 def _against_onnxruntime(path: str, net: Network, x: np.ndarray) -> dict[str, Any]:
@@ -74,27 +75,32 @@ def _against_onnxruntime(path: str, net: Network, x: np.ndarray) -> dict[str, An
 
 @cli.command()
 @click.argument("target")
-@click.option("--hardware", default="mobilenet_cifar.yaml", show_default=True,
-              help="Run file whose hardware a model-file TARGET is scheduled on.")
+@set_option
+@click.option("--hardware", default=None, metavar="NAME",
+              help="Hardware file or run file whose hardware TARGET is scheduled on "
+                   f"(default: the run file's own; {DEFAULT_RUN}'s for a model file).")
 @click.option("--mode", "modes", type=click.Choice(["float32", "int"]), multiple=True,
               help="Executor modes to replay (default: both).")
 @click.option("--against", type=click.Choice(["onnxruntime"]), default=None,
               help="Also compare the executor with ONNX Runtime (ONNX targets).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Input and weight seed.")
+@click.option("--allow-overflow", is_flag=True,
+              help="Pass integer replays whose accumulators overflow accumulator_bits.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def verify(target: str, hardware: str, modes: tuple[str, ...], against: str | None,
-           seed: int, as_json: bool) -> int:
+def verify(target: str, settings: tuple[str, ...], hardware: str | None,
+           modes: tuple[str, ...], against: str | None, seed: int, allow_overflow: bool,
+           as_json: bool) -> int:
     """Replay TARGET's schedule with a bounded SRAM and compare with direct execution.
 
-    TARGET is a run file or a model file. Integer replay must match bit for bit; float32
-    replay within 1e-5, and ONNX Runtime within 1e-4, of the output's largest magnitude
-    (the relative error printed). Exit code 0 when every check passes, 1 when one
-    fails, 2 for bad input.
+    TARGET is a run file or a model file. Integer replay must match bit for bit, with no
+    accumulator overflow unless --allow-overflow; float32 replay within 1e-5, and ONNX
+    Runtime within 1e-4, of the output's largest magnitude (the relative error printed).
+    Exit code 0 when every check passes, 1 when one fails, 2 for bad input.
     """
     from accelsim.reference.quant import Precision
     from accelsim.reference.replay import replay
 
-    config, net = _target(target, hardware)
+    config, net = _target(target, hardware, settings)
     result = simulate(net, config.hardware, config.simulation)
     shape = net.layer(net.inputs[0]).output_shape
     x = np.random.default_rng(seed).standard_normal(
@@ -105,9 +111,11 @@ def verify(target: str, hardware: str, modes: tuple[str, ...], against: str | No
     for mode in modes or ("float32", "int"):
         r = replay(net, result.schedule, x, mode=mode, precision=precision,  # type: ignore[arg-type]
                    seed=seed)
+        overflowed = bool(r.overflows) and not allow_overflow
         checks.append({"check": f"schedule replay ({config.simulation.policy}, {mode})",
                        "max_abs_err": r.max_abs_err, "max_rel_err": r.max_rel_err,
-                       "passed": r.passed, "steps": r.steps,
+                       "passed": r.passed and not overflowed,
+                       "matches_direct_execution": r.passed, "steps": r.steps,
                        "peak_sram_bytes": r.peak_sram_bytes,
                        "accumulator_overflows": r.overflows})
     if against is not None:
@@ -124,8 +132,9 @@ def verify(target: str, hardware: str, modes: tuple[str, ...], against: str | No
         for c in checks:
             overflows = c.get("accumulator_overflows")
             plural = "s" if overflows != 1 else ""
+            allowed = ", allowed" if allow_overflow else "; --allow-overflow to accept"
             note = (f"  ({overflows:,} accumulator overflow{plural} at "
-                    f"{p.accumulator_bits} bits)" if overflows else "")
+                    f"{p.accumulator_bits} bits{allowed})" if overflows else "")
             click.echo(f"{c['check']:45s} max abs err {c['max_abs_err']:.3g}  "
                        f"max rel err {c['max_rel_err']:.3g}  "
                        f"{'PASS' if c['passed'] else 'FAIL'}{note}")

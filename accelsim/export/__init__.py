@@ -2,14 +2,17 @@
 
 `export_network(net, fmt)` returns {file name: text}; writing them is the CLI's job.
 Only conv and dense layers are exported: pools, adds and the rest run on a vector unit
-and cost 0 PE cycles (see docs/pe_array.md).
+and cost 0 PE cycles (see docs/pe_array.md). Given a run's hardware, each format also
+gets it: SCALE-Sim's scale.cfg, Timeloop's arch.yaml, ZigZag's accelerator YAML.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from accelsim.config.models import HardwareConfig
 from accelsim.errors import ConfigError
+from accelsim.export.hardware import ExportHardware, export_hardware, timeloop_arch
 from accelsim.export.scalesim import scalesim_config, scalesim_files
 from accelsim.export.timeloop import timeloop_files
 from accelsim.export.zigzag import zigzag_files
@@ -21,21 +24,33 @@ __all__ = ["DEFAULT_ARRAY", "FORMATS", "export_network", "scalesim_config"]
 #: The array written to SCALE-Sim's scale.cfg when none is given.
 DEFAULT_ARRAY = PEArray(32, 32, "os")
 
-#: Format name -> exporter. Timeloop and ZigZag describe the workload only, so they
-#: ignore the array.
-FORMATS: dict[str, Callable[[Network, PEArray], dict[str, str]]] = {
+
+
+def _timeloop(net: Network, array: PEArray, target: ExportHardware | None) -> dict[str, str]:
+    """Problem files, and arch.yaml when the run's hardware is known."""
+    files = timeloop_files(net)
+    return files if target is None else {**files, "arch.yaml": timeloop_arch(target)}
+
+
+#: Format name -> exporter of (network, array, the run's hardware or None).
+FORMATS: dict[str, Callable[[Network, PEArray, ExportHardware | None], dict[str, str]]] = {
     "scalesim": scalesim_files,
-    "timeloop": lambda net, array: timeloop_files(net),
-    "zigzag": lambda net, array: zigzag_files(net),
+    "timeloop": _timeloop,
+    "zigzag": lambda net, array, target: zigzag_files(net, target),
 }
 
 
-def export_network(net: Network, fmt: str, array: PEArray = DEFAULT_ARRAY) -> dict[str, str]:
-    """The files (name -> text) describing `net` in format `fmt`."""
+def export_network(net: Network, fmt: str, array: PEArray = DEFAULT_ARRAY,
+                   hardware: HardwareConfig | None = None) -> dict[str, str]:
+    """The files (name -> text) describing `net` in format `fmt`, with `hardware` if given.
+
+    `array` is the PE array of SCALE-Sim's scale.cfg without hardware, and the array an
+    ideal mac_rate is written as with it.
+    """
     try:
         exporter = FORMATS[fmt]
     except KeyError:
         raise ConfigError(
             f"unknown export format {fmt!r}; known formats: {', '.join(sorted(FORMATS))}"
         ) from None
-    return exporter(net, array)
+    return exporter(net, array, None if hardware is None else export_hardware(hardware, array))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 from accelsim.errors import GraphError
+from accelsim.export.hardware import ExportHardware
 from accelsim.export.timeloop import safe_name
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
@@ -81,14 +82,17 @@ def scalesim_config(
     dataflow: Dataflow,
     run_name: str = "accelsim",
     sram_kb: tuple[int, int, int] = (1024, 1024, 1024),
+    bandwidth_words: int | None = None,
 ) -> str:
     """A complete SCALE-Sim v3 scale.cfg for a rows x cols array.
 
-    Bandwidth mode CALC lets SCALE-Sim size the interface so no layer stalls, so its
-    "Total Cycles" are compute cycles only; `sram_kb` is (ifmap, filter, ofmap) in KiB.
+    Without `bandwidth_words`, bandwidth mode CALC lets SCALE-Sim size the interface so no
+    layer stalls, so its "Total Cycles" are compute cycles only; with it (words per
+    cycle), mode USER stalls on that bandwidth. `sram_kb` is (ifmap, filter, ofmap) in KiB.
     """
     array = PEArray(rows, cols, dataflow)
     ifmap_kb, filter_kb, ofmap_kb = sram_kb
+    mode = "CALC" if bandwidth_words is None else "USER"
     return f"""[general]
 run_name = {run_name}
 
@@ -101,7 +105,7 @@ OfmapSramSzkB: {ofmap_kb}
 IfmapOffset: 0
 FilterOffset: 10000000
 OfmapOffset: 20000000
-Bandwidth: 10
+Bandwidth: {bandwidth_words or 10}
 Dataflow: {array.dataflow}
 MemoryBanks: 1
 ReadRequestBuffer: 512
@@ -125,14 +129,25 @@ BlockSize: 8
 RandomNumberGeneratorSeed: 40
 
 [run_presets]
-InterfaceBandwidth: CALC
+InterfaceBandwidth: {mode}
 UseRamulatorTrace: False
 """
 
 
-def scalesim_files(net: Network, array: PEArray) -> dict[str, str]:
-    """{NET.csv: topology, scale.cfg: config for `array`}."""
+def scalesim_files(net: Network, array: PEArray,
+                   target: ExportHardware | None = None) -> dict[str, str]:
+    """{NET.csv: topology, scale.cfg: config for `array`, or for the run's hardware}.
+
+    With hardware, its one SRAM is split in three equal buffers (ifmap, filter, ofmap:
+    SCALE-Sim's fixed layout) and the DRAM bandwidth is given in words per cycle.
+    """
     lines = [TOPOLOGY_HEADER]
     lines += [", ".join(str(v) for v in row) + "," for row in topology_rows(net)]
-    config = scalesim_config(array.rows, array.cols, array.dataflow, run_name=net.name)
+    if target is None:
+        config = scalesim_config(array.rows, array.cols, array.dataflow, run_name=net.name)
+    else:
+        third = max(1, target.sram_bytes // 1024 // 3)
+        words = max(1, math.ceil(target.dram_words_per_cycle))
+        config = scalesim_config(target.array.rows, target.array.cols, target.array.dataflow,
+                                 net.name, (third, third, third), words)
     return {f"{net.name}.csv": "\n".join(lines) + "\n", "scale.cfg": config}

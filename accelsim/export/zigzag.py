@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from accelsim.export.hardware import ExportHardware, zigzag_accelerator
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
 
@@ -29,7 +30,8 @@ _CONV = "O[b][k][oy][ox]+=W[k][c][fy][fx]*I[b][c][iy][ix]"
 _GROUPED = "O[b][g][k][oy][ox]+=W[g][k][c][fy][fx]*I[b][g][c][iy][ix]"
 
 
-def layer_entry(layer: Layer, layer_id: int, source: int) -> dict[str, Any]:
+def layer_entry(layer: Layer, layer_id: int, source: int,
+                precision: dict[str, int] | None = None) -> dict[str, Any]:
     """The ZigZag workload entry of one conv or dense layer (batch 1)."""
     if layer.op == "dense":
         h = w = kh = kw = sh = sw = ho = wo = 1
@@ -51,7 +53,7 @@ def layer_entry(layer: Layer, layer_id: int, source: int) -> dict[str, Any]:
         "dimension_relations": [f"ix={sw}*ox+1*fx", f"iy={sh}*oy+1*fy"],
         "loop_dims": dims + ["OY", "OX", "FY", "FX"],
         "loop_sizes": sizes + [ho, wo, kh, kw],
-        "operand_precision": dict(OPERAND_PRECISION),
+        "operand_precision": dict(precision or OPERAND_PRECISION),
         "operand_source": {"I": source, "W": layer_id},
     }
     if padding is not None:
@@ -59,8 +61,14 @@ def layer_entry(layer: Layer, layer_id: int, source: int) -> dict[str, Any]:
     return entry
 
 
-def zigzag_files(net: Network) -> dict[str, str]:
-    """{NET.yaml: workload} with the conv and dense layers numbered in execution order."""
+def zigzag_files(net: Network, target: ExportHardware | None = None) -> dict[str, str]:
+    """{NET.yaml: workload} with the conv and dense layers numbered in execution order, and
+    with the run's hardware {NET_accelerator.yaml} and its bit widths in the workload."""
+    precision = None
+    if target is not None:
+        p = target.hardware.precision
+        precision = {"W": p.weight_bits, "I": p.activation_bits, "O": p.accumulator_bits,
+                     "O_final": p.activation_bits}
     ids: dict[str, int] = {}
     entries = []
     for layer in net.layers():
@@ -70,6 +78,10 @@ def zigzag_files(net: Network) -> dict[str, str]:
         source = layer.inputs[0]
         while source not in ids and net.layer(source).inputs:
             source = net.layer(source).inputs[0]
-        entries.append(layer_entry(layer, ids[layer.name], ids.get(source, ids[layer.name])))
+        entries.append(layer_entry(layer, ids[layer.name], ids.get(source, ids[layer.name]),
+                                   precision))
     text = yaml.safe_dump(entries, sort_keys=False, default_flow_style=None)
-    return {f"{net.name}.yaml": text}
+    files = {f"{net.name}.yaml": text}
+    if target is not None:
+        files[f"{net.name}_accelerator.yaml"] = zigzag_accelerator(target)
+    return files

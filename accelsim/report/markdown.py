@@ -1,6 +1,6 @@
 """Text renderings of a run: the bound sentence, report.md and the terminal table.
 
-Every table here is built from the layers DataFrame (result.table()), row by row, with a
+Every table here is built from the layer records (result.rows), row by row, with a
 tiny formatter (pandas' own to_markdown needs tabulate, which accelsim does not depend on).
 """
 
@@ -10,13 +10,15 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from accelsim.config.models import RunConfig
-from accelsim.report.tables import si, summary_record
+from accelsim.report.tables import binary_size, si, size_text, summary_record
 from accelsim.sim.simulate import SimResult
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
-__all__ = ["bound_sentence", "format_terminal", "markdown_report", "text_table"]
+__all__ = ["MARKDOWN_COLUMNS", "bound_sentence", "cells", "duration", "format_terminal",
+           "hardware_rows", "markdown_report", "pe_utilization", "summary_rows", "text_table",
+           "with_pe"]
 
 
 def _us(seconds: float) -> str:
@@ -60,7 +62,7 @@ def bound_sentence(summary: dict[str, Any]) -> str:
         traffic = (
             f"DRAM traffic is {si(dram, 'B')} of which {si(compulsory, 'B')} is "
             f"compulsory (filters and network I/O): the rest ({si(extra, 'B')}) is "
-            f"{cause} caused by the {si(summary['sram_capacity_bytes'], 'B')} "
+            f"{cause} caused by the {_sram(summary['sram_capacity_bytes'], summary)} "
             "SRAM capacity"
         )
     else:
@@ -79,6 +81,11 @@ def bound_sentence(summary: dict[str, Any]) -> str:
             "MAC rate bounds the network"
         )
     return f"{head}; {traffic}."
+
+
+def _sram(value: float, summary: dict[str, Any]) -> str:
+    """An SRAM size in the units the capacity reads best in (256 KiB, or 1 MB)."""
+    return size_text(value, binary_size(summary["sram_capacity_bytes"]))
 
 
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
@@ -107,7 +114,7 @@ def _markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right
 
 #: Per-layer columns of report.md: (header, layers column, formatter, right-aligned).
 _Column = tuple[str, str, Callable[[Any], str], bool]
-_MARKDOWN_COLUMNS: tuple[_Column, ...] = (
+MARKDOWN_COLUMNS: tuple[_Column, ...] = (
     ("layer", "layer", str, True),
     ("name", "name", str, False),
     ("op", "op", str, False),
@@ -135,8 +142,34 @@ _TERMINAL_COLUMNS: tuple[_Column, ...] = (
 )
 
 
-def _cells(table: pd.DataFrame, columns: Sequence[_Column]) -> list[list[str]]:
-    records = table.to_dict("records")
+#: Columns added after MACs when compute is a PE array (cycles and utilisation).
+_PE_COLUMNS: tuple[_Column, ...] = (
+    ("cycles", "compute_cycles", "{:,}".format, True),
+    ("PE util", "pe_utilization", "{:.0%}".format, True),
+)
+
+
+def with_pe(columns: Sequence[_Column], result: SimResult) -> tuple[_Column, ...]:
+    """`columns` with the PE-array columns after MACs when the run has a PE array."""
+    if not result.hardware.compute.is_pe_array:
+        return tuple(columns)
+    at = [c[1] for c in columns].index("macs") + 1
+    return (*columns[:at], *_PE_COLUMNS, *columns[at:])
+
+
+def pe_utilization(result: SimResult) -> float | None:
+    """MAC-weighted PE utilisation of the run: MACs / (cycles x PEs); None without an array."""
+    compute = result.hardware.compute
+    if not compute.is_pe_array:
+        return None
+    assert compute.pe_rows and compute.pe_cols
+    cycles = sum(int(r["compute_cycles"]) for r in result.rows)
+    macs = sum(int(r["macs"]) for r in result.rows)
+    return macs / (cycles * compute.pe_rows * compute.pe_cols) if cycles else 0.0
+
+
+def cells(records: Sequence[dict[str, Any]], columns: Sequence[_Column]) -> list[list[str]]:
+    """The formatted cells of `columns`, one list per layer record."""
     return [[fmt(record[col]) for _, col, fmt, _ in columns] for record in records]
 
 
@@ -144,8 +177,9 @@ def _right(columns: Sequence[_Column]) -> set[int]:
     return {i for i, column in enumerate(columns) if column[3]}
 
 
-def _hardware_rows(config: RunConfig) -> list[list[str]]:
-    hw, sim = config.hardware, config.simulation
+def hardware_rows(result: SimResult) -> list[list[str]]:
+    """(label, value) rows describing the run's hardware and simulation settings."""
+    hw, sim = result.hardware, result.simulation
     p, peak, bandwidth = hw.precision, hw.compute.peak_mac_rate, hw.dram.bandwidth
     compute = si(peak, "MAC/s")
     if hw.compute.is_pe_array:
@@ -153,8 +187,9 @@ def _hardware_rows(config: RunConfig) -> list[list[str]]:
             f" ({hw.compute.pe_rows}x{hw.compute.pe_cols} PEs at "
             f"{si(hw.compute.clock or 0.0, 'Hz')}, {hw.compute.dataflow} dataflow)"
         )
+    sram = size_text(hw.sram.capacity, binary_size(hw.sram.capacity))
     return [
-        ["SRAM capacity", f"{si(hw.sram.capacity, 'B')} ({hw.sram.capacity:,} B)"],
+        ["SRAM capacity", f"{sram} ({hw.sram.capacity:,} B)"],
         [
             "DRAM bandwidth",
             si(bandwidth, "B/s")
@@ -172,15 +207,19 @@ def _hardware_rows(config: RunConfig) -> list[list[str]]:
     ]
 
 
-def _summary_rows(s: dict[str, Any]) -> list[list[str]]:
+def summary_rows(s: dict[str, Any], utilization: float | None = None) -> list[list[str]]:
+    """(label, value) rows of a run's totals, from its summary record."""
     total = s["total_time_s"]
     dram = s["dram_read_bytes"] + s["dram_write_bytes"]
+    pe = [] if utilization is None else [
+        ["PE utilisation", f"{utilization:.1%} (MACs / (cycles x PEs), over the run)"]]
     return [
         ["Total time", f"{duration(total)} ({duration(s['time_per_inference_s'])} per inference)"],
         [
             "Compute time",
             f"{duration(s['compute_time_s'])} ({_percent(s['compute_time_s'], total)} of total)",
         ],
+        *pe,
         [
             "Data movement time",
             f"{duration(s['data_movement_time_s'])} "
@@ -197,7 +236,7 @@ def _summary_rows(s: dict[str, Any]) -> list[list[str]]:
         ],
         [
             "Peak SRAM",
-            f"{si(s['peak_sram_bytes'], 'B')} of {si(s['sram_capacity_bytes'], 'B')} "
+            f"{_sram(s['peak_sram_bytes'], s)} of {_sram(s['sram_capacity_bytes'], s)} "
             f"({_percent(s['peak_sram_bytes'], s['sram_capacity_bytes'])})",
         ],
         ["Spills", str(s["spills"])],
@@ -218,28 +257,27 @@ def markdown_report(
     `images` are (title, relative path) pairs of plots written beside the report.
     """
     s = summary_record(result, config)
-    table = result.table()
+    columns = with_pe(MARKDOWN_COLUMNS, result)
     parts = [
         f"# accelsim report: {config.name}",
         f"Model `{s['model']}`: {s['layers']} layers, {s['macs']:,} MACs (batch {s['batch']}).",
         "## Hardware",
-        _markdown_table(["", ""], _hardware_rows(config), set()),
+        _markdown_table(["", ""], hardware_rows(result), set()),
         "## Summary",
-        _markdown_table(["quantity", "value"], _summary_rows(s), set()),
+        _markdown_table(["quantity", "value"], summary_rows(s, pe_utilization(result)),
+                        set()),
         f"**{bound_sentence(s)}**",
         "## Per layer",
-        _markdown_table(
-            [c[0] for c in _MARKDOWN_COLUMNS],
-            _cells(table, _MARKDOWN_COLUMNS),
-            _right(_MARKDOWN_COLUMNS),
-        ),
+        _markdown_table([c[0] for c in columns], cells(result.rows, columns), _right(columns)),
     ]
     if images:
         parts.append("## Plots")
         parts += [f"![{title}]({path})" for title, path in images]
     parts.append(
         "Files: `layers.csv` (every per-layer column), `schedule.csv` (every tensor's "
-        "lifetime and placement), `summary.json`, and `config.resolved.yaml` "
+        "lifetime and placement), `summary.json`, `report.html` (this report as one page, "
+        "tables sortable), `trace.json` (the DRAM bus and compute as a Chrome/Perfetto "
+        "trace: ui.perfetto.dev) and `config.resolved.yaml` "
         "(`accelsim run config.resolved.yaml` repeats this run)."
     )
     return "\n\n".join(parts) + "\n"
@@ -248,35 +286,33 @@ def markdown_report(
 def format_terminal(result: SimResult, config: RunConfig) -> str:
     """The per-layer table and a summary block, fixed-width, for a terminal."""
     s = summary_record(result, config)
-    table = result.table()
-    rows = _cells(table, _TERMINAL_COLUMNS)
-    rows.append(
-        [
-            "",
-            "total",
-            "",
-            f"{s['macs']:,}",
-            f"{s['dram_read_bytes']:,}",
-            f"{s['dram_write_bytes']:,}",
-            _us(s["compute_time_s"]),
-            _us(s["data_movement_time_s"]),
-            _us(s["total_time_s"]),
-            "",
-        ]
-    )
+    columns = with_pe(_TERMINAL_COLUMNS, result)
+    rows = cells(result.rows, columns)
+    utilization = pe_utilization(result)
+    totals = {
+        "layer": "", "name": "total", "op": "", "macs": f"{s['macs']:,}",
+        "compute_cycles": f"{sum(int(r['compute_cycles']) for r in result.rows):,}",
+        "pe_utilization": f"{utilization or 0:.0%}",
+        "dram_read_bytes": f"{s['dram_read_bytes']:,}",
+        "dram_write_bytes": f"{s['dram_write_bytes']:,}",
+        "compute_time_s": _us(s["compute_time_s"]),
+        "data_movement_time_s": _us(s["data_movement_time_s"]),
+        "total_time_s": _us(s["total_time_s"]), "bound": "",
+    }
+    rows.append([totals[c[1]] for c in columns])
     header = (
-        f"{config.name}: {s['model']} on {si(config.hardware.sram.capacity, 'B')} SRAM, "
+        f"{config.name}: {s['model']} on {_sram(config.hardware.sram.capacity, s)} SRAM, "
         f"{si(config.hardware.dram.bandwidth, 'B/s')}, "
         f"{si(config.hardware.compute.peak_mac_rate, 'MAC/s')} "
         f"(policy {s['policy']}, overlap {'on' if s['overlap'] else 'off'}, "
         f"batch {s['batch']})"
     )
-    summary = [f"  {label + ':':<26}{value}" for label, value in _summary_rows(s)]
+    summary = [f"  {label + ':':<26}{value}" for label, value in summary_rows(s, utilization)]
     return "\n".join(
         [
             header,
             "",
-            text_table([c[0] for c in _TERMINAL_COLUMNS], rows, _right(_TERMINAL_COLUMNS)),
+            text_table([c[0] for c in columns], rows, _right(columns)),
             "",
             "Summary",
             *summary,

@@ -1,23 +1,30 @@
-"""Plots of a run, each a function from the layers DataFrame to a matplotlib Figure.
+"""Plots of a run, each a function from the layers table to a matplotlib Figure.
+
+The table is the layers DataFrame (result.table()) or any mapping of its column names to
+sequences (`layer_columns(result)`, which needs no pandas).
 
 The figures are built with `matplotlib.figure.Figure` directly: no pyplot, no global
 state, no backend choice; `fig.savefig(path)` renders PNG with Agg. matplotlib is imported
-inside the functions, so importing this module stays cheap.
+inside the functions, so importing this module stays cheap. Margins are fixed rather than
+computed by a layout engine, which would draw every figure twice when saved.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
+
+from accelsim.report.tables import binary_size, size_text
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["energy_figure", "roofline_figure", "sram_occupancy_figure", "time_split_figure"]
+__all__ = ["layers_figure", "roofline_figure"]
 
 _COMPUTE, _MOVE, _SRAM, _DRAM, _MAC = "tab:blue", "tab:orange", "tab:green", "tab:red", "tab:blue"
 _OP_COLORS = {
@@ -25,173 +32,284 @@ _OP_COLORS = {
     "depthwise_conv2d": "tab:orange",
     "dense": "tab:green",
 }
+#: The layers table: a DataFrame or a mapping of column name -> values.
+Table: TypeAlias = "pd.DataFrame | Mapping[str, Sequence[Any] | np.ndarray]"
+#: Figure width in inches.
+_WIDTH = 11.0
 
 
-def _figure(height: float = 4.8) -> tuple[Figure, Axes]:
+def _figure(height: float, bottom: float) -> Figure:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(11, height), layout="constrained")
-    return fig, fig.subplots()
+    fig = Figure(figsize=(_WIDTH, height))
+    fig.subplots_adjust(left=0.07, right=0.98, top=0.95, bottom=bottom, hspace=0.32)
+    return fig
 
 
-def _layer_axis(ax: Axes, table: pd.DataFrame) -> list[int]:
-    """Bars at 0..n-1 labelled with layer names (every k-th name when there are many)."""
-    positions = list(range(len(table)))
-    step = max(1, math.ceil(len(table) / 60))
+def _col(table: Table, name: str, dtype: Any = None) -> np.ndarray:
+    """One column of the table as an array."""
+    return np.asarray(table[name], dtype=dtype)
+
+
+def _layer_axis(ax: Axes, table: Table, names: bool) -> list[int]:
+    """Bars at 0..n-1; the bottom panel names them (every k-th name when there are many)."""
+    count = len(_col(table, "layer"))
+    positions = list(range(count))
+    step = max(1, math.ceil(count / 60))
     ax.set_xticks(positions[::step])
-    ax.set_xticklabels(
-        [f"{i} {n}" for i, n in zip(table["layer"], table["name"], strict=True)][::step],
-        rotation=90,
-        fontsize=7,
-    )
-    ax.set_xlim(-0.7, len(table) - 0.3)
-    ax.set_xlabel("layer (execution order)")
+    if names:
+        ax.set_xticklabels(
+            [f"{i} {n}" for i, n in zip(_col(table, "layer"), _col(table, "name"), strict=True)
+             ][::step],
+            rotation=90,
+            fontsize=7,
+        )
+        ax.set_xlabel("layer (execution order)")
+    else:
+        ax.tick_params(labelbottom=False)
+    ax.set_xlim(-0.7, count - 0.3)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     return positions
 
 
-def time_split_figure(
-    table: pd.DataFrame, overlap: bool = False, log: bool | None = None
-) -> Figure:
-    """Per-layer compute and data-movement time in µs.
+def _bars(ax: Axes, x: Any, heights: Any, width: float, color: Any, label: str,
+          bottom: Any = 0.0) -> None:
+    """Bars as one PolyCollection: a single artist draws in a fraction of the time of one
+    Rectangle per bar, which is what makes per-layer plots of big networks slow."""
+    from matplotlib.collections import PolyCollection
+
+    left = np.asarray(x, dtype=float) - width / 2
+    low = np.broadcast_to(np.asarray(bottom, dtype=float), left.shape)
+    high = low + np.asarray(heights, dtype=float)
+    verts = np.stack([np.stack([left, low], 1), np.stack([left + width, low], 1),
+                      np.stack([left + width, high], 1), np.stack([left, high], 1)], 1)
+    ax.add_collection(PolyCollection(list(verts), facecolors=color, edgecolors="none",
+                                     label=label))
+    ax.update_datalim(verts.reshape(-1, 2))
+    ax.autoscale_view()
+
+
+def _time_text(us: float) -> str:
+    """Microseconds in the unit that reads best."""
+    return f"{us / 1e3:.3g} ms" if us >= 1e3 else f"{us:.3g} µs"
+
+
+def _corner_note(ax: Axes, text: str) -> None:
+    """A boxed note in the top right corner of the axes (totals, peaks)."""
+    ax.text(0.99, 0.97, text, transform=ax.transAxes, ha="right", va="top", fontsize=9,
+            bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "0.7"})
+
+
+def layers_figure(table: Table, capacity_bytes: float, overlap: bool = False,
+                  log: bool | None = None) -> Figure:
+    """Three panels over the layers: time split, peak SRAM occupancy, energy by component.
+
+    One figure with one row of layer names renders in a third of the time of three.
+    """
+    fig = _figure(11.0, 0.13)
+    top, middle, bottom = fig.subplots(3, 1, sharex=True)
+    _time_panel(top, table, overlap, log)
+    _sram_panel(middle, table, capacity_bytes)
+    _energy_panel(bottom, table)
+    return fig
+
+
+def _time_panel(ax: Axes, table: Table, overlap: bool, log: bool | None) -> None:
+    """Per-layer compute and data-movement time in µs, with the run's totals.
 
     Without overlap the bars are stacked (their height is the layer time). With overlap,
     or on a log scale (where stacking misleads), the two bars stand side by side and a
     black tick marks each layer's total. `log=None` chooses log when the largest layer
     takes more than 100x the median one (a linear axis would flatten most layers).
     """
-    fig, ax = _figure()
-    x = _layer_axis(ax, table)
-    compute = table["compute_time_s"].to_numpy() * 1e6
-    move = table["data_movement_time_s"].to_numpy() * 1e6
-    total = table["total_time_s"].to_numpy() * 1e6
+    x = _layer_axis(ax, table, names=False)
+    compute = _col(table, "compute_time_s") * 1e6
+    move = _col(table, "data_movement_time_s") * 1e6
+    total = _col(table, "total_time_s") * 1e6
     positive = total[total > 0]
     if log is None:
         log = bool(len(positive)) and positive.max() > 100 * float(np.median(positive))
     if log or overlap:
         width = 0.4
-        ax.bar([p - width / 2 for p in x], compute, width, color=_COMPUTE, label="compute")
-        ax.bar([p + width / 2 for p in x], move, width, color=_MOVE, label="data movement")
+        floor = positive.min() / 10 if log and len(positive) else 0.0  # log axes have no 0
+        for shift, values, color, name in ((-width / 2, compute, _COMPUTE, "compute"),
+                                           (width / 2, move, _MOVE, "data movement")):
+            _bars(ax, np.add(x, shift), np.maximum(values, floor) - floor, width, color, name,
+                  floor)
         ax.scatter(x, total, marker="_", s=120, color="black", zorder=3, label="layer total")
     else:
-        ax.bar(x, compute, 0.8, color=_COMPUTE, label="compute")
-        ax.bar(x, move, 0.8, bottom=compute, color=_MOVE, label="data movement")
+        _bars(ax, x, compute, 0.8, _COMPUTE, "compute")
+        _bars(ax, x, move, 0.8, _MOVE, "data movement", bottom=compute)
     if log:
         ax.set_yscale("log")
+    else:
+        ax.set_ylim(0, max(total.max(initial=0.0), 1e-9) * 1.25)  # room for the note
     ax.set_ylabel("time (µs)")
     how = "overlapped: layer time = max" if overlap else "serial: layer time = sum"
     ax.set_title(f"Time per layer: compute vs data movement ({how})")
+    _corner_note(ax, f"total {_time_text(total.sum())}: compute {_time_text(compute.sum())}, "
+                     f"data movement {_time_text(move.sum())}")
     ax.legend(loc="upper left")
-    return fig
 
 
-def sram_occupancy_figure(table: pd.DataFrame, capacity_bytes: float) -> Figure:
-    """Per-layer peak SRAM occupancy in kB, with the capacity as a line."""
-    fig, ax = _figure()
-    x = _layer_axis(ax, table)
-    peak = table["sram_used_bits"].to_numpy() / 8 / 1e3
-    capacity = capacity_bytes / 1e3
+def _sram_panel(ax: Axes, table: Table, capacity_bytes: float) -> None:
+    """Per-layer peak SRAM occupancy, with the capacity as a line and the peak marked.
+
+    Units follow the capacity: KiB when it is a whole number of KiB, else kB (1000 B).
+    """
+    binary = binary_size(capacity_bytes)
+    unit, scale = ("KiB", 1024.0) if binary else ("kB", 1000.0)
+    x = _layer_axis(ax, table, names=False)
+    used = _col(table, "sram_used_bits") / 8
+    peak = used / scale
+    capacity = capacity_bytes / scale
     colors = [_DRAM if p > 0.999 * capacity else _SRAM for p in peak]
-    ax.bar(x, peak, 0.8, color=colors, label="peak SRAM in use during the layer")
-    ax.axhline(capacity, color="black", linestyle="--", linewidth=1.2)
-    ax.text(0, capacity, f" capacity {capacity:,.0f} kB", va="bottom", ha="left", fontsize=9)
-    ax.set_ylim(0, capacity * 1.12)
-    ax.set_ylabel("SRAM occupancy (kB, 1 kB = 1000 B)")
+    _bars(ax, x, peak, 0.8, colors, "peak SRAM in use during the layer")
+    ax.axhline(capacity, color="black", linestyle="--", linewidth=1.2,
+               label=f"capacity {size_text(capacity_bytes, binary)}")
+    if len(peak):
+        top = int(np.argmax(peak))
+        ax.annotate(f"peak {size_text(used[top], binary)} ({used[top] / capacity_bytes:.0%}) "
+                    f"at {_col(table, 'name')[top]}", (x[top], peak[top]), xytext=(0, 14),
+                    textcoords="offset points", fontsize=9,
+                    ha="left" if top < len(x) / 4 else "right" if top > len(x) * 3 / 4
+                    else "center",
+                    arrowprops={"arrowstyle": "->", "color": "0.3"})
+    ax.set_ylim(0, capacity * 1.3)
+    ax.set_ylabel(f"SRAM occupancy ({unit})")
     ax.set_title("Peak SRAM occupancy per layer")
-    ax.legend(loc="upper right")
-    return fig
+    ax.legend(loc="upper left", ncol=2)
+
+
+def _place_labels(ax: Axes, points: list[tuple[float, float, str]]) -> None:
+    """Write each (x, y, text) label beside its point, moved down until it overlaps no other.
+
+    Points closer than about 2% of the axes share one label. Extents are measured with
+    the Agg renderer, so the test is exact; a moved label gets a thin leader line.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = ax.get_figure()
+    assert figure is not None
+    renderer = FigureCanvasAgg(figure).get_renderer()  # type: ignore[arg-type]
+    to_axes = ax.transAxes.inverted()
+    clusters: list[tuple[float, float, float, float, list[str]]] = []
+    for x, y, text in sorted(points, key=lambda p: (-p[1], p[0])):
+        fx, fy = to_axes.transform(ax.transData.transform((x, y)))
+        near = next((c for c in clusters if abs(c[2] - fx) < 0.02 and abs(c[3] - fy) < 0.03),
+                    None)
+        if near is None:
+            clusters.append((x, y, fx, fy, [text]))
+        else:
+            near[4].append(text)
+    placed: list[Any] = []  # window extents (Bbox) of the labels written so far
+    style: dict[str, Any] = {"va": "top", "fontsize": 7, "color": "dimgray",
+                             "textcoords": "offset points"}
+    for x, y, _, _, texts in clusters:
+        text = ",".join(sorted(",".join(texts).split(","), key=int))
+        dy = -4.0
+        label = ax.annotate(text, (x, y), xytext=(4.0, dy), **style)
+        for _ in range(60):
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            dy -= box.height * 72 / figure.dpi + 1
+            label.set_position((4.0, dy))
+        if dy != -4.0:  # moved: redraw with a leader line to its point
+            label.remove()
+            label = ax.annotate(text, (x, y), xytext=(4.0, dy), **style,
+                                arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.5})
+        placed.append(label.get_window_extent(renderer))
+
+
+def _plain_log_ticks(ax: Axes) -> None:
+    """Log axes with decade ticks written '100', '1k', '10 G' (no minor ticks, no mathtext)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+    from accelsim.report.tables import si
+
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(LogLocator(base=10))
+        axis.set_minor_locator(NullLocator())
+        axis.set_major_formatter(FuncFormatter(lambda v, _: si(v, "").strip()))
 
 
 def roofline_figure(
-    table: pd.DataFrame, peak_mac_rate: float, bandwidth_bytes_per_s: float
+    table: Table, peak_mac_rate: float, bandwidth_bytes_per_s: float
 ) -> Figure:
     """Each layer's achieved MAC/s against its arithmetic intensity, under the roofline.
 
     Attainable MAC/s = min(peak, intensity x bandwidth); the ridge point (peak / bandwidth
-    MAC per byte) is marked. Layers without DRAM traffic (infinite intensity) or without
-    MACs (zero intensity) cannot sit on log axes: they are listed in a note instead.
+    MAC per byte) is marked. Layers without DRAM traffic (infinite intensity) are drawn
+    at the right edge with a '>' marker; layers without MACs cannot sit on a MAC/s axis
+    and are named in a note. Labels are layer indices, moved apart so none hides another.
     """
-    fig, ax = _figure(5.6)
-    intensity = table["arithmetic_intensity_mac_per_byte"].to_numpy(dtype=float)
-    time = table["total_time_s"].to_numpy(dtype=float)
-    macs = table["macs"].to_numpy(dtype=float)
-    shown = np.isfinite(intensity) & (intensity > 0) & (time > 0)
+    fig = _figure(5.6, 0.11)
+    ax = fig.subplots()
+    intensity = _col(table, "arithmetic_intensity_mac_per_byte", float)
+    time = _col(table, "total_time_s", float)
+    macs = _col(table, "macs", float)
+    active = (macs > 0) & (time > 0)
+    shown = active & np.isfinite(intensity) & (intensity > 0)
+    edge = active & ~np.isfinite(intensity)
+    rate = np.divide(macs, time, out=np.zeros_like(macs), where=time > 0)
     ridge = peak_mac_rate / bandwidth_bytes_per_s
     lo = min([ridge / 100, *(intensity[shown] / 2)])
-    hi = max([ridge * 100, *(intensity[shown] * 2)])
+    hi = max([ridge * 100, *(intensity[shown] * 4)])
     xs = np.logspace(math.log10(lo), math.log10(hi), 200)
-    ax.plot(
-        xs,
-        np.minimum(peak_mac_rate, xs * bandwidth_bytes_per_s),
-        color="black",
-        linewidth=2,
-        label="roofline: min(peak, intensity x bandwidth)",
-    )
+    ax.plot(xs, np.minimum(peak_mac_rate, xs * bandwidth_bytes_per_s), color="black",
+            linewidth=2, label="roofline: min(peak, intensity x bandwidth)")
     ax.axvline(ridge, color="gray", linestyle=":", linewidth=1)
-    ax.annotate(
-        f"ridge point {ridge:,.4g} MAC/B",
-        (ridge, peak_mac_rate),
-        xytext=(0, 8),
-        textcoords="offset points",
-        ha="center",
-        fontsize=9,
-    )
-    ops: dict[str, list[int]] = {}
-    for i in np.flatnonzero(shown):
-        ops.setdefault(str(table["op"].iloc[i]), []).append(int(i))
-    for op, rows in ops.items():
-        ax.scatter(
-            intensity[rows],
-            macs[rows] / time[rows],
-            s=36,
-            zorder=3,
-            color=_OP_COLORS.get(op, "tab:purple"),
-            label=f"{op} layers (achieved)",
-        )
-    groups: dict[tuple[float, float], list[str]] = {}
-    for i in np.flatnonzero(shown):
-        point = (float(intensity[i]), float(macs[i] / time[i]))
-        groups.setdefault((round(point[0], 6), round(point[1], -3)), []).append(
-            str(table["layer"].iloc[i])
-        )
-    for (xi, yi), labels in groups.items():
-        text = ",".join(labels[:6]) + (f" (+{len(labels) - 6})" if len(labels) > 6 else "")
-        ax.annotate(
-            text, (xi, yi), xytext=(4, -10), textcoords="offset points", fontsize=7, color="dimgray"
-        )
-    hidden = [f"{n}" for n, s in zip(table["name"], shown, strict=True) if not s]
-    if hidden:
-        note = "not shown (no MACs or no DRAM traffic): " + ", ".join(hidden[:8])
-        note += ", ..." if len(hidden) > 8 else ""
-        ax.text(0.01, 0.01, note, transform=ax.transAxes, fontsize=8, color="dimgray")
+    ax.annotate(f"ridge point {ridge:,.4g} MAC/B", (ridge, peak_mac_rate), xytext=(0, 8),
+                textcoords="offset points", ha="center", fontsize=9)
+    ops = _col(table, "op").astype(str)
+    for op in dict.fromkeys(ops[shown]):
+        rows = shown & (ops == op)
+        ax.scatter(intensity[rows], rate[rows], s=36, zorder=3,
+                   color=_OP_COLORS.get(op, "tab:purple"), label=f"{op} layers (achieved)")
+    if edge.any():
+        ax.scatter(np.full(int(edge.sum()), hi), rate[edge], marker=">", s=60, zorder=3,
+                   color="tab:gray", clip_on=False, label="no DRAM traffic (right edge)")
+    floor = min([peak_mac_rate * 1e-4, *(rate[active] / 3)])
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
-    floor = min([peak_mac_rate * 1e-4, *(macs[shown] / time[shown] / 3)])
     ax.set_ylim(floor, peak_mac_rate * 3)
+    groups: dict[tuple[float, float], list[str]] = {}
+    for i in np.flatnonzero(shown | edge):
+        xi = float(intensity[i]) if shown[i] else hi
+        groups.setdefault((xi, float(rate[i])), []).append(str(_col(table, "layer")[i]))
+    _place_labels(ax, [(x, y, ",".join(labels)) for (x, y), labels in groups.items()])
+    idle = [str(n) for n, m in zip(_col(table, "name"), macs, strict=True) if m == 0]
+    if idle:
+        ax.text(0.01, 0.01, "no MACs, not shown: " + ", ".join(idle), transform=ax.transAxes,
+                fontsize=8, color="dimgray")
+    _plain_log_ticks(ax)
     ax.set_xlabel("arithmetic intensity (MAC per DRAM byte)")
     ax.set_ylabel("performance (MAC/s)")
     ax.set_title("Roofline: each layer's achieved MAC rate (numbers are layer indices)")
-    ax.grid(which="both", alpha=0.25)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.25)
+    ax.legend(loc="lower right", fontsize=8)
     return fig
 
 
-def energy_figure(table: pd.DataFrame) -> Figure:
-    """Per-layer energy in µJ, stacked by component: MACs, SRAM accesses, DRAM accesses."""
-    fig, ax = _figure()
-    x = _layer_axis(ax, table)
+def _energy_panel(ax: Axes, table: Table) -> None:
+    """Per-layer energy in µJ, stacked by component, with the run's totals."""
+    x = _layer_axis(ax, table, names=True)
     bottom: Any = 0.0
+    totals = []
     for column, label, color in (
         ("energy_mac_j", "MAC", _MAC),
         ("energy_sram_j", "SRAM", _SRAM),
         ("energy_dram_j", "DRAM", _DRAM),
     ):
-        values = table[column].to_numpy(dtype=float) * 1e6
-        ax.bar(x, values, 0.8, bottom=bottom, color=color, label=label)
+        values = _col(table, column, float) * 1e6
+        _bars(ax, x, values, 0.8, color, label, bottom=bottom)
         bottom = bottom + values
+        totals.append(f"{label} {values.sum():.3g}")
+    ax.set_ylim(0, max(float(np.max(bottom, initial=0.0)), 1e-9) * 1.25)
     ax.set_ylabel("energy (µJ)")
     ax.set_title("Energy per layer by component")
+    _corner_note(ax, f"total {float(np.sum(bottom)):.3g} µJ: " + ", ".join(totals))
     ax.legend(loc="upper left")
-    return fig

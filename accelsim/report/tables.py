@@ -1,13 +1,19 @@
 """The report's tables and records: per-tensor schedule, summary record, number formatting.
 
 pandas is imported inside the functions that build DataFrames, so importing this module
-(and the CLI that uses it) stays fast.
+(and the CLI that uses it) stays fast; the report writer needs none (`write_csv`,
+`layer_columns`), which keeps `accelsim run` from paying for pandas' import.
 """
 
 from __future__ import annotations
 
+import csv
 import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from accelsim.config.models import RunConfig
 from accelsim.sim.simulate import LAYER_COLUMNS, SimResult
@@ -19,10 +25,15 @@ __all__ = [
     "LAYER_COLUMNS",
     "SCHEDULE_COLUMNS",
     "hardware_record",
+    "layer_columns",
     "layer_table",
+    "schedule_rows",
     "schedule_table",
+    "binary_size",
     "si",
+    "size_text",
     "summary_record",
+    "write_csv",
 ]
 
 #: Columns of schedule.csv: one row per tensor. Layer indices are those of layers.csv
@@ -61,6 +72,29 @@ def si(value: float, unit: str, digits: int = 3) -> str:
     return f"{value:.{digits}g} {unit}"
 
 
+_BINARY = ((1024**4, "TiB"), (1024**3, "GiB"), (1024**2, "MiB"), (1024, "KiB"))
+
+
+def binary_size(capacity_bytes: float) -> bool:
+    """True when a size reads best in binary units: a whole number of KiB (256 KiB, 1 MiB)."""
+    return capacity_bytes >= 1024 and float(capacity_bytes) % 1024 == 0
+
+
+def size_text(value: float, binary: bool, digits: int = 3) -> str:
+    """Bytes in binary units (size_text(262144, True) -> '256 KiB') or decimal SI ('262 kB').
+
+    Reports choose `binary` once, from the SRAM capacity the user wrote, so every SRAM
+    figure of a run reads in the same units.
+    """
+    if binary:
+        for scale, unit in _BINARY:
+            if abs(value) >= scale:
+                scaled = value / scale
+                text = f"{scaled:.{digits}g}" if abs(scaled) < 1000 else f"{scaled:,.0f}"
+                return f"{text} {unit}"
+    return si(value, "B", digits)
+
+
 def layer_table(result: SimResult) -> pd.DataFrame:
     """One row per layer, columns exactly LAYER_COLUMNS (the content of layers.csv)."""
     return result.table()
@@ -72,12 +106,37 @@ def _layer_index_of_position(result: SimResult) -> dict[int, int]:
     return {pos: index.get(name, 0) for pos, name in enumerate(result.network.order)}
 
 
+def layer_columns(result: SimResult) -> dict[str, np.ndarray]:
+    """The layers table as column name -> array (what the plots read), without pandas."""
+    return {c: np.array([row[c] for row in result.rows]) for c in LAYER_COLUMNS}
+
+
+def write_csv(path: Path, columns: Sequence[str], records: Sequence[Mapping[str, Any]]) -> None:
+    """A CSV of `records` with a header of `columns`, numbers written as pandas writes them."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([_cell(record[c]) for c in columns] for record in records)
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: floats by their shortest repr ('1e-06', 'inf'), numpy scalars as Python."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return "" if value is None else value
+
+
 def schedule_table(result: SimResult) -> pd.DataFrame:
     """One row per tensor (feature maps and filters): size, lifetime and placement."""
     import pandas as pd
 
+    return pd.DataFrame(schedule_rows(result), columns=list(SCHEDULE_COLUMNS))
+
+
+def schedule_rows(result: SimResult) -> list[dict[str, Any]]:
+    """The records of schedule_table, one per tensor."""
     at = _layer_index_of_position(result)
-    rows = [
+    return [
         {
             "tensor": t.tensor,
             "kind": t.kind,
@@ -89,7 +148,6 @@ def schedule_table(result: SimResult) -> pd.DataFrame:
         }
         for t in result.schedule.tensors
     ]
-    return pd.DataFrame(rows, columns=list(SCHEDULE_COLUMNS))
 
 
 def hardware_record(config: RunConfig) -> dict[str, Any]:

@@ -1,15 +1,25 @@
-"""write_report(): every file of a run's report directory, written with pandas and matplotlib."""
+"""write_report(): every file of a run's report directory (matplotlib for the plots; no
+pandas, whose import would cost more than the whole simulation)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from accelsim.config.loader import resolved_yaml
 from accelsim.config.models import RunConfig
+from accelsim.report.html import html_page
 from accelsim.report.markdown import markdown_report
-from accelsim.report.tables import schedule_table, summary_record
-from accelsim.sim.simulate import SimResult
+from accelsim.report.tables import (
+    SCHEDULE_COLUMNS,
+    layer_columns,
+    schedule_rows,
+    summary_record,
+    write_csv,
+)
+from accelsim.report.trace import trace_document
+from accelsim.sim.simulate import LAYER_COLUMNS, SimResult
 
 __all__ = ["PLOT_FILES", "REPORT_FILES", "write_report"]
 
@@ -20,52 +30,63 @@ REPORT_FILES: tuple[str, ...] = (
     "summary.json",
     "config.resolved.yaml",
     "report.md",
+    "report.html",
+    "trace.json",
 )
 #: Plot files (title, file name), written unless plots=False.
 PLOT_FILES: tuple[tuple[str, str], ...] = (
-    ("Time per layer: compute vs data movement", "time_split.png"),
-    ("Peak SRAM occupancy per layer", "sram_occupancy.png"),
+    ("Per layer: time split, peak SRAM occupancy, energy", "layers.png"),
     ("Roofline", "roofline.png"),
-    ("Energy per layer by component", "energy.png"),
 )
 
 
 def _write_plots(result: SimResult, config: RunConfig, out_dir: Path) -> list[Path]:
     from accelsim.report import plots
 
-    table = result.table()
+    table = layer_columns(result)
     hw = config.hardware
     figures = (
-        plots.time_split_figure(table, overlap=config.simulation.overlap),
-        plots.sram_occupancy_figure(table, hw.sram.capacity),
+        plots.layers_figure(table, hw.sram.capacity, overlap=config.simulation.overlap),
         plots.roofline_figure(table, hw.compute.peak_mac_rate, hw.dram.bandwidth),
-        plots.energy_figure(table),
     )
     paths = []
     for fig, (_, name) in zip(figures, PLOT_FILES, strict=True):
         path = out_dir / name
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=100)
         paths.append(path)
     return paths
 
 
 def write_report(
-    result: SimResult, config: RunConfig, out_dir: Path, plots: bool = True
+    result: SimResult, config: RunConfig, out_dir: Path, plots: bool = True,
+    overrides: Sequence[str] = (),
 ) -> list[Path]:
-    """Write layers.csv, schedule.csv, summary.json, config.resolved.yaml, report.md and
-    (unless plots=False) the PNG plots into out_dir (created if needed); return the paths.
+    """Write REPORT_FILES and (unless plots=False) the PNG plots into out_dir (created if
+    needed); return the paths. report.html embeds the plots; trace.json is the schedule
+    as Chrome/Perfetto trace events.
+
+    `overrides` are the command-line changes made to the run file (`--set ...`): recorded
+    in summary.json and at the top of config.resolved.yaml.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / name for name in REPORT_FILES]
-    layers, schedule, summary, resolved, report = written
-    result.table().to_csv(layers, index=False)
-    schedule_table(result).to_csv(schedule, index=False)
-    record = summary_record(result, config)
+    layers, schedule, summary, resolved, report, page, trace = written
+    write_csv(layers, LAYER_COLUMNS, result.rows)
+    write_csv(schedule, SCHEDULE_COLUMNS, schedule_rows(result))
+    record = {**summary_record(result, config), "overrides": list(overrides)}
     summary.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    resolved.write_text(resolved_yaml(config), encoding="utf-8")
+    applied = "".join(f"# applied on top of the run file: {line}\n" for line in overrides)
+    resolved.write_text(applied + resolved_yaml(config), encoding="utf-8")
     images: tuple[tuple[str, str], ...] = ()
     if plots:
         written += _write_plots(result, config, out_dir)
         images = PLOT_FILES
     report.write_text(markdown_report(result, config, images), encoding="utf-8")
+    notes = [*(f"Applied on top of the run file: {line}" for line in overrides),
+             "Beside this page: layers.csv, schedule.csv, summary.json, config.resolved.yaml, "
+             "and trace.json (open it at ui.perfetto.dev)."]
+    embedded = [(title, out_dir / name) for title, name in images]
+    page.write_text(html_page(result, record, f"accelsim report: {config.name}", embedded, notes),
+                    encoding="utf-8")
+    trace.write_text(json.dumps(trace_document(result)) + "\n", encoding="utf-8")
     return written

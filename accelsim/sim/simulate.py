@@ -64,6 +64,12 @@ class SimResult:
         """Network totals: the sum of the per-layer costs."""
         return reduce(LayerCost.__add__, self.costs, LayerCost())
 
+    def _repr_html_(self) -> str:
+        """The report's tables as HTML: how Jupyter shows a result."""
+        from accelsim.report.html import html_fragment
+
+        return html_fragment(self, self.summary())
+
     def table(self) -> pd.DataFrame:
         """One row per layer with LAYER_COLUMNS."""
         import pandas as pd

@@ -246,8 +246,12 @@ def _overlapping(paths: list[str]) -> tuple[str, str] | None:
     return None
 
 
-def load_sweep(path_or_spec: str | Path | Mapping[str, Any]) -> SweepSpec:
-    """Read and validate a sweep file (or an equivalent mapping); every axis value is checked."""
+def load_sweep(path_or_spec: str | Path | Mapping[str, Any],
+               overrides: Mapping[str, Any] | None = None) -> SweepSpec:
+    """Read and validate a sweep file (or an equivalent mapping); every axis value is checked.
+
+    `overrides` (dotted path -> value) change the base run file before the axes apply.
+    """
     if isinstance(path_or_spec, Mapping):
         data: Any = dict(path_or_spec)
         source, lines, here = "<spec>", LineMap(), Path.cwd()
@@ -278,7 +282,7 @@ def load_sweep(path_or_spec: str | Path | Mapping[str, Any]) -> SweepSpec:
         raise ConfigError(f"{source}: seed: must be an integer, got {seed!r}")
     local = here / data["base"]
     base_path = local if local.is_file() else find_config(data["base"])
-    base = load_run(base_path)
+    base = load_run(base_path, overrides)
     axes_data = data.get("axes")
     if not isinstance(axes_data, dict) or not axes_data:
         raise ConfigError(f"{source}: axes: required, a mapping of dotted run-file paths "

@@ -1,0 +1,133 @@
+"""trace.json: a run's schedule as Chrome/Perfetto trace events, one track per resource.
+
+Open it at https://ui.perfetto.dev or chrome://tracing. The DRAM bus track holds every
+load and store, the compute track every compute step, each a slice named by layer and
+tensor. With overlap on, start and end come from the event timeline (the same rules as
+accelsim.sim.timeline); serial runs are a sequential trace, one action after another,
+whose layer sums equal the serial layer times. Times are in microseconds, as the format
+wants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from accelsim.mapping.schedule import Action, Alloc, Compute, Free, Load, Store
+from accelsim.sim.simulate import SimResult
+from accelsim.sim.timeline import COMPUTE, LOAD, STORE, Timeline, compile_timeline
+
+__all__ = ["TRACKS", "Span", "action_spans", "trace_document"]
+
+#: Thread ids and names of the tracks.
+TRACKS: dict[str, int] = {"DRAM bus": 1, "compute": 2}
+
+
+@dataclass(frozen=True)
+class Span:
+    """One action on one track: start and end in seconds."""
+
+    track: str
+    layer: int
+    name: str
+    start_s: float
+    end_s: float
+    args: dict[str, Any]
+
+
+def _timed(timeline: Timeline, compute_s: list[float], bandwidth: float, latency: float
+           ) -> list[tuple[float, float]]:
+    """(start, end) of every timeline action at one design point, by the timeline's rules:
+    an action starts when its dependencies are done and its resource is free."""
+    spans: list[tuple[float, float]] = []
+    bus = unit = 0.0
+    for i, kind in enumerate(timeline.kind):
+        start = max((spans[d][1] for d in timeline.deps[i]), default=0.0)
+        amount = float(timeline.amount[i])
+        if kind in (LOAD, STORE):
+            start = max(start, bus)
+            end = bus = start + amount / bandwidth + latency
+        elif kind == COMPUTE:
+            start = max(start, unit)
+            end = unit = start + amount * compute_s[int(timeline.layer[i])]
+        else:
+            end = start
+        spans.append((start, end))
+    return spans
+
+
+def _sequential(result: SimResult, compute_s: list[float]) -> list[tuple[float, float]]:
+    """(start, end) of every action run one after another (the serial model)."""
+    bw, lat = result.hardware.dram.bandwidth, result.hardware.dram.latency
+    out, now = [], 0.0
+    for li, ls in enumerate(result.schedule.layers):
+        steps = [a for a in ls.actions if isinstance(a, Compute)]
+        macs = sum(a.macs for a in steps)
+        for a in ls.actions:
+            if isinstance(a, Load | Store):
+                duration = a.bytes / bw + lat
+            elif isinstance(a, Compute):
+                share = a.macs / macs if macs else 1 / len(steps)
+                duration = share * compute_s[li]
+            else:
+                duration = 0.0
+            out.append((now, now + duration))
+            now += duration
+    return out
+
+
+def _describe(action: Action, layer: str) -> tuple[str, str, dict[str, Any]] | None:
+    """(track, slice name, args) of an action; None for allocs and frees (no resource)."""
+    if isinstance(action, Load):
+        return "DRAM bus", f"{layer}: load {action.kind} {action.tensor}", {
+            "tensor": action.tensor, "kind": action.kind, "bytes": action.bytes}
+    if isinstance(action, Store):
+        return "DRAM bus", f"{layer}: store {action.tensor}", {
+            "tensor": action.tensor, "bytes": action.bytes, "reason": action.reason}
+    if isinstance(action, Compute):
+        return "compute", f"{layer}: compute {action.output}", {
+            "inputs": list(action.inputs), "weights": action.weights, "macs": action.macs}
+    assert isinstance(action, Alloc | Free)
+    return None
+
+
+def action_spans(result: SimResult) -> list[Span]:
+    """Every load, store and compute of the run with its start and end, in schedule order."""
+    compute_s = [c.compute_time_s for c in result.costs]
+    if result.simulation.overlap:
+        dram = result.hardware.dram
+        times = _timed(compile_timeline(result.schedule), compute_s, dram.bandwidth,
+                       dram.latency)
+    else:
+        times = _sequential(result, compute_s)
+    actions = [(ls, a) for ls in result.schedule.layers for a in ls.actions]
+    spans = []
+    for (ls, action), (start, end) in zip(actions, times, strict=True):
+        described = _describe(action, ls.name)
+        if described is not None:
+            track, name, args = described
+            spans.append(Span(track, ls.index, name, start, end, args))
+    return spans
+
+
+def trace_document(result: SimResult) -> dict[str, Any]:
+    """The trace-event JSON object: metadata naming the tracks, then one 'X' event a slice."""
+    pid = 1
+    how = "overlapped" if result.simulation.overlap else "serial"
+    events: list[dict[str, Any]] = [
+        {"ph": "M", "pid": pid, "name": "process_name",
+         "args": {"name": f"accelsim {result.network.name} ({how})"}},
+    ]
+    for track, tid in TRACKS.items():
+        events.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_name",
+                       "args": {"name": track}})
+        events.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_sort_index",
+                       "args": {"sort_index": tid}})
+    for span in action_spans(result):
+        events.append({
+            "ph": "X", "pid": pid, "tid": TRACKS[span.track], "name": span.name,
+            "cat": span.track, "ts": span.start_s * 1e6,
+            "dur": (span.end_s - span.start_s) * 1e6,
+            "args": {"layer": span.layer, **span.args},
+        })
+    return {"traceEvents": events, "displayTimeUnit": "ns"}
