@@ -116,40 +116,46 @@ def layers_figure(table: Table, capacity_bytes: float, overlap: bool = False,
 
 
 def _time_panel(ax: Axes, table: Table, overlap: bool, log: bool | None) -> None:
-    """Per-layer compute and data-movement time in µs, with the run's totals.
+    """Per-layer time in µs as compute plus waiting for data, with the run's totals.
 
-    Without overlap the bars are stacked (their height is the layer time). With overlap,
-    or on a log scale (where stacking misleads), the two bars stand side by side and a
-    black tick marks each layer's total. `log=None` chooses log when the largest layer
-    takes more than 100x the median one (a linear axis would flatten most layers).
+    A layer's time is its compute plus the time the compute unit waited for its data
+    (docs/model.md), so the stacked bar's height is the layer time. With overlap, a tick
+    marks each layer's data-movement time, which can exceed the wait (transfers hidden
+    under computes) or sit under an earlier layer (filters loaded early). On a log scale
+    (where stacking misleads) the two parts stand side by side with a tick at the total.
+    `log=None` chooses log when the largest layer takes more than 100x the median one.
     """
     x = _layer_axis(ax, table, names=False)
     compute = _col(table, "compute_time_s") * 1e6
     move = _col(table, "data_movement_time_s") * 1e6
     total = _col(table, "total_time_s") * 1e6
+    stall = np.maximum(total - compute, 0.0)
     positive = total[total > 0]
     if log is None:
         log = bool(len(positive)) and positive.max() > 100 * float(np.median(positive))
-    if log or overlap:
+    if log:
         width = 0.4
-        floor = positive.min() / 10 if log and len(positive) else 0.0  # log axes have no 0
+        floor = positive.min() / 10 if len(positive) else 0.0  # log axes have no 0
         for shift, values, color, name in ((-width / 2, compute, _COMPUTE, "compute"),
-                                           (width / 2, move, _MOVE, "data movement")):
+                                           (width / 2, stall, _MOVE, "waiting for data")):
             _bars(ax, np.add(x, shift), np.maximum(values, floor) - floor, width, color, name,
                   floor)
         ax.scatter(x, total, marker="_", s=120, color="black", zorder=3, label="layer total")
-    else:
-        _bars(ax, x, compute, 0.8, _COMPUTE, "compute")
-        _bars(ax, x, move, 0.8, _MOVE, "data movement", bottom=compute)
-    if log:
         ax.set_yscale("log")
     else:
-        ax.set_ylim(0, max(total.max(initial=0.0), 1e-9) * 1.25)  # room for the note
+        _bars(ax, x, compute, 0.8, _COMPUTE, "compute")
+        _bars(ax, x, stall, 0.8, _MOVE, "waiting for data", bottom=compute)
+        top = max(total.max(initial=0.0), move.max(initial=0.0) if overlap else 0.0, 1e-9)
+        ax.set_ylim(0, top * 1.25)  # room for the note
+    if overlap:
+        ax.scatter(x, move, marker="_", s=120, color="tab:red", zorder=4,
+                   label="data movement (overlapped)")
     ax.set_ylabel("time (µs)")
-    how = "overlapped: layer time = max" if overlap else "serial: layer time = sum"
-    ax.set_title(f"Time per layer: compute vs data movement ({how})")
+    how = "overlapped" if overlap else "serial"
+    ax.set_title(f"Time per layer: compute + waiting for data ({how})")
     _corner_note(ax, f"total {_time_text(total.sum())}: compute {_time_text(compute.sum())}, "
-                     f"data movement {_time_text(move.sum())}")
+                     f"waiting {_time_text(stall.sum())}, data movement "
+                     f"{_time_text(move.sum())}")
     ax.legend(loc="upper left")
 
 

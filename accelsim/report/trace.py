@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from accelsim.mapping.schedule import Action, Alloc, Compute, Free, Load, Store
-from accelsim.sim.simulate import SimResult
-from accelsim.sim.timeline import COMPUTE, LOAD, STORE, Timeline, compile_timeline
+from accelsim.sim.compute import compute_model
+from accelsim.sim.simulate import SimResult, layer_compute
+from accelsim.sim.timeline import action_times, compile_timeline
 
 __all__ = ["TRACKS", "Span", "action_spans", "trace_document"]
 
@@ -33,27 +34,6 @@ class Span:
     start_s: float
     end_s: float
     args: dict[str, Any]
-
-
-def _timed(timeline: Timeline, compute_s: list[float], bandwidth: float, latency: float
-           ) -> list[tuple[float, float]]:
-    """(start, end) of every timeline action at one design point, by the timeline's rules:
-    an action starts when its dependencies are done and its resource is free."""
-    spans: list[tuple[float, float]] = []
-    bus = unit = 0.0
-    for i, kind in enumerate(timeline.kind):
-        start = max((spans[d][1] for d in timeline.deps[i]), default=0.0)
-        amount = float(timeline.amount[i])
-        if kind in (LOAD, STORE):
-            start = max(start, bus)
-            end = bus = start + amount / bandwidth + latency
-        elif kind == COMPUTE:
-            start = max(start, unit)
-            end = unit = start + amount * compute_s[int(timeline.layer[i])]
-        else:
-            end = start
-        spans.append((start, end))
-    return spans
 
 
 def _sequential(result: SimResult, compute_s: list[float]) -> list[tuple[float, float]]:
@@ -93,11 +73,13 @@ def _describe(action: Action, layer: str) -> tuple[str, str, dict[str, Any]] | N
 
 def action_spans(result: SimResult) -> list[Span]:
     """Every load, store and compute of the run with its start and end, in schedule order."""
-    compute_s = [c.compute_time_s for c in result.costs]
+    model = compute_model(result.hardware.compute)
+    compute_s = [w.time_s for w in layer_compute(result.network, result.schedule, model)]
     if result.simulation.overlap:
         dram = result.hardware.dram
-        times = _timed(compile_timeline(result.schedule), compute_s, dram.bandwidth,
-                       dram.latency)
+        begin, finish = action_times(compile_timeline(result.schedule), compute_s,
+                                     dram.bandwidth, dram.latency)
+        times = list(zip(begin, finish, strict=True))
     else:
         times = _sequential(result, compute_s)
     actions = [(ls, a) for ls in result.schedule.layers for a in ls.actions]

@@ -21,7 +21,7 @@ import numpy as np
 
 from accelsim.mapping.schedule import Alloc, Compute, Free, Load, Schedule, Store
 
-__all__ = ["Timeline", "compile_timeline", "evaluate"]
+__all__ = ["Timeline", "action_times", "compile_timeline", "evaluate"]
 
 LOAD, STORE, COMPUTE, SPACE = 0, 1, 2, 3
 
@@ -139,21 +139,43 @@ def _charge_idle(timeline: Timeline, begin: np.ndarray, finish: np.ndarray,
         active = done
 
 
-def _evaluate_one(timeline: Timeline, compute: list[float], bandwidth: float,
-                  latency: float) -> list[float]:
-    """`evaluate` for one design point, in plain Python (no per-action NumPy overhead).
-
-    The same rules as the vectorised loop: actions in order on their resource, idle
-    compute time charged to the owners of the transfers on the bus meanwhile.
-    """
+def action_times(timeline: Timeline, compute: list[float], bandwidth: float,
+                 latency: float) -> tuple[list[float], list[float]]:
+    """(start, end) of every action at one design point, in plain Python: an action starts
+    when its dependencies are done and its resource is free (the rules of `evaluate`)."""
     kinds, amounts, deps = timeline.kind.tolist(), timeline.amount.tolist(), timeline.deps
-    holder, owner = timeline.layer.tolist(), timeline.owner.tolist()
+    holder = timeline.layer.tolist()
     begin = [0.0] * len(kinds)
     finish = [0.0] * len(kinds)
-    times = [0.0] * timeline.layers
-    transfers: list[int] = []
-    cursor = 0
     bus = unit = 0.0
+    for i, kind in enumerate(kinds):
+        start = 0.0
+        for d in deps[i]:
+            if finish[d] > start:
+                start = finish[d]
+        if kind == LOAD or kind == STORE:
+            start = max(start, bus)
+            end = bus = start + amounts[i] / bandwidth + latency
+        elif kind == COMPUTE:
+            start = max(start, unit)
+            end = unit = start + amounts[i] * compute[holder[i]]
+        else:
+            end = start
+        begin[i], finish[i] = start, end
+    return begin, finish
+
+
+def _evaluate_one(timeline: Timeline, compute: list[float], bandwidth: float,
+                  latency: float) -> list[float]:
+    """`evaluate` for one design point, in plain Python (no per-action NumPy overhead):
+    each compute's own time, plus the idle time before it (and the final drain) charged to
+    the owners of the transfers on the bus meanwhile."""
+    begin, finish = action_times(timeline, compute, bandwidth, latency)
+    kinds, amounts = timeline.kind.tolist(), timeline.amount.tolist()
+    holder, owner = timeline.layer.tolist(), timeline.owner.tolist()
+    transfers = [i for i, kind in enumerate(kinds) if kind == LOAD or kind == STORE]
+    times = [0.0] * timeline.layers
+    cursor = 0
 
     def charge(lo: float, hi: float) -> None:
         nonlocal cursor
@@ -166,25 +188,13 @@ def _evaluate_one(timeline: Timeline, compute: list[float], bandwidth: float,
                 return
             cursor += 1
 
+    unit = 0.0
     for i, kind in enumerate(kinds):
-        start = 0.0
-        for d in deps[i]:
-            if finish[d] > start:
-                start = finish[d]
-        if kind == LOAD or kind == STORE:
-            start = max(start, bus)
-            end = bus = start + amounts[i] / bandwidth + latency
-            transfers.append(i)
-        elif kind == COMPUTE:
-            start = max(start, unit)
-            charge(unit, start)
-            busy = amounts[i] * compute[holder[i]]
-            end = unit = start + busy
-            times[holder[i]] += busy
-        else:
-            end = start
-        begin[i], finish[i] = start, end
-    charge(unit, max(unit, bus))
+        if kind == COMPUTE:
+            charge(unit, begin[i])
+            times[holder[i]] += amounts[i] * compute[holder[i]]
+            unit = finish[i]
+    charge(unit, max([unit, *(finish[k] for k in transfers[-1:])]))
     return times
 
 
