@@ -53,12 +53,10 @@ def bound_sentence(summary: dict[str, Any]) -> str:
     compulsory = summary["compulsory_dram_bytes"]
     extra = dram - compulsory
     if extra > 0:
-        spills, tiled = summary["spills"] > 0, summary["tiled_layers"] > 0
-        cause = {
-            (True, True): "spills and tiling",
-            (True, False): "spills",
-            (False, True): "tiling",
-        }.get((spills, tiled), "extra transfers")
+        passes = -(-summary["batch"] // summary.get("sub_batch", summary["batch"]))
+        causes = [("spills", summary["spills"] > 0), ("tiling", summary["tiled_layers"] > 0),
+                  (f"filters re-read by {passes} sub-batch passes", passes > 1)]
+        cause = " and ".join(name for name, present in causes if present) or "extra transfers"
         traffic = (
             f"DRAM traffic is {si(dram, 'B')} of which {si(compulsory, 'B')} is "
             f"compulsory (filters and network I/O): the rest ({si(extra, 'B')}) is "
@@ -123,6 +121,7 @@ MARKDOWN_COLUMNS: tuple[_Column, ...] = (
     ("DRAM write (B)", "dram_write_bytes", "{:,}".format, True),
     ("compute (µs)", "compute_time_s", _us, True),
     ("data movement (µs)", "data_movement_time_s", _us, True),
+    ("waiting for data (µs)", "stall_time_s", _us, True),
     ("total (µs)", "total_time_s", _us, True),
     ("bound", "bound", str, False),
     ("tiling", "tiling", str, False),
@@ -137,6 +136,7 @@ _TERMINAL_COLUMNS: tuple[_Column, ...] = (
     ("DRAM W (B)", "dram_write_bytes", "{:,}".format, True),
     ("compute µs", "compute_time_s", _us, True),
     ("move µs", "data_movement_time_s", _us, True),
+    ("wait µs", "stall_time_s", _us, True),
     ("total µs", "total_time_s", _us, True),
     ("bound", "bound", str, False),
 )
@@ -203,7 +203,8 @@ def hardware_rows(result: SimResult) -> list[list[str]]:
         ],
         ["Placement policy", sim.policy],
         ["Compute/transfer overlap", "yes" if sim.overlap else "no"],
-        ["Batch", str(sim.batch)],
+        ["Batch", str(sim.batch) + (f", run in passes of {result.schedule.sub_batch}"
+                                    if result.schedule.sub_batch < sim.batch else "")],
     ]
 
 
@@ -220,6 +221,11 @@ def summary_rows(s: dict[str, Any], utilization: float | None = None) -> list[li
             f"{duration(s['compute_time_s'])} ({_percent(s['compute_time_s'], total)} of total)",
         ],
         *pe,
+        [
+            "Waiting for data",
+            f"{duration(s['stall_time_s'])} ({_percent(s['stall_time_s'], total)} of total: "
+            "the compute unit idle while transfers run)",
+        ],
         [
             "Data movement time",
             f"{duration(s['data_movement_time_s'])} "
@@ -297,6 +303,7 @@ def format_terminal(result: SimResult, config: RunConfig) -> str:
         "dram_write_bytes": f"{s['dram_write_bytes']:,}",
         "compute_time_s": _us(s["compute_time_s"]),
         "data_movement_time_s": _us(s["data_movement_time_s"]),
+        "stall_time_s": _us(s["stall_time_s"]),
         "total_time_s": _us(s["total_time_s"]), "bound": "",
     }
     rows.append([totals[c[1]] for c in columns])

@@ -18,7 +18,16 @@ import numpy as np
 from accelsim.config.models import HardwareConfig, SimulationConfig
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
-from accelsim.mapping import Alloc, Compute, Load, Schedule, Sizes, Store, build_schedule
+from accelsim.mapping import (
+    Alloc,
+    Compute,
+    LayerSchedule,
+    Load,
+    Schedule,
+    Sizes,
+    Store,
+    build_schedule,
+)
 from accelsim.sim.compute import ComputeModel, compute_model
 from accelsim.sim.cost import LayerCost, layer_times
 from accelsim.sim.overlap import build_ladder, choose_rung
@@ -224,12 +233,12 @@ def cost_schedule(net: Network, hardware: HardwareConfig, simulation: Simulation
         utilization = (sum(works[i].utilization * works[i].cycles for i in ids) / cycles
                        if cycles else works[ids[0]].utilization)
         costs.append(cost)
-        rows.append(_row(net, net.layer(first.name), view, cost, sizes, utilization))
+        rows.append(_row(net, net.layer(first.name), view, cost, sizes, utilization, len(ids)))
     return SimResult(net, hardware, simulation, schedule, costs, rows)
 
 
-def _row(net: Network, layer: Layer, ls: Any, cost: LayerCost, sizes: Sizes,
-         utilization: float) -> dict[str, Any]:
+def _row(net: Network, layer: Layer, ls: LayerSchedule, cost: LayerCost, sizes: Sizes,
+         utilization: float, passes: int) -> dict[str, Any]:
     compulsory = _compulsory(net, layer, sizes)
     stall = max(cost.total_time_s - cost.compute_time_s, 0.0)
     memory = stall > cost.compute_time_s
@@ -239,7 +248,9 @@ def _row(net: Network, layer: Layer, ls: Any, cost: LayerCost, sizes: Sizes,
                   f"{stall:.3g} s")
     elif cost.dram_bytes > compulsory:
         extra = cost.dram_bytes - compulsory
-        why = "tiling" if ls.tiling != "none" else "spills"
+        causes = [("tiling", ls.tiling != "none"), ("spills", ls.spills > 0),
+                  (f"{passes} sub-batch passes", passes > 1)]
+        why = " and ".join(name for name, present in causes if present) or "spills"
         detail = (f"SRAM capacity: {why} add {extra:,} B over the compulsory "
                   f"{compulsory:,} B of DRAM traffic")
     else:
