@@ -2,12 +2,13 @@
 
 Running transfers ahead of computes (double buffering) usually hides them, but not always:
 two tile buffer sets mean smaller tiles and more transfers, each paying the DRAM latency.
-So overlap mode builds a ladder of schedules, from the most ahead-running to the serial
-one: `full` (later filters early and double-buffered tiles), `filters` (later filters
-early only) and the serial schedule itself, each timed on the event timeline. A design
-point takes the first rung on which no layer is slower than in the serial schedule timed
-serially; the last rung always qualifies (the event timeline only ever overlaps a
-schedule's transfers, never adds any), so overlap is never slower, layer by layer.
+So overlap mode builds a ladder of schedules, most ahead-running first: `full` (later
+filters early and double-buffered tiles), then `filters` (later filters early only), each
+timed on the event timeline. A design point takes the first rung on which no layer is
+slower than in the serial schedule timed serially. The last rung always qualifies: it
+moves the serial schedule's bytes, only earlier, and on the timeline a layer never takes
+longer than its compute plus its own transfers; so overlap is never slower, layer by
+layer.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ RTOL = 1e-9
 
 
 class Ladder:
-    """The overlap schedules, most ahead-running first, the serial one last; each built
-    and compiled to a timeline only when a design point needs it."""
+    """The overlap schedules, most ahead-running first, and the serial one they are
+    checked against; each rung built and compiled only when a design point needs it."""
 
     def __init__(self, net: Network, sizes: Sizes, capacity: int, policy: str) -> None:
         self.net, self.sizes, self.capacity, self.policy = net, sizes, capacity, policy
@@ -36,23 +37,23 @@ class Ladder:
         self._rungs: dict[int, tuple[Schedule, Timeline]] = {}
 
     def __len__(self) -> int:
-        return len(RUNGS) + 1
+        return len(RUNGS)
 
     def rung(self, index: int) -> tuple[Schedule, Timeline]:
         """The schedule of rung `index` and its timeline (a rung that would equal the
         serial schedule is the serial schedule)."""
         if index not in self._rungs:
-            schedule = self.serial
-            if index < len(RUNGS):
-                built = build_schedule(self.net, self.sizes, self.capacity, self.policy,
-                                       BuildOptions(RUNGS[index], self.peaks,
-                                                    self.serial.sub_batch))
-                schedule = self.serial if _same(built, self.serial) else built
+            built = build_schedule(self.net, self.sizes, self.capacity, self.policy,
+                                   BuildOptions(RUNGS[index], self.peaks,
+                                                self.serial.sub_batch))
+            schedule = self.serial if _same(built, self.serial) else built
             self._rungs[index] = (schedule, compile_timeline(schedule))
         return self._rungs[index]
 
 
-#: The ahead-running rungs, before the serial one.
+#: The rungs, most ahead-running first. The last, `filters`, moves exactly the serial
+#: schedule's bytes (only earlier), so on the timeline no layer of it can be slower than
+#: serially: it always qualifies.
 RUNGS: tuple[Buffering, ...] = ("full", "filters")
 
 
