@@ -2,27 +2,33 @@
 
     python benchmarks/bench_simulate.py
 
-Prints the median wall time of building the network, scheduling it and costing every
-layer, for MobileNet-224 and the CIFAR MobileNet on the 004 accelerator (1 MB SRAM) and
-on a small 256 KiB SRAM that forces tiling, and the ratio of each to the CIFAR baseline.
+Prints the median wall time of scheduling and costing every layer (the network built once,
+outside the timing) for MobileNet-224 and the CIFAR MobileNet on the 004 accelerator
+(1 MB SRAM, ideal 500 GMAC/s) and on the 32x32 weight-stationary PE array, serial and with
+overlap, at 1 MB, 256 KiB and 64 KiB, each with its ratio to the CIFAR baseline measured
+in the same run; then the cost per layer of a plain chain of 15 and of 325 convolutions,
+which should be flat (scheduling is linear in depth).
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+from typing import Any
 
 from accelsim.config import load_run
-from accelsim.ir import build_model
+from accelsim.config.models import HardwareConfig, SimulationConfig
+from accelsim.ir import NetworkBuilder, build_model
+from accelsim.ir.graph import Network
 from accelsim.sim import simulate
 
-REPEATS = 15
+REPEATS = 7
+PE_ARRAY = {"pe_rows": 32, "pe_cols": 32, "clock": "500 MHz", "dataflow": "ws"}
 
 
-def median_ms(model: str, overrides: dict[str, object]) -> float:
-    """Median milliseconds of simulate() (network built once, outside the timing)."""
+def median_ms(net: Network, overrides: dict[str, Any]) -> float:
+    """Median milliseconds of simulate() on the 004 run file with `overrides`."""
     config = load_run("mobilenet_cifar.yaml", overrides)
-    net = build_model(model)
     times = []
     for _ in range(REPEATS):
         start = time.perf_counter()
@@ -31,21 +37,47 @@ def median_ms(model: str, overrides: dict[str, object]) -> float:
     return statistics.median(times) * 1e3
 
 
+def chain(depth: int) -> Network:
+    """`depth` 3x3 convolutions of 16x16x8 feature maps in a row."""
+    b = NetworkBuilder(f"chain{depth}")
+    x = b.input("input", (16, 16, 8))
+    for i in range(depth):
+        x = b.conv2d(f"conv{i}", x, 8, 3)
+    return b.build()
+
+
 def main() -> None:
     """Print one line per case."""
-    base = median_ms("mobilenet_v1_cifar", {})
-    print(f"{'case':58s} {'median ms':>10s} {'x baseline':>10s}")
-    cases = [
-        ("mobilenet_v1_cifar", "1 MB", "liveness"),
-        ("mobilenet_v1_cifar", "1 MB", "accumulate"),
-        ("mobilenet_v1", "1 MB", "liveness"),
-        ("mobilenet_v1", "1 MB", "accumulate"),
-        ("mobilenet_v1", "256 KiB", "liveness"),
-        ("mobilenet_v2", "1 MB", "liveness"),
-    ]
-    for model, sram, policy in cases:
-        ms = median_ms(model, {"hardware.sram.capacity": sram, "simulation.policy": policy})
-        print(f"{model + ', ' + sram + ' SRAM, ' + policy:58s} {ms:10.2f} {ms / base:10.2f}")
+    cifar = build_model("mobilenet_v1_cifar")
+    base = median_ms(cifar, {})
+    print(f"{'case':62s} {'median ms':>10s} {'x baseline':>10s}")
+    v1 = build_model("mobilenet_v1")
+    cases = [(cifar, "1 MB", False, False), (v1, "1 MB", False, False),
+             (v1, "1 MB", True, False), (v1, "1 MB", False, True), (v1, "1 MB", True, True),
+             (v1, "256 KiB", False, False), (v1, "64 KiB", False, False),
+             (v1, "64 KiB", True, False)]
+    for net, sram, overlap, pe in cases:
+        overrides: dict[str, Any] = {"hardware.sram.capacity": sram,
+                                     "simulation.overlap": overlap}
+        if pe:
+            overrides.update({f"hardware.compute.{k}": v for k, v in PE_ARRAY.items()})
+            overrides["hardware.compute.mac_rate"] = None
+        ms = median_ms(net, overrides)
+        label = (f"{net.name}, {sram}, {'32x32 ws' if pe else 'ideal'}, "
+                 f"{'overlap' if overlap else 'serial'}")
+        print(f"{label:62s} {ms:10.2f} {ms / base:10.2f}")
+    hw = HardwareConfig.model_validate({"sram": {"capacity": "1 MB"},
+                                        "dram": {"bandwidth": "1 GB/s"},
+                                        "compute": {"mac_rate": "1 TMAC/s"}})
+    for depth in (15, 325):
+        net = chain(depth)
+        times = []
+        for _ in range(REPEATS):
+            start = time.perf_counter()
+            simulate(net, hw, SimulationConfig())
+            times.append(time.perf_counter() - start)
+        per_layer = statistics.median(times) * 1e3 / depth
+        print(f"{f'chain of {depth} convolutions, ms per layer':62s} {per_layer:10.3f}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ v reads u's tensor. `Network.order` is the execution order used by every later s
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -99,12 +100,12 @@ class Network:
     def __len__(self) -> int:
         return len(self.order)
 
-    @property
+    @functools.cached_property
     def inputs(self) -> tuple[str, ...]:
-        """Names of the network's input nodes."""
+        """Names of the network's input nodes (found once: the graph is fixed when built)."""
         return tuple(n for n in self.order if self.layer(n).op == "input")
 
-    @property
+    @functools.cached_property
     def outputs(self) -> tuple[str, ...]:
         """Names of nodes whose tensor no layer reads: the network's outputs."""
         return tuple(n for n in self.order if self.graph.out_degree(n) == 0)
