@@ -36,7 +36,7 @@ LAYER_COLUMNS: tuple[str, ...] = (
     "sram_read_bytes", "sram_write_bytes", "transfers", "arithmetic_intensity_mac_per_byte",
     "compute_time_s", "data_movement_time_s", "total_time_s", "bound", "bound_detail",
     "energy_mac_j", "energy_sram_j", "energy_dram_j", "energy_j", "tiling", "spills",
-    "spill_reason",
+    "spill_reason", "fusion_group",
 )
 
 
@@ -112,23 +112,20 @@ def _sram_traffic(schedule: Schedule) -> list[tuple[int, int]]:
     Split input channels add a read and a write of the partial-sum tile per chunk.
     """
     sizes: dict[str, int] = {}
-    result = []
-    for ls in schedule.layers:
-        read = write = 0
-        for action in ls.actions:
-            if isinstance(action, Load | Alloc):
-                sizes[action.buffer] = action.bytes
-                write += action.bytes
-            elif isinstance(action, Store):
-                read += action.bytes
-            elif isinstance(action, Compute):
-                read += sum(sizes[b] for b in action.inputs)
-                read += sizes[action.weights] if action.weights else 0
-                if action.accumulator:  # partial sums: read, add, write back
-                    read += sizes[action.accumulator]
-                    write += sizes[action.accumulator]
-        result.append((read, write))
-    return result
+    result = [[0, 0] for _ in schedule.layers]
+    for i, action in schedule.steps():
+        if isinstance(action, Load | Alloc):
+            sizes[action.buffer] = action.bytes
+            result[i][1] += action.bytes
+        elif isinstance(action, Store):
+            result[i][0] += action.bytes
+        elif isinstance(action, Compute):
+            result[i][0] += sum(sizes[b] for b in action.inputs)
+            result[i][0] += sizes[action.weights] if action.weights else 0
+            if action.accumulator:  # partial sums: read, add, write back
+                result[i][0] += sizes[action.accumulator]
+                result[i][1] += sizes[action.accumulator]
+    return [(read, write) for read, write in result]
 
 
 def _compulsory(net: Network, layer: Layer, sizes: Sizes) -> int:
@@ -174,7 +171,10 @@ def cost_schedule(net: Network, hardware: HardwareConfig, simulation: Simulation
     energy, batch = hardware.energy, simulation.batch
     works = [model(net.layer(ls.name), batch) for ls in schedule.layers]
     traffic = np.array(schedule.traffic(), dtype=float).reshape(-1, 3)
-    compute_s = np.array([w.time_s for w in works])
+    # Halo rows computed again (fused groups) take compute time like any other MAC.
+    redo = [1 + ls.recomputed_macs / (net.layer(ls.name).macs * batch)
+            if ls.recomputed_macs else 1.0 for ls in schedule.layers]
+    compute_s = np.array([w.time_s * r for w, r in zip(works, redo, strict=True)])
     timeline = compile_timeline(schedule) if simulation.overlap else None
     movement, totals = time_layers(compute_s, traffic[:, 0] + traffic[:, 1], traffic[:, 2],
                                    hardware.dram.bandwidth, hardware.dram.latency, timeline)
@@ -186,9 +186,10 @@ def cost_schedule(net: Network, hardware: HardwareConfig, simulation: Simulation
         read, write, transfers = (int(v) for v in traffic[i])
         macs = layer.macs * batch
         cost = LayerCost(
-            macs=macs, compute_cycles=work.cycles, dram_read_bytes=read,
+            macs=macs, compute_cycles=round(work.cycles * redo[i]), dram_read_bytes=read,
             dram_write_bytes=write, sram_read_bytes=sram_read,
-            sram_write_bytes=sram_write, transfers=transfers, compute_time_s=work.time_s,
+            sram_write_bytes=sram_write, transfers=transfers,
+            compute_time_s=float(compute_s[i]),
             data_movement_time_s=float(movement[i]), total_time_s=float(totals[i]),
             energy_mac_j=macs * energy.mac,
             energy_sram_j=sram_read * energy.sram_read_byte + sram_write * energy.sram_write_byte,
@@ -239,4 +240,5 @@ def _row(net: Network, layer: Layer, ls: Any, cost: LayerCost, sizes: Sizes,
         "energy_mac_j": cost.energy_mac_j, "energy_sram_j": cost.energy_sram_j,
         "energy_dram_j": cost.energy_dram_j, "energy_j": cost.energy_j,
         "tiling": ls.tiling, "spills": ls.spills, "spill_reason": ls.spill_reason,
+        "fusion_group": ls.group,
     }
