@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from accelsim.errors import ScheduleError
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
+from accelsim.mapping.fused import fused_schedule
 from accelsim.mapping.schedule import (
     Compute,
     LayerSchedule,
@@ -470,6 +472,7 @@ def _spill_all(b: _Builder, reason: str) -> None:
 POLICIES: dict[str, Callable[[Network, Sizes, int, bool], Schedule]] = {
     "liveness": _liveness,
     "accumulate": _accumulate,
+    "fused": partial(fused_schedule, layer_by_layer=_liveness),
 }
 
 
