@@ -308,41 +308,82 @@ class _Search:
         self.last_reader = {n: max((position[c] for c in self.graph.consumers[n]),
                                    default=-1) for n in self.order}
         self.rows: dict[tuple[int, int, str], dict[str, Rows]] = {}
+        self.halos: dict[tuple[int, int, str], int] = {}  # bytes of the inner halos so far
         self.unfit: dict[tuple[int, int, str], int] = {}  # (j, rows, mode) -> largest i
 
-    def lower_bound(self, i: int, j: int) -> int:
-        """DRAM bytes group [i, j) moves at least: its inputs and filters once, its output."""
+    def _reach(self, key: tuple[int, int, str], i: int) -> bool:
+        """Extend the inner rows of sink `key` down to position i; False (and noted) as
+        soon as the halos held so far plus one layer's band exceed the capacity, which
+        only grows with the group."""
+        j, band_rows, mode = key
+        graph = self.graph
+        inner = self.rows.setdefault(key, {})
+        if not inner:
+            sink = graph.layers[self.order[j - 1]]
+            inner[sink.name] = _sink_rows(hwc(sink.output_shape)[0], band_rows,
+                                          mode)  # type: ignore[arg-type]
         members = set(self.order[i:j])
-        layers = self.graph.layers
-        inputs = {s for n in members for s in layers[n].inputs if s not in members}
-        fmap = self.sizes.fmap_bytes
-        return (sum(fmap(layers[s].output_shape) for s in inputs)
-                + fmap(layers[self.order[j - 1]].output_shape)
-                + sum(self.graph.weights[n] for n in members))
+        for p in range(j - 2, i - 1, -1):
+            name = self.order[p]
+            if name in inner:
+                continue
+            rows = _rows_from_consumers(hwc(graph.layers[name].output_shape)[0],
+                                        _consumers_in(graph, name, members, inner),
+                                        mode)  # type: ignore[arg-type]
+            inner[name] = rows
+            self.halos[key] = self.halos.get(key, 0) + self._extra(name, rows)[1]
+            # While it computes, and while each reader computes, this band is held whole.
+            held = self._extra(name, rows)[0]
+            readers = [(c, inner[c]) for c in graph.consumers[name] if c in members]
+            least = max(self._extra(c, r)[0] + graph.channel_weights[c] for c, r in readers)
+            if self.halos[key] + held + max(least, graph.channel_weights[name]) > \
+                    self.capacity:
+                self.unfit[key] = max(self.unfit.get(key, -1), p)
+                return False
+        return True
 
-    def best_group(self, i: int, j: int, floor: int) -> GroupPlan | None:
-        """The cheapest plan of group [i, j) over band heights and halo modes; stops early
-        when a plan reaches `floor`, the least the group can move."""
+    def _extra(self, name: str, rows: Rows) -> tuple[int, int]:
+        """(bytes a tensor's band holds beyond its halo, bytes of its halo)."""
+        size = self.graph.row_bytes[name]
+        return (rows.tallest - rows.tallest_halo) * size, rows.tallest_halo * size
+
+    def best_group(self, i: int, j: int, floor: int, weights: int, budget: float
+                   ) -> GroupPlan | None:
+        """The cheapest plan of group [i, j) over band heights and halo modes that moves
+        less than `budget` bytes; stops early when a plan reaches `floor`, the least the
+        group can move. Heights are skipped without building their rows when the filters
+        (`weights` bytes) that cannot all stay resident would, streamed once per band,
+        already reach the budget."""
         height = hwc(self.graph.layers[self.order[j - 1]].output_shape)[0]
         best: GroupPlan | None = None
-        for mode in ("cached", "recompute"):
-            for rows in _heights(height):
-                key = (j, rows, mode)
-                if self.unfit.get(key, -1) >= i:
-                    continue  # a shorter group with this sink already did not fit
-                geometry = group_geometry(self.graph, self.order[i:j], rows,
-                                          mode,  # type: ignore[arg-type]
-                                          self.rows.setdefault(key, {}))
-                plan = plan_group(self.graph, self.sizes, self.capacity, geometry)
-                if plan is None:
-                    self.unfit[key] = i
-                    continue
-                if best is None or (plan.dram_bytes, plan.recomputed_macs) < (
-                        best.dram_bytes, best.recomputed_macs):
-                    best = plan
-                if best.dram_bytes == floor and best.recomputed_macs == 0:
-                    return best
+        streamed = max(0, weights - self.capacity)
+        for rows in _heights(height):
+            bands = math.ceil(height / rows) * self.sizes.batch
+            if floor + (bands - 1) * streamed >= min(budget, best.dram_bytes if best
+                                                     else budget):
+                continue
+            # Halos are recomputed only where keeping them does not fit.
+            plan = self._plan(i, j, rows, "cached") or self._plan(i, j, rows, "recompute")
+            if plan is None:
+                continue
+            if best is None or (plan.dram_bytes, plan.recomputed_macs) < (
+                    best.dram_bytes, best.recomputed_macs):
+                best = plan
+            if best.dram_bytes == floor and best.recomputed_macs == 0:
+                return best
         return best
+
+    def _plan(self, i: int, j: int, rows: int, mode: HaloMode) -> GroupPlan | None:
+        """Plan of group [i, j) at one height and mode, None if it does not fit."""
+        key = (j, rows, mode)
+        if self.unfit.get(key, -1) >= i or not self._reach(key, i):
+            return None  # this group, or a shorter one with the same sink, does not fit
+        geometry = group_geometry(self.graph, self.order[i:j], rows, mode,
+                                  self.rows.setdefault(key, {}))
+        plan = plan_group(self.graph, self.sizes, self.capacity, geometry)
+        if plan is None:
+            self.unfit[key] = i
+        return plan
 
 
 def plan_fusion(net: Network, sizes: Sizes, capacity: int) -> FusionPlan | None:
@@ -357,23 +398,34 @@ def plan_fusion(net: Network, sizes: Sizes, capacity: int) -> FusionPlan | None:
     order = search.order
     best: list[tuple[tuple[int, int, int], int, GroupPlan] | None] = [None] * (len(order) + 1)
     paid = [(0, 0, 0)] + [(0, 0, 0)] * len(order)
+    graph, fmap = search.graph, sizes.fmap_bytes
     for j in range(1, len(order) + 1):
         candidates = []
+        inputs: set[str] = set()
+        weights = 0
+        weights_of: dict[int, int] = {}
+        output = fmap(graph.layers[order[j - 1]].output_shape)
         for i in range(j - 1, -1, -1):
             if i < j - 1 and not 0 <= search.last_reader[order[i]] < j:
                 break  # its output is read after the group (or is a network output)
+            inputs = (inputs | set(graph.layers[order[i]].inputs)) - {order[i]}
+            weights += graph.weights[order[i]]
             if i == 0 or best[i] is not None:
-                floor = search.lower_bound(i, j)
+                # the least group [i, j) can move: its inputs and filters once, its output
+                floor = weights + output + sum(fmap(graph.layers[s].output_shape)
+                                               for s in inputs)
                 before = paid[i]
                 candidates.append(((before[0] + floor, before[1], before[2] + 1), floor, i))
+                weights_of[i] = weights
         for bound, floor, i in sorted(candidates):
             current = best[j]
             if current is not None and bound >= current[0]:
                 break
-            plan = search.best_group(i, j, floor)
+            before = paid[i]
+            budget = current[0][0] - before[0] + 1 if current is not None else math.inf
+            plan = search.best_group(i, j, floor, weights_of[i], budget)
             if plan is None:
                 continue
-            before = paid[i]
             cost = (before[0] + plan.dram_bytes, before[1] + plan.recomputed_macs,
                     before[2] + 1)
             if current is None or cost < current[0]:
