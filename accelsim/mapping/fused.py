@@ -304,6 +304,7 @@ def emit_plan(net: Network, sizes: Sizes, capacity: int, plan: FusionPlan) -> Sc
         _describe(graph, sizes, schedules, emitter.geometry, group, emitter.chunk)
     if tracker.resident:
         raise ScheduleError(f"internal error: left resident: {sorted(tracker.resident)}")
+    _note_cuts(graph, schedules, plan)
     return Schedule("fused", capacity, sizes.batch, list(schedules.values()),
                     _placements(net, sizes, plan), tracker.order)
 
@@ -326,6 +327,20 @@ def _describe(graph: Graph, sizes: Sizes, schedules: dict[str, LayerSchedule],
         ls.tiling = "; ".join(parts) or "none"
         done = sum(a.macs for a in ls.actions if isinstance(a, Compute))
         ls.recomputed_macs = done - layer.macs * sizes.batch
+
+
+def _note_cuts(graph: Graph, schedules: dict[str, LayerSchedule], plan: FusionPlan) -> None:
+    """A group output read by several later groups (a skip connection cut between its
+    readers) goes through DRAM; say so on its producer's row."""
+    group_of = {name: g.label for g in plan.groups for name in g.layers}
+    for group in plan.groups:
+        sink = group.layers[-1]
+        readers = list(dict.fromkeys(group_of[c] for c in graph.consumers[sink]))
+        if len(readers) > 1:
+            ls = schedules[sink]
+            ls.spills += 1
+            ls.spill_reason = (f"{sink} is read by {len(readers)} fused groups "
+                               f"({', '.join(readers)}): stored to DRAM once, loaded by each")
 
 
 def _placements(net: Network, sizes: Sizes, plan: FusionPlan) -> list[TensorPlacement]:
