@@ -117,7 +117,8 @@ def test_too_small_sram_names_the_layer() -> None:
 
 
 def test_unknown_policy() -> None:
-    with pytest.raises(ScheduleError, match="unknown policy 'lru'; known: liveness, accumulate, fu"):
+    known = "known: liveness, accumulate, fused"
+    with pytest.raises(ScheduleError, match=f"unknown policy 'lru'; {known}"):
         build_schedule(two_convs(), INT8, 10_000, "lru")
 
 

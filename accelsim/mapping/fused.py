@@ -173,7 +173,7 @@ class _GroupEmitter:
 
     def plan_ops(self) -> list[_Op]:
         """Every compute of the group in execution order, with the buffers it reads."""
-        geometry, graph = self.geometry, self.graph
+        geometry = self.geometry
         recompute = geometry.mode == "recompute"
         index: dict[tuple[str, int, int], _Boxes] = {}
 
