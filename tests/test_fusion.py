@@ -7,6 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_policies import replay_occupancy
 
 from accelsim.cli.app import main
 from accelsim.config import load_run
@@ -287,3 +290,58 @@ def test_overlap_timing_runs_on_interleaved_schedules() -> None:
     assert 0 < result.total.total_time_s <= serial.total.total_time_s * (1 + 1e-9)
     loads = [a for _, a in result.schedule.steps() if isinstance(a, Load | Store)]
     assert sum(a.bytes for a in loads) == result.total.dram_bytes
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    model=st.sampled_from(["mobilenet_v1_cifar", "mobilenet_v2"]),
+    alpha=st.sampled_from([0.25, 0.5]),
+    capacity=st.integers(min_value=2_000, max_value=400_000),
+    bits=st.sampled_from([4, 8, 16]),
+    batch=st.integers(min_value=1, max_value=3),
+)
+def test_fused_plans_over_generated_configs(model: str, alpha: float, capacity: int,
+                                            bits: int, batch: int) -> None:
+    """The emitted plan itself (not the layer-by-layer fallback): never over capacity,
+    buffers resident when used, traffic >= compulsory, every output row computed and
+    every MAC counted once plus what is recomputed."""
+    net = build_model(model, alpha, 32 if model == "mobilenet_v2" else 28)
+    sizes = Sizes(bits, bits, 32, batch)
+    plan = plan_fusion(net, sizes, capacity)
+    if plan is None:
+        return
+    schedule = emit_plan(net, sizes, capacity, plan)
+    assert replay_occupancy(schedule) == schedule.peak_sram_bytes <= capacity
+    assert traffic(schedule) >= compulsory(net, sizes)
+    for ls in schedule.layers:
+        layer = net.layer(ls.name)
+        computes = [a for a in ls.actions if isinstance(a, Compute)]
+        assert sum(a.macs for a in computes) == layer.macs * batch + ls.recomputed_macs
+        h = layer.output_shape[0] if len(layer.output_shape) == 3 else 1
+        for sample in range(batch):
+            rows = {r for a in computes if a.tile.samples == (sample, sample + 1)
+                    for r in range(*a.tile.rows)}
+            assert rows == set(range(h)), ls.name
+
+
+def test_sweep_fast_path_counts_recomputed_macs(tmp_path: Path) -> None:
+    from accelsim.pipeline import run_config
+    from accelsim.sweep import run_sweep
+
+    base = tmp_path / "recompute.yaml"
+    base.write_text(
+        "name: recompute\n"
+        "model: {name: mobilenet_v1_cifar, alpha: 0.25}\n"
+        "hardware: {sram: {capacity: 20 kB}, dram: {bandwidth: 1 GB/s},\n"
+        "           compute: {mac_rate: 500 GMAC/s}}\n"
+        "simulation: {policy: fused, batch: 2}\n")
+    spec = {"base": str(base), "axes": {"hardware.compute.mac_rate": ["5 GMAC/s",
+                                                                       "500 GMAC/s"]}}
+    frame = run_sweep(spec, out=tmp_path / "sweep", backend="serial")
+    for _, row in frame.iterrows():
+        rate = float(row["hardware.compute.mac_rate"])
+        summary = run_config(load_run(base, {"hardware.compute.mac_rate": rate})).summary()
+        assert row["compute_time_s"] == pytest.approx(summary["compute_time_s"], rel=1e-9)
+        assert row["total_time_s"] == pytest.approx(summary["total_time_s"], rel=1e-9)
+    result = run_config(load_run(base))
+    assert sum(ls.recomputed_macs for ls in result.schedule.layers) > 0

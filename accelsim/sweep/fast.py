@@ -114,7 +114,9 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
             **{f"hardware.energy.{k}": getattr(hw.energy, k) for k in _ENERGY},
         }
         out.append(GroupArrays(
-            macs=np.array([c.macs for c in costs], dtype=float),
+            # MACs the compute unit performs: halo rows a fused group recomputes included
+            macs=np.array([c.macs + ls.recomputed_macs
+                           for c, ls in zip(costs, schedule.layers, strict=True)], dtype=float),
             cycles=np.array([c.compute_cycles for c in costs], dtype=float),
             dram_bytes=np.array([c.dram_bytes for c in costs], dtype=float),
             transfers=np.array([c.transfers for c in costs], dtype=float),
