@@ -113,9 +113,10 @@ def _first_input_row(layer: Layer, first: np.ndarray) -> np.ndarray:
 
 
 def _input_end(layer: Layer, end: np.ndarray) -> np.ndarray:
-    """Input rows needed below output end `end` (every band ends at least one row in)."""
+    """Input rows needed below output end `end` (every band ends at least one row in):
+    (end - 1) * stride - pad + kernel, clipped to the input."""
     kernel, stride, pad, rows = _window(layer)
-    return np.minimum((end - 1) * stride - pad + kernel, rows)
+    return np.minimum(end * stride + (kernel - stride - pad), rows)
 
 
 def _rows_from_consumers(height: int, consumers: list[tuple[Layer, Rows]],
@@ -129,8 +130,9 @@ def _rows_from_consumers(height: int, consumers: list[tuple[Layer, Rows]],
         lo = np.minimum(lo, _first_input_row(layer, r.start if mode == "cached" else r.lo))
     hi[-1] = height  # the last band finishes every row, needed or not
     if mode == "cached":
-        start = np.concatenate(([0], hi[:-1]))
-        keep = np.concatenate((lo[1:], hi[-1:]))
+        start, keep = np.empty_like(hi), np.empty_like(hi)
+        start[0], start[1:] = 0, hi[:-1]
+        keep[:-1], keep[-1] = lo[1:], height
         return Rows(lo, start, hi, keep)
     lo[0] = 0
     hi[:-1] = np.maximum(hi[:-1], lo[1:])  # no row left between two bands
