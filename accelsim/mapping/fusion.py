@@ -90,12 +90,12 @@ class Rows:
     @cached_property
     def tallest(self) -> int:
         """Most rows held during a band."""
-        return int(np.maximum(self.hi - self.lo, 0).max())
+        return max(int((self.hi - self.lo).max()), 0)
 
     @cached_property
     def tallest_halo(self) -> int:
         """Most rows kept from one band to the next."""
-        return int(np.maximum(self.hi - self.keep, 0).max())
+        return max(int((self.hi - self.keep).max()), 0)
 
 
 def _window(layer: Layer) -> tuple[int, int, int, int]:
