@@ -1,7 +1,8 @@
 """The `fused` policy: run the groups of a fusion plan band by band, depth first.
 
 Within a group, band k of every layer is computed before band k + 1 of any, in the
-group's layer order; each layer's output lives as row-band buffers (per sample), each
+group's layer order; each layer's output lives as row-band buffers (of one sample, or of
+the whole batch when the plan's bands span it), each
 freed right after the last compute that reads it, so a feature map inside a group takes
 only its line buffer. Band buffers of the group's input are loaded from DRAM just before
 their first reader; the sink's bands are stored to DRAM as they are computed. Filters the
@@ -30,8 +31,8 @@ from accelsim.mapping.fusion import (
     Graph,
     GroupGeometry,
     GroupPlan,
+    band_bounds,
     group_geometry,
-    occupancy_bounds,
     plan_fusion,
 )
 from accelsim.mapping.schedule import (
@@ -45,6 +46,7 @@ from accelsim.mapping.schedule import (
 from accelsim.mapping.sram import SramTracker, buffer_name
 from accelsim.mapping.tiling import (
     Sizes,
+    bands,
     channel_tiles,
     hwc,
     input_channels,
@@ -59,10 +61,10 @@ Builder = Callable[[Network, Sizes, int, bool], Schedule]
 
 @dataclass
 class _Box:
-    """One band buffer: rows (and a channel range, None = all) of one sample of a tensor."""
+    """One band buffer: rows (and a channel range, None = all) of samples of a tensor."""
 
     tensor: str
-    sample: int
+    samples: Span
     rows: Span
     channels: Span | None
     bytes: int
@@ -70,7 +72,7 @@ class _Box:
 
     @property
     def region(self) -> Region:
-        return Region((self.sample, self.sample + 1), self.rows, self.channels)
+        return Region(self.samples, self.rows, self.channels)
 
     @property
     def buffer(self) -> str:
@@ -82,7 +84,7 @@ class _Op:
     """One compute of the group: a row band and channel chunk of one layer's output."""
 
     layer: str
-    sample: int
+    samples: Span
     rows: Span
     channels: Span
     reads: list[_Box]
@@ -93,7 +95,7 @@ class _Op:
 
 
 class _Boxes:
-    """Band buffers of one tensor and sample (one band's, when halos are recomputed),
+    """Band buffers of one tensor and samples (one band's, when halos are recomputed),
     sorted by first row, to find the ones a tile reads."""
 
     def __init__(self) -> None:
@@ -134,7 +136,7 @@ class _GroupEmitter:
 
     def _channel_chunks(self) -> dict[str, int]:
         """Output channels per streamed filter chunk: as many as fit beside the band."""
-        bounds = occupancy_bounds(self.graph, self.geometry)
+        bounds = band_bounds(self.graph, self.geometry, self.plan.samples)
         resident = sum(self.graph.weights[n] for n in self.plan.resident_weights)
         chunks = {}
         for name in self.plan.layers:
@@ -164,12 +166,12 @@ class _GroupEmitter:
         edges = [first, *cuts, end]
         return list(zip(edges[:-1], edges[1:], strict=False))
 
-    def _box(self, tensor: str, sample: int, rows: Span, channels: Span | None,
+    def _box(self, tensor: str, samples: Span, rows: Span, channels: Span | None,
              external: bool) -> _Box:
         shape = self.graph.layers[tensor].output_shape
         span = channels or (0, hwc(shape)[2])
-        size = self.sizes.region_bytes(shape, (sample, sample + 1), rows, span)
-        return _Box(tensor, sample, rows, channels, size, external)
+        size = self.sizes.region_bytes(shape, samples, rows, span)
+        return _Box(tensor, samples, rows, channels, size, external)
 
     def plan_ops(self) -> list[_Op]:
         """Every compute of the group in execution order, with the buffers it reads."""
@@ -177,21 +179,21 @@ class _GroupEmitter:
         recompute = geometry.mode == "recompute"
         index: dict[tuple[str, int, int], _Boxes] = {}
 
-        def boxes(tensor: str, sample: int, band: int) -> _Boxes:
-            return index.setdefault((tensor, sample, band if recompute else 0), _Boxes())
+        def boxes(tensor: str, samples: Span, band: int) -> _Boxes:
+            return index.setdefault((tensor, samples[0], band if recompute else 0), _Boxes())
 
         ops: list[_Op] = []
-        for sample in range(self.sizes.batch):
+        for samples in bands(self.sizes.batch, self.plan.samples):
             for band in range(geometry.bands):
                 for src in geometry.externals:
                     for rows in self._row_chunks(src, band):
-                        boxes(src, sample, band).add(self._box(src, sample, rows, None, True))
+                        boxes(src, samples, band).add(self._box(src, samples, rows, None, True))
                 for name in geometry.layers:
-                    ops += self._layer_ops(name, sample, band, boxes)
+                    ops += self._layer_ops(name, samples, band, boxes)
         return ops
 
-    def _layer_ops(self, name: str, sample: int, band: int,
-                   boxes: Callable[[str, int, int], _Boxes]) -> list[_Op]:
+    def _layer_ops(self, name: str, samples: Span, band: int,
+                   boxes: Callable[[str, Span, int], _Boxes]) -> list[_Op]:
         layer = self.graph.layers[name]
         chunks = self._row_chunks(name, band)
         channels = hwc(layer.output_shape)[2]
@@ -206,13 +208,13 @@ class _GroupEmitter:
                 for src in dict.fromkeys(layer.inputs):
                     span = input_channels(layer, ch)
                     full = hwc(self.graph.layers[src].output_shape)[2]
-                    reads += boxes(src, sample, band).covering(need, span, full)
-                out = self._box(name, sample, rows, None if whole else ch, False)
+                    reads += boxes(src, samples, band).covering(need, span, full)
+                out = self._box(name, samples, rows, None if whole else ch, False)
                 weights = (Region() if whole else Region(channels=ch)) if streamed else None
-                ops.append(_Op(name, sample, rows, ch, reads, out, weights, i == 0,
+                ops.append(_Op(name, samples, rows, ch, reads, out, weights, i == 0,
                                i == len(chunks) - 1))
         for op in sorted(ops, key=lambda op: (op.rows, op.channels)):
-            boxes(name, sample, band).add(op.out)
+            boxes(name, samples, band).add(op.out)
         return ops
 
     # ---- emitting ---------------------------------------------------------------------
@@ -260,11 +262,11 @@ class _GroupEmitter:
                 self.sram.load("fmap", box.tensor, box.region, box.bytes)
                 loaded.add(id(box))
         out = self.sram.alloc(op.layer, op.out.region, op.out.bytes)
-        self.sram.compute(Compute(op.layer, Tile((op.sample, op.sample + 1), op.rows,
-                                                 op.channels),
+        count = op.samples[1] - op.samples[0]
+        self.sram.compute(Compute(op.layer, Tile(op.samples, op.rows, op.channels),
                                   tuple(b.buffer for b in reads), weights, out,
-                                  _macs(layer.macs, hwc(layer.output_shape), op.rows,
-                                        op.channels)))
+                                  count * _macs(layer.macs, hwc(layer.output_shape), op.rows,
+                                                op.channels)))
         if op.layer == sink:
             self.sram.store(out, op.layer, op.out.region)
         if id(op.out) not in last_read:
@@ -318,9 +320,10 @@ def _describe(graph: Graph, sizes: Sizes, schedules: dict[str, LayerSchedule],
         ls, layer = schedules[name], graph.layers[name]
         ls.group = group.label
         parts = []
+        per = "per sample" if group.samples == 1 else f"of {group.samples} samples"
         if geometry.bands > 1:
             parts.append(f"fused: bands of {group.band_rows}/{height} rows of {sink.name} "
-                         f"({geometry.bands} per sample, halos {group.mode})")
+                         f"({geometry.bands} {per}, halos {group.mode})")
         channels = hwc(layer.output_shape)[2]
         if chunk[name] < channels:
             parts.append(f"filters streamed in chunks of {chunk[name]}/{channels} channels")

@@ -13,7 +13,8 @@ at once but costs MACs and re-reads the group's input halo from DRAM).
 The search is a dynamic programme over the layer order: `best[j]` is the least cost of
 running layers [0, j) as a sequence of groups; a group [i, j) is a candidate when every
 layer but its sink is consumed only inside it, and for each candidate a few band heights
-(powers of two up to the sink's height) and both halo modes are tried. Cost is DRAM
+(powers of two up to the sink's height), both halo modes and bands of one sample or of
+the whole batch are tried. Cost is DRAM
 bytes, then recomputed MACs, then the number of bands. A candidate is kept only if an
 upper bound of its SRAM occupancy at every compute (line buffers at their tallest,
 resident filters, the streamed filter chunk) fits the capacity, so the emitted schedule
@@ -226,6 +227,7 @@ class GroupPlan:
     resident_weights: frozenset[str]
     dram_bytes: int
     recomputed_macs: int
+    samples: int = 1  # samples a band spans: 1 (bands per sample) or the whole batch
 
     @property
     def label(self) -> str:
@@ -256,14 +258,19 @@ def recomputed_macs(graph: Graph, geometry: GroupGeometry, batch: int) -> dict[s
     return extra
 
 
+def _passes(geometry: GroupGeometry, batch: int, samples: int) -> int:
+    """How many bands run in all: per band height, once per group of `samples` samples."""
+    return geometry.bands * math.ceil(batch / samples)
+
+
 def _choose_weights(graph: Graph, sizes: Sizes, capacity: int, geometry: GroupGeometry,
-                    bounds: dict[str, int]) -> frozenset[str] | None:
+                    bounds: dict[str, int], samples: int) -> frozenset[str] | None:
     """Filters kept for the whole group (smallest first while everything fits); None when
     even streaming every filter in one-channel chunks does not fit."""
     chunk = graph.channel_weights
     if any(bounds[n] + chunk[n] > capacity for n in geometry.layers):
         return None
-    if geometry.bands * sizes.batch == 1:
+    if _passes(geometry, sizes.batch, samples) == 1:
         return frozenset()  # one band: loading filters with their layer costs nothing more
     resident: set[str] = set()
     total = 0
@@ -280,22 +287,28 @@ def _choose_weights(graph: Graph, sizes: Sizes, capacity: int, geometry: GroupGe
     return frozenset(resident)
 
 
-def plan_group(graph: Graph, sizes: Sizes, capacity: int, geometry: GroupGeometry
-               ) -> GroupPlan | None:
-    """The plan of one group's geometry (filters placed, DRAM bytes counted), or None if
-    it cannot fit."""
-    bounds = occupancy_bounds(graph, geometry)
-    resident = _choose_weights(graph, sizes, capacity, geometry, bounds)
+def band_bounds(graph: Graph, geometry: GroupGeometry, samples: int) -> dict[str, int]:
+    """`occupancy_bounds` for bands that span `samples` samples."""
+    return {n: b * samples for n, b in occupancy_bounds(graph, geometry).items()}
+
+
+def plan_group(graph: Graph, sizes: Sizes, capacity: int, geometry: GroupGeometry,
+               samples: int = 1) -> GroupPlan | None:
+    """The plan of one group's geometry with bands of `samples` samples (filters placed,
+    DRAM bytes counted), or None if it cannot fit."""
+    bounds = band_bounds(graph, geometry, samples)
+    resident = _choose_weights(graph, sizes, capacity, geometry, bounds, samples)
     if resident is None:
         return None
+    passes = _passes(geometry, sizes.batch, samples)
     layers, batch = geometry.layers, sizes.batch
     dram = sum(sizes.elements_bytes(geometry.rows[t].produced_rows * math.prod(
         hwc(graph.layers[t].output_shape)[1:]) * batch) for t in geometry.externals)
     dram += sizes.fmap_bytes(graph.layers[layers[-1]].output_shape)
     for name in layers:
-        dram += graph.weights[name] * (1 if name in resident else geometry.bands * batch)
+        dram += graph.weights[name] * (1 if name in resident else passes)
     return GroupPlan(layers, geometry.band_rows, geometry.mode, resident, dram,
-                     sum(recomputed_macs(graph, geometry, batch).values()))
+                     sum(recomputed_macs(graph, geometry, batch).values()), samples)
 
 
 class _Search:
@@ -310,81 +323,98 @@ class _Search:
         self.last_reader = {n: max((position[c] for c in self.graph.consumers[n]),
                                    default=-1) for n in self.order}
         self.rows: dict[tuple[int, int, str], dict[str, Rows]] = {}
-        self.halos: dict[tuple[int, int, str], int] = {}  # bytes of the inner halos so far
-        self.unfit: dict[tuple[int, int, str], int] = {}  # (j, rows, mode) -> largest i
+        # (j, rows, mode) -> position -> bytes of the halos of inner tensors from there on
+        self.halos: dict[tuple[int, int, str], dict[int, int]] = {}
+        # (j, rows, mode, samples) -> largest i known not to fit / smallest i known to
+        self.unfit: dict[tuple[int, int, str, int], int] = {}
+        self.checked: dict[tuple[int, int, str, int], int] = {}
 
-    def _reach(self, key: tuple[int, int, str], i: int) -> bool:
-        """Extend the inner rows of sink `key` down to position i; False (and noted) as
-        soon as the halos held so far plus one layer's band exceed the capacity, which
-        only grows with the group."""
+    def _inner(self, key: tuple[int, int, str], i: int) -> dict[str, Rows]:
+        """Rows of the inner tensors of sink `key` down to position i (computed once)."""
         j, band_rows, mode = key
         graph = self.graph
         inner = self.rows.setdefault(key, {})
+        halos = self.halos.setdefault(key, {j - 1: 0})
         if not inner:
             sink = graph.layers[self.order[j - 1]]
             inner[sink.name] = _sink_rows(hwc(sink.output_shape)[0], band_rows,
                                           mode)  # type: ignore[arg-type]
         members = set(self.order[i:j])
-        for p in range(j - 2, i - 1, -1):
+        for p in range(min(halos) - 1, i - 1, -1):
             name = self.order[p]
-            if name in inner:
-                continue
-            rows = _rows_from_consumers(hwc(graph.layers[name].output_shape)[0],
-                                        _consumers_in(graph, name, members, inner),
-                                        mode)  # type: ignore[arg-type]
-            inner[name] = rows
-            self.halos[key] = self.halos.get(key, 0) + self._extra(name, rows)[1]
-            # While it computes, and while each reader computes, this band is held whole.
-            held = self._extra(name, rows)[0]
+            inner[name] = _rows_from_consumers(hwc(graph.layers[name].output_shape)[0],
+                                               _consumers_in(graph, name, members, inner),
+                                               mode)  # type: ignore[arg-type]
+            halos[p] = halos[p + 1] + self._extra(name, inner[name])[1]
+        return inner
+
+    def _reach(self, key: tuple[int, int, str], i: int, samples: int) -> bool:
+        """False (and noted) when group [i, j) cannot fit with bands of `samples` samples
+        because the halos held from i on plus one layer's band and its reader's exceed the
+        capacity; that only grows with the group, so longer groups are ruled out too."""
+        fits = (*key, samples)
+        if self.unfit.get(fits, -1) >= i:
+            return False
+        inner, halos = self._inner(key, i), self.halos[key]
+        graph, members = self.graph, set(self.order[i:key[0]])
+        for p in range(self.checked.get(fits, key[0] - 1) - 1, i - 1, -1):
+            name = self.order[p]
             readers = [(c, inner[c]) for c in graph.consumers[name] if c in members]
-            least = max(self._extra(c, r)[0] + graph.channel_weights[c] for c, r in readers)
-            if self.halos[key] + held + max(least, graph.channel_weights[name]) > \
-                    self.capacity:
-                self.unfit[key] = max(self.unfit.get(key, -1), p)
+            reader = max((samples * self._extra(c, r)[0] + graph.channel_weights[c]
+                          for c, r in readers), default=0)
+            held = samples * (halos[p] + self._extra(name, inner[name])[0])
+            if held + max(reader, graph.channel_weights[name]) > self.capacity:
+                self.unfit[fits] = p
                 return False
+            self.checked[fits] = p
         return True
 
     def _extra(self, name: str, rows: Rows) -> tuple[int, int]:
-        """(bytes a tensor's band holds beyond its halo, bytes of its halo)."""
+        """(bytes a tensor's band holds beyond its halo, bytes of its halo), one sample."""
         size = self.graph.row_bytes[name]
         return (rows.tallest - rows.tallest_halo) * size, rows.tallest_halo * size
 
     def best_group(self, i: int, j: int, floor: int, weights: int, budget: float
                    ) -> GroupPlan | None:
-        """The cheapest plan of group [i, j) over band heights and halo modes that moves
-        less than `budget` bytes; stops early when a plan reaches `floor`, the least the
-        group can move. Heights are skipped without building their rows when the filters
-        (`weights` bytes) that cannot all stay resident would, streamed once per band,
-        already reach the budget."""
+        """The cheapest plan of group [i, j) over band heights, halo modes and samples per
+        band that moves less than `budget` bytes; stops early when a plan reaches `floor`,
+        the least the group can move. Heights are skipped without building their rows when
+        the filters (`weights` bytes) that cannot all stay resident would, streamed once
+        per band, already reach the budget."""
         height = hwc(self.graph.layers[self.order[j - 1]].output_shape)[0]
         best: GroupPlan | None = None
         streamed = max(0, weights - self.capacity)
-        for rows in _heights(height):
-            bands = math.ceil(height / rows) * self.sizes.batch
-            if floor + (bands - 1) * streamed >= min(budget, best.dram_bytes if best
-                                                     else budget):
-                continue
-            # Halos are recomputed only where keeping them does not fit.
-            plan = self._plan(i, j, rows, "cached") or self._plan(i, j, rows, "recompute")
-            if plan is None:
-                continue
-            if best is None or (plan.dram_bytes, plan.recomputed_macs) < (
-                    best.dram_bytes, best.recomputed_macs):
-                best = plan
-            if best.dram_bytes == floor and best.recomputed_macs == 0:
-                return best
+        batch = self.sizes.batch
+        for samples in sorted({1, batch}, reverse=True):
+            for rows in _heights(height):
+                passes = math.ceil(height / rows) * math.ceil(batch / samples)
+                if floor + (passes - 1) * streamed >= min(budget, best.dram_bytes if best
+                                                          else budget):
+                    continue
+                # Halos are recomputed only where keeping them does not fit.
+                plan = (self._plan(i, j, rows, "cached", samples)
+                        or self._plan(i, j, rows, "recompute", samples))
+                if plan is None:
+                    continue
+                if best is None or (plan.dram_bytes, plan.recomputed_macs) < (
+                        best.dram_bytes, best.recomputed_macs):
+                    best = plan
+                if best.dram_bytes == floor and best.recomputed_macs == 0:
+                    return best
         return best
 
-    def _plan(self, i: int, j: int, rows: int, mode: HaloMode) -> GroupPlan | None:
-        """Plan of group [i, j) at one height and mode, None if it does not fit."""
+    def _plan(self, i: int, j: int, rows: int, mode: HaloMode, samples: int
+              ) -> GroupPlan | None:
+        """Plan of group [i, j) at one height, mode and samples per band, None if it does
+        not fit."""
         key = (j, rows, mode)
-        if self.unfit.get(key, -1) >= i or not self._reach(key, i):
+        if not self._reach(key, i, samples):
             return None  # this group, or a shorter one with the same sink, does not fit
         geometry = group_geometry(self.graph, self.order[i:j], rows, mode,
                                   self.rows.setdefault(key, {}))
-        plan = plan_group(self.graph, self.sizes, self.capacity, geometry)
+        plan = plan_group(self.graph, self.sizes, self.capacity, geometry, samples)
         if plan is None:
-            self.unfit[key] = i
+            self.unfit[(*key, samples)] = i
         return plan
 
 
