@@ -2,12 +2,12 @@
 
 Within a group, band k of every layer is computed before band k + 1 of any, in the
 group's layer order; each layer's output lives as row-band buffers (of one sample, or of
-the whole batch when the plan's bands span it), each
-freed right after the last compute that reads it, so a feature map inside a group takes
-only its line buffer. Band buffers of the group's input are loaded from DRAM just before
-their first reader; the sink's bands are stored to DRAM as they are computed. Filters the
-plan keeps resident are loaded when the group starts and freed when it ends; the others
-are loaded per band in output-channel chunks. Every action goes through SramTracker.
+the whole batch when the plan's bands span it), each freed right after the last compute
+that reads it, so a feature map inside a group takes only its line buffer. Band buffers
+of the group's input are loaded from DRAM just before their first reader; the sink's
+bands are stored to DRAM as they are computed. Filters the plan keeps resident are loaded
+when the group starts and freed when it ends; the others are loaded per band in
+output-channel chunks. Every action goes through SramTracker.
 
 Actions belong to the layer that performs them: a band is allocated, computed and stored
 by its producer and loaded (or freed after reading) by its consumer. Layers interleave,
