@@ -361,3 +361,17 @@ def test_bands_may_span_the_batch_so_filters_stream_once() -> None:
     assert traffic(schedule) < 2 * traffic(build_schedule(net, INT8, 8_000, "fused"))
     x = np.random.default_rng(8).standard_normal((2, 32, 32, 3)).astype(np.float32)
     assert replay(net, schedule, x, mode="int").passed
+
+
+def test_plans_with_too_many_bands_are_not_emitted(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The 12 KiB plan of big_maps runs its 3 layers over several bands; with the limit
+    # lowered below that, the plan is not emitted and layer by layer decides.
+    import accelsim.mapping.fused as fused
+
+    net = big_maps()
+    plan = plan_fusion(net, INT8, 12 * 1024)
+    assert plan is not None and plan.least_computes > 3
+    monkeypatch.setattr(fused, "MAX_COMPUTES", 3)
+    schedule = build_schedule(net, INT8, 12 * 1024, "fused")
+    assert schedule.order is None and [ls.group for ls in schedule.layers] == ["", "", ""]
+    assert traffic(schedule) == traffic(build_schedule(net, INT8, 12 * 1024, "liveness"))

@@ -57,6 +57,9 @@ __all__ = ["emit_plan", "fused_schedule"]
 
 Span = tuple[int, int]
 Builder = Callable[[Network, Sizes, int, bool], Schedule]
+#: A fused schedule of more compute steps than this would take long to build: the
+#: layer-by-layer schedule (which has the same kind of limit) is used instead.
+MAX_COMPUTES = 300_000
 
 
 @dataclass
@@ -382,6 +385,8 @@ def fused_schedule(net: Network, sizes: Sizes, capacity: int, double_buffer: boo
     """The fused schedule, or the `layer_by_layer` one (relabelled) when that moves fewer
     DRAM bytes or no fused plan fits."""
     plan = plan_fusion(net, sizes, capacity)
+    if plan is not None and plan.least_computes > MAX_COMPUTES:
+        plan = None  # too many bands to build quickly: layer by layer decides
     fused = emit_plan(net, sizes, capacity, plan) if plan is not None else None
     floor = _floor(net, sizes)
     if fused is not None and _dram_bytes(fused) <= floor:

@@ -228,6 +228,7 @@ class GroupPlan:
     dram_bytes: int
     recomputed_macs: int
     samples: int = 1  # samples a band spans: 1 (bands per sample) or the whole batch
+    passes: int = 1  # bands run in all (band count x groups of samples)
 
     @property
     def label(self) -> str:
@@ -241,6 +242,11 @@ class FusionPlan:
 
     groups: tuple[GroupPlan, ...]
     dram_bytes: int
+
+    @property
+    def least_computes(self) -> int:
+        """Compute steps the schedule will have at least: one per layer and band."""
+        return sum(g.passes * len(g.layers) for g in self.groups)
 
 
 def _heights(rows: int) -> list[int]:
@@ -308,7 +314,7 @@ def plan_group(graph: Graph, sizes: Sizes, capacity: int, geometry: GroupGeometr
     for name in layers:
         dram += graph.weights[name] * (1 if name in resident else passes)
     return GroupPlan(layers, geometry.band_rows, geometry.mode, resident, dram,
-                     sum(recomputed_macs(graph, geometry, batch).values()), samples)
+                     sum(recomputed_macs(graph, geometry, batch).values()), samples, passes)
 
 
 class _Search:
