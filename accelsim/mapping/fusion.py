@@ -335,8 +335,9 @@ class _Search:
         self.unfit: dict[tuple[int, int, str, int], int] = {}
         self.checked: dict[tuple[int, int, str, int], int] = {}
 
-    def _inner(self, key: tuple[int, int, str], i: int) -> dict[str, Rows]:
-        """Rows of the inner tensors of sink `key` down to position i (computed once)."""
+    def _inner(self, key: tuple[int, int, str], p: int, members: set[str]) -> Rows:
+        """Rows of the tensor at position p for sink `key` (computed once, from the sink
+        down: its readers' rows exist already)."""
         j, band_rows, mode = key
         graph = self.graph
         inner = self.rows.setdefault(key, {})
@@ -345,30 +346,31 @@ class _Search:
             sink = graph.layers[self.order[j - 1]]
             inner[sink.name] = _sink_rows(hwc(sink.output_shape)[0], band_rows,
                                           mode)  # type: ignore[arg-type]
-        members = set(self.order[i:j])
-        for p in range(min(halos) - 1, i - 1, -1):
-            name = self.order[p]
+        name = self.order[p]
+        if name not in inner:
             inner[name] = _rows_from_consumers(hwc(graph.layers[name].output_shape)[0],
                                                _consumers_in(graph, name, members, inner),
                                                mode)  # type: ignore[arg-type]
             halos[p] = halos[p + 1] + self._extra(name, inner[name])[1]
-        return inner
+        return inner[name]
 
     def _reach(self, key: tuple[int, int, str], i: int, samples: int) -> bool:
         """False (and noted) when group [i, j) cannot fit with bands of `samples` samples
-        because the halos held from i on plus one layer's band and its reader's exceed the
-        capacity; that only grows with the group, so longer groups are ruled out too."""
+        because the halos held from some layer on plus its band and its reader's exceed
+        the capacity; that only grows with the group, so longer groups are ruled out too.
+        Rows are built only as far down as this check gets."""
         fits = (*key, samples)
         if self.unfit.get(fits, -1) >= i:
             return False
-        inner, halos = self._inner(key, i), self.halos[key]
         graph, members = self.graph, set(self.order[i:key[0]])
         for p in range(self.checked.get(fits, key[0] - 1) - 1, i - 1, -1):
             name = self.order[p]
+            rows = self._inner(key, p, members)
+            inner, halos = self.rows[key], self.halos[key]
             readers = [(c, inner[c]) for c in graph.consumers[name] if c in members]
             reader = max((samples * self._extra(c, r)[0] + graph.channel_weights[c]
                           for c, r in readers), default=0)
-            held = samples * (halos[p] + self._extra(name, inner[name])[0])
+            held = samples * (halos[p] + self._extra(name, rows)[0])
             if held + max(reader, graph.channel_weights[name]) > self.capacity:
                 self.unfit[fits] = p
                 return False
