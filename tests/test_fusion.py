@@ -343,8 +343,13 @@ def test_sweep_fast_path_counts_recomputed_macs(tmp_path: Path) -> None:
         summary = run_config(load_run(base, {"hardware.compute.mac_rate": rate})).summary()
         assert row["compute_time_s"] == pytest.approx(summary["compute_time_s"], rel=1e-9)
         assert row["total_time_s"] == pytest.approx(summary["total_time_s"], rel=1e-9)
+        assert row["energy_j"] == pytest.approx(summary["energy_j"], rel=1e-9)
     result = run_config(load_run(base))
-    assert sum(ls.recomputed_macs for ls in result.schedule.layers) > 0
+    redone = sum(ls.recomputed_macs for ls in result.schedule.layers)
+    assert redone > 0
+    # MAC energy is charged for every MAC performed, recomputed ones included.
+    mac = result.hardware.energy.mac
+    assert result.total.energy_mac_j == pytest.approx((result.total.macs + redone) * mac)
 
 
 def test_bands_may_span_the_batch_so_filters_stream_once() -> None:

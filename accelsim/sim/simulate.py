@@ -191,7 +191,7 @@ def cost_schedule(net: Network, hardware: HardwareConfig, simulation: Simulation
             sram_write_bytes=sram_write, transfers=transfers,
             compute_time_s=float(compute_s[i]),
             data_movement_time_s=float(movement[i]), total_time_s=float(totals[i]),
-            energy_mac_j=macs * energy.mac,
+            energy_mac_j=(macs + ls.recomputed_macs) * energy.mac,
             energy_sram_j=sram_read * energy.sram_read_byte + sram_write * energy.sram_write_byte,
             energy_dram_j=read * energy.dram_read_byte + write * energy.dram_write_byte,
         )
