@@ -380,3 +380,25 @@ def test_plans_with_too_many_bands_are_not_emitted(monkeypatch: pytest.MonkeyPat
     schedule = build_schedule(net, INT8, 12 * 1024, "fused")
     assert schedule.order is None and [ls.group for ls in schedule.layers] == ["", "", ""]
     assert traffic(schedule) == traffic(build_schedule(net, INT8, 12 * 1024, "liveness"))
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    capacity=st.integers(min_value=3_000, max_value=80_000),
+    batch=st.integers(min_value=1, max_value=2),
+    bits=st.sampled_from([4, 8]),
+)
+def test_fused_schedules_replay_over_generated_configs(capacity: int, batch: int,
+                                                       bits: int) -> None:
+    """Whatever the plan, integer replay with a bounded SRAM matches direct execution."""
+    from accelsim.reference.quant import Precision
+
+    net = build_model("mobilenet_v1_cifar", 0.25)
+    sizes = Sizes(bits, bits, 32, batch)
+    plan = plan_fusion(net, sizes, capacity)
+    if plan is None:
+        return
+    schedule = emit_plan(net, sizes, capacity, plan)
+    x = np.random.default_rng(capacity).standard_normal((batch, 28, 28, 3)).astype(np.float32)
+    result = replay(net, schedule, x, mode="int", precision=Precision(bits, bits, 32))
+    assert result.passed and result.peak_sram_bytes <= capacity
