@@ -231,7 +231,7 @@ def test_bare_name_from_another_cwd_and_default_out_dir(
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "run", "--help")
     assert code == 0
-    assert "--policy [liveness|accumulate]" in out and "--no-overlap" in out
+    assert "--policy [liveness|accumulate|fused]" in out and "--no-overlap" in out
     code, out, _ = cli(capsys, "--help")
     assert "run" in out and "schema" in out
 

@@ -9,14 +9,14 @@ import pytest
 
 from accelsim.errors import ReplayError
 from accelsim.ir import build_model
-from accelsim.mapping import BuildOptions, Load, Sizes, build_schedule
+from accelsim.mapping import POLICIES, BuildOptions, Load, Sizes, build_schedule
 from accelsim.reference.quant import Precision
 from accelsim.reference.replay import replay
 
 X = np.random.default_rng(1).standard_normal((2, 28, 28, 3)).astype(np.float32)
 
 
-@pytest.mark.parametrize("policy", ["liveness", "accumulate"])
+@pytest.mark.parametrize("policy", sorted(POLICIES))
 @pytest.mark.parametrize("capacity", [1_000_000, 9_000, 4_500])  # whole, tiled, tiny tiles
 @pytest.mark.parametrize("mode", ["float32", "int"])
 def test_cifar_replay_matches_direct(policy: str, capacity: int, mode: str) -> None:

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 #: Placement policies; accelsim.mapping.POLICIES implements exactly these names.
-POLICIES: tuple[str, ...] = ("liveness", "accumulate")
+POLICIES: tuple[str, ...] = ("liveness", "accumulate", "fused")
 DATAFLOWS: tuple[str, ...] = ("os", "ws", "is")
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from accelsim.mapping.policies import BUFFERINGS, POLICIES, Buffering, BuildOptions, build_schedule
+from accelsim.mapping.options import BUFFERINGS, Buffering, BuildOptions
+from accelsim.mapping.policies import POLICIES, build_schedule
 from accelsim.mapping.schedule import (
     Alloc,
     Compute,

@@ -87,6 +87,8 @@ def _chain(build: Builder, net: Network, sizes: Sizes, capacity: int, step: int,
     if step == sizes.batch:
         return build(net, sizes, capacity, peaks, 1)
     layers: list[LayerSchedule] = []
+    order: list[int] = []
+    interleaved = False
     first: Schedule | None = None
     built: dict[int, Schedule] = {}
     passes = -(-sizes.batch // step)
@@ -99,13 +101,16 @@ def _chain(build: Builder, net: Network, sizes: Sizes, capacity: int, step: int,
                                  peaks[here:here + per_pass], passes)
         schedule = built[count]
         first = first or schedule
+        interleaved |= schedule.order is not None
+        order += [here + i for i, _ in schedule.steps()]
         tag = f"#{offset}"
         for ls in schedule.layers:
             layers.append(dataclasses.replace(
                 ls, index=len(layers) + 1, samples=(offset, offset + count),
                 actions=[_moved(a, offset, count, tag) for a in ls.actions]))
     assert first is not None
-    return Schedule(first.policy, capacity, sizes.batch, layers, first.tensors, step)
+    return Schedule(first.policy, capacity, sizes.batch, layers, first.tensors,
+                    order if interleaved else None, step)
 
 
 def sub_batched(build: Builder, net: Network, sizes: Sizes, capacity: int, sub_batch: int,

@@ -21,12 +21,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from functools import partial
 
 from accelsim.errors import ScheduleError
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
 from accelsim.mapping.batching import sub_batched
+from accelsim.mapping.fused import fused_schedule
+from accelsim.mapping.options import BuildOptions
 from accelsim.mapping.schedule import (
     Compute,
     LayerSchedule,
@@ -51,33 +53,11 @@ from accelsim.mapping.tiling import (
     spatial_tiles,
 )
 
-__all__ = ["BUFFERINGS", "POLICIES", "Buffering", "BuildOptions", "build_schedule"]
+__all__ = ["POLICIES", "build_schedule"]
 
 WHOLE = Region()
 #: A schedule of more tiles than this would take minutes and gigabytes to build: refused.
 MAX_SCHEDULE_TILES = 300_000
-
-#: How transfers may run ahead of computes (overlap mode):
-#: `none`: every transfer just before the compute that needs it (the serial schedule);
-#: `filters`: also load later layers' filters early, only where the serial schedule's
-#: occupancy leaves room, so nothing else changes; `full`: also give tiled layers two tile
-#: buffer sets and load the next tile while the current one computes.
-Buffering = Literal["none", "filters", "full"]
-BUFFERINGS: tuple[Buffering, ...] = ("none", "filters", "full")
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    """How a schedule is built beyond its policy: buffering; the serial schedule's
-    per-layer SRAM peaks that bound where early filter loads fit (empty: no early loads);
-    samples per pass of the network (0: the best, see accelsim.mapping.batching)."""
-
-    buffering: Buffering = "none"
-    reference_peaks: tuple[int, ...] = ()
-    sub_batch: int = 0
-    #: Passes of the network this build is one of (the tile budget is for all of them).
-    passes: int = 1
-
 
 @dataclass(frozen=True)
 class _Spec:
@@ -590,10 +570,13 @@ def _builder(rules: Rules) -> Callable[[Network, Sizes, int, BuildOptions], Sche
     return build
 
 
+_LIVENESS = _builder(_Liveness())
+
 #: Policy name -> schedule builder. Names match accelsim.config.POLICIES.
 POLICIES: dict[str, Callable[[Network, Sizes, int, BuildOptions], Schedule]] = {
-    "liveness": _builder(_Liveness()),
+    "liveness": _LIVENESS,
     "accumulate": _builder(_Accumulate()),
+    "fused": partial(fused_schedule, layer_by_layer=_LIVENESS),
 }
 
 

@@ -12,6 +12,7 @@ frees release SRAM without writing anything back.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -157,6 +158,8 @@ class LayerSchedule:
     spills: int = 0
     peak_sram_bytes: int = 0
     end_sram_bytes: int = 0
+    group: str = ""  # the fusion group the layer ran in ("" when it ran alone)
+    recomputed_macs: int = 0  # MACs of halo rows computed again (in its Compute macs)
     #: The samples this pass of the layer runs over when the batch runs in sub-batches
     #: (None: the whole batch).
     samples: Span | None = None
@@ -208,6 +211,9 @@ class Schedule:
     batch: int
     layers: list[LayerSchedule]
     tensors: list[TensorPlacement]
+    #: Execution order when layers interleave (fused groups): the position in `layers` of
+    #: the layer owning each next action. None: every layer's actions run in layer order.
+    order: list[int] | None = None
     #: Samples per pass of the whole network (== batch unless the batch runs in sub-batches;
     #: then `layers` holds every layer once per pass, in execution order).
     sub_batch: int = 0
@@ -218,6 +224,18 @@ class Schedule:
         for i, ls in enumerate(self.layers):
             out.setdefault(ls.name, []).append(i)
         return out
+
+    def steps(self) -> Iterator[tuple[int, Action]]:
+        """(position of the owning layer, action) in execution order."""
+        if self.order is None:
+            for i, ls in enumerate(self.layers):
+                for action in ls.actions:
+                    yield i, action
+            return
+        cursor = [0] * len(self.layers)
+        for i in self.order:
+            yield i, self.layers[i].actions[cursor[i]]
+            cursor[i] += 1
 
     @property
     def peak_sram_bytes(self) -> int:

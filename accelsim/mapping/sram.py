@@ -53,11 +53,17 @@ class SramTracker:
         self.resident: dict[str, Resident] = {}
         self.used = 0
         self.layer: LayerSchedule | None = None
+        self.order: list[int] = []  # LayerSchedule.index - 1 of each action, as recorded
 
     def begin(self, layer: LayerSchedule) -> None:
         """Start recording actions for `layer`."""
         self.layer = layer
         layer.peak_sram_bytes = self.used
+
+    def switch(self, layer: LayerSchedule) -> None:
+        """Record the next actions for `layer`, which may already hold some (fused groups)."""
+        self.layer = layer
+        layer.peak_sram_bytes = max(layer.peak_sram_bytes, self.used)
 
     def end(self) -> None:
         """Close the current layer, noting what stays resident after it."""
@@ -68,6 +74,7 @@ class SramTracker:
     def _record(self, action: Action) -> None:
         assert self.layer is not None, "actions must happen inside a layer"
         self.layer.actions.append(action)
+        self.order.append(self.layer.index - 1)
         self.layer.peak_sram_bytes = max(self.layer.peak_sram_bytes, self.used)
 
     def _take(self, buffer: str, kind: str, tensor: str, region: Region, size: int) -> None:

@@ -183,26 +183,59 @@ class _Machine:
                       for n, h in zip(need, have, strict=True))
         target.data[index] = out
 
-    def _slice(self, layer: Layer, buffer: str, src: str, samples: tuple[int, int],
+    def _slice(self, layer: Layer, buffers: list[str], src: str, samples: tuple[int, int],
                rows: tuple[int, int], channels: tuple[int, int],
                cols: tuple[int, int] | None = None) -> np.ndarray:
-        """The (samples, rows, columns, channels) part of `src` a tile reads from `buffer`
-        (all columns unless given); ReplayError if the buffer does not hold `src` or does
-        not cover that part."""
-        buf = self._resident(layer.name, buffer)
-        if buf.tensor != src or buf.data is None:
-            raise ReplayError(f"layer {layer.name}: buffer {buffer} does not hold {src}")
-        have = _box(self.net.layer(src).output_shape, self.batch, buf.region)
-        need = (samples, rows, cols or (have[2].start, have[2].stop), channels)
-        for (lo, hi), got, what in zip(need, have, ("samples", "rows", "columns", "channels"),
-                                       strict=True):
-            if lo < got.start or hi > got.stop:
-                raise ReplayError(
-                    f"layer {layer.name}: tile needs {what} {lo}-{hi} of {src}, but SRAM "
-                    f"holds {got.start}-{got.stop}")
-        index = tuple(slice(lo - got.start, hi - got.start)
-                      for (lo, hi), got in zip(need, have, strict=True))
-        return buf.data[index]
+        """The (samples, rows, columns, channels) part of `src` a tile reads, assembled from
+        `buffers` (a whole tensor, a tile, or the row bands and cached halos of a fused
+        group); ReplayError if one does not hold `src` or together they do not cover it."""
+        shape = self.net.layer(src).output_shape
+        width = hwc(shape)[1]
+        need = (samples, rows, cols or (0, width), channels)
+        parts = []
+        for buffer in dict.fromkeys(buffers):
+            buf = self._resident(layer.name, buffer)
+            if buf.tensor != src or buf.data is None:
+                raise ReplayError(f"layer {layer.name}: buffer {buffer} does not hold {src}")
+            parts.append((_box(shape, self.batch, buf.region), buf.data))
+        if len(parts) == 1 and cols is None:
+            need = (samples, rows, (parts[0][0][2].start, parts[0][0][2].stop), channels)
+        out = np.zeros(tuple(hi - lo for lo, hi in need), dtype=parts[0][1].dtype)
+        filled = np.zeros(out.shape, dtype=bool)
+        for have, data in parts:
+            lows = [max(lo, got.start) for (lo, _), got in zip(need, have, strict=True)]
+            highs = [min(hi, got.stop) for (_, hi), got in zip(need, have, strict=True)]
+            if any(lo >= hi for lo, hi in zip(lows, highs, strict=True)):
+                continue
+            into = tuple(slice(lo - n[0], hi - n[0])
+                         for lo, hi, n in zip(lows, highs, need, strict=True))
+            source = tuple(slice(lo - got.start, hi - got.start)
+                           for lo, hi, got in zip(lows, highs, have, strict=True))
+            out[into] = data[source]
+            filled[into] = True
+        if not filled.all():
+            missing = np.argwhere(~filled)[0] + np.array([lo for lo, _ in need])
+            held = "; ".join(",".join(f"{g.start}-{g.stop}" for g in have) for have, _ in parts)
+            raise ReplayError(
+                f"layer {layer.name}: tile needs samples {need[0][0]}-{need[0][1]}, rows "
+                f"{need[1][0]}-{need[1][1]}, columns {need[2][0]}-{need[2][1]}, channels "
+                f"{need[3][0]}-{need[3][1]} of {src}, but SRAM holds (samples,rows,columns,"
+                f"channels) {held}: element {tuple(int(v) for v in missing)} is missing")
+        return out
+
+    def _sources(self, layer: Layer, a: Compute) -> dict[str, list[str]]:
+        """The compute's input buffers grouped by the tensor each holds."""
+        by_tensor: dict[str, list[str]] = {src: [] for src in layer.inputs}
+        for buffer in a.inputs:
+            tensor = self._resident(layer.name, buffer).tensor
+            if tensor not in by_tensor:
+                raise ReplayError(f"layer {layer.name}: buffer {buffer} holds {tensor}, "
+                                  "which the layer does not read")
+            by_tensor[tensor].append(buffer)
+        for src, buffers in by_tensor.items():
+            if not buffers:
+                raise ReplayError(f"layer {layer.name}: no input buffer holds {src}")
+        return by_tensor
 
     def _tile_inputs(self, layer: Layer, a: Compute) -> tuple[list[np.ndarray],
                                                             tuple[int, int, int, int]]:
@@ -211,8 +244,9 @@ class _Machine:
         cols = input_region_cols(layer, tile.cols) if tile.cols is not None else None
         channels = input_channels(layer, tile.channels)
         xs = []
-        for src, buffer in zip(layer.inputs, a.inputs, strict=True):
-            part = self._slice(layer, buffer, src, tile.samples, rows, channels, cols)
+        sources = self._sources(layer, a)
+        for src in layer.inputs:
+            part = self._slice(layer, sources[src], src, tile.samples, rows, channels, cols)
             shape = self.net.layer(src).output_shape
             full_c = hwc(shape)[2]
             if channels != (0, full_c):
@@ -227,7 +261,8 @@ class _Machine:
         assert a.accumulator is not None and a.tile.reduce is not None
         tile, reduce = a.tile, a.tile.reduce
         rows = input_region_rows(layer, tile.rows)
-        x = self._slice(layer, a.inputs[0], layer.inputs[0], tile.samples, rows, reduce)
+        src = layer.inputs[0]
+        x = self._slice(layer, self._sources(layer, a)[src], src, tile.samples, rows, reduce)
         state = self.direct.quant.get(layer.name) if self.int_mode else None
         params = self.params.get(layer.name)
         part = partial_sum(layer, x, reduce, self._padding(layer, tile, rows, None), params,
@@ -273,18 +308,18 @@ def replay(net: Network, schedule: Schedule, x: np.ndarray, params: Params | Non
     feeds = direct.int_values if mode == "int" else {net.inputs[0]: x}
     machine = _Machine(net, schedule, direct, params,
                        {name: feeds[name] for name in net.inputs})
-    for ls in schedule.layers:
-        for action in ls.actions:
-            if isinstance(action, Load):
-                machine.load(ls.name, action)
-            elif isinstance(action, Alloc):
-                machine.alloc(ls.name, action)
-            elif isinstance(action, Store):
-                machine.store(ls.name, action)
-            elif isinstance(action, Free):
-                machine.free(ls.name, action)
-            else:
-                machine.compute(action)
+    for i, action in schedule.steps():
+        name = schedule.layers[i].name
+        if isinstance(action, Load):
+            machine.load(name, action)
+        elif isinstance(action, Alloc):
+            machine.alloc(name, action)
+        elif isinstance(action, Store):
+            machine.store(name, action)
+        elif isinstance(action, Free):
+            machine.free(name, action)
+        else:
+            machine.compute(action)
     worst_abs = worst_rel = 0.0
     passed = True
     for out in net.outputs:

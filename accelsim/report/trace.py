@@ -39,20 +39,20 @@ class Span:
 def _sequential(result: SimResult, compute_s: list[float]) -> list[tuple[float, float]]:
     """(start, end) of every action run one after another (the serial model)."""
     bw, lat = result.hardware.dram.bandwidth, result.hardware.dram.latency
+    layers = result.schedule.layers
+    counts = [sum(isinstance(a, Compute) for a in ls.actions) for ls in layers]
+    macs = [sum(a.macs for a in ls.actions if isinstance(a, Compute)) for ls in layers]
     out, now = [], 0.0
-    for li, ls in enumerate(result.schedule.layers):
-        steps = [a for a in ls.actions if isinstance(a, Compute)]
-        macs = sum(a.macs for a in steps)
-        for a in ls.actions:
-            if isinstance(a, Load | Store):
-                duration = a.bytes / bw + lat
-            elif isinstance(a, Compute):
-                share = a.macs / macs if macs else 1 / len(steps)
-                duration = share * compute_s[li]
-            else:
-                duration = 0.0
-            out.append((now, now + duration))
-            now += duration
+    for li, a in result.schedule.steps():
+        if isinstance(a, Load | Store):
+            duration = a.bytes / bw + lat
+        elif isinstance(a, Compute):
+            share = a.macs / macs[li] if macs[li] else 1 / counts[li]
+            duration = share * compute_s[li]
+        else:
+            duration = 0.0
+        out.append((now, now + duration))
+        now += duration
     return out
 
 
@@ -82,9 +82,9 @@ def action_spans(result: SimResult) -> list[Span]:
         times = list(zip(begin, finish, strict=True))
     else:
         times = _sequential(result, compute_s)
-    actions = [(ls, a) for ls in result.schedule.layers for a in ls.actions]
     spans = []
-    for (ls, action), (start, end) in zip(actions, times, strict=True):
+    for (li, action), (start, end) in zip(result.schedule.steps(), times, strict=True):
+        ls = result.schedule.layers[li]
         described = _describe(action, ls.name)
         if described is not None:
             track, name, args = described

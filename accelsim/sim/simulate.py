@@ -28,7 +28,7 @@ from accelsim.mapping import (
     Store,
     build_schedule,
 )
-from accelsim.sim.compute import ComputeModel, compute_model
+from accelsim.sim.compute import ComputeModel, Work, compute_model
 from accelsim.sim.cost import LayerCost, layer_times
 from accelsim.sim.overlap import build_ladder, choose_rung
 
@@ -47,7 +47,7 @@ LAYER_COLUMNS: tuple[str, ...] = (
     "compute_time_s", "data_movement_time_s", "stall_time_s", "total_time_s", "bound",
     "bound_detail",
     "energy_mac_j", "energy_sram_j", "energy_dram_j", "energy_j", "tiling", "spills",
-    "spill_reason",
+    "spill_reason", "fusion_group",
 )
 
 
@@ -132,23 +132,20 @@ def _sram_traffic(schedule: Schedule) -> list[tuple[int, int]]:
     Split input channels add a read and a write of the partial-sum tile per chunk.
     """
     sizes: dict[str, int] = {}
-    result = []
-    for ls in schedule.layers:
-        read = write = 0
-        for action in ls.actions:
-            if isinstance(action, Load | Alloc):
-                sizes[action.buffer] = action.bytes
-                write += action.bytes
-            elif isinstance(action, Store):
-                read += action.bytes
-            elif isinstance(action, Compute):
-                read += sum(sizes[b] for b in action.inputs)
-                read += sizes[action.weights] if action.weights else 0
-                if action.accumulator:  # partial sums: read, add, write back
-                    read += sizes[action.accumulator]
-                    write += sizes[action.accumulator]
-        result.append((read, write))
-    return result
+    result = [[0, 0] for _ in schedule.layers]
+    for i, action in schedule.steps():
+        if isinstance(action, Load | Alloc):
+            sizes[action.buffer] = action.bytes
+            result[i][1] += action.bytes
+        elif isinstance(action, Store):
+            result[i][0] += action.bytes
+        elif isinstance(action, Compute):
+            result[i][0] += sum(sizes[b] for b in action.inputs)
+            result[i][0] += sizes[action.weights] if action.weights else 0
+            if action.accumulator:  # partial sums: read, add, write back
+                result[i][0] += sizes[action.accumulator]
+                result[i][1] += sizes[action.accumulator]
+    return [(read, write) for read, write in result]
 
 
 def _compulsory(net: Network, layer: Layer, sizes: Sizes) -> int:
@@ -162,9 +159,20 @@ def _compulsory(net: Network, layer: Layer, sizes: Sizes) -> int:
     return total
 
 
-def layer_compute(net: Network, schedule: Schedule, model: ComputeModel) -> list[Any]:
-    """The compute model's Work (cycles, seconds, utilisation) of every scheduled layer."""
-    return [model(net.layer(ls.name), ls.sample_count(schedule.batch)) for ls in schedule.layers]
+def layer_compute(net: Network, schedule: Schedule, model: ComputeModel) -> list[Work]:
+    """The compute model's Work (cycles, seconds, utilisation) of every scheduled layer.
+
+    Halo rows a fused group computes again take compute time like any other MAC.
+    """
+    works = []
+    for ls in schedule.layers:
+        samples = ls.sample_count(schedule.batch)
+        work = model(net.layer(ls.name), samples)
+        if ls.recomputed_macs:
+            redo = 1 + ls.recomputed_macs / (net.layer(ls.name).macs * samples)
+            work = Work(round(work.cycles * redo), work.time_s * redo, work.utilization)
+        works.append(work)
+    return works
 
 
 def simulate(net: Network, hardware: HardwareConfig,
@@ -214,9 +222,10 @@ def cost_schedule(net: Network, hardware: HardwareConfig, simulation: Simulation
         passes.append(LayerCost(
             macs=macs, compute_cycles=work.cycles, dram_read_bytes=read,
             dram_write_bytes=write, sram_read_bytes=sram_read,
-            sram_write_bytes=sram_write, transfers=transfers, compute_time_s=work.time_s,
+            sram_write_bytes=sram_write, transfers=transfers,
+            compute_time_s=float(compute_s[i]),
             data_movement_time_s=float(movement[i]), total_time_s=float(totals[i]),
-            energy_mac_j=macs * energy.mac,
+            energy_mac_j=(macs + ls.recomputed_macs) * energy.mac,
             energy_sram_j=sram_read * energy.sram_read_byte + sram_write * energy.sram_write_byte,
             energy_dram_j=read * energy.dram_read_byte + write * energy.dram_write_byte,
         ))
@@ -280,4 +289,5 @@ def _row(net: Network, layer: Layer, ls: LayerSchedule, cost: LayerCost, sizes: 
         "energy_mac_j": cost.energy_mac_j, "energy_sram_j": cost.energy_sram_j,
         "energy_dram_j": cost.energy_dram_j, "energy_j": cost.energy_j,
         "tiling": ls.tiling, "spills": ls.spills, "spill_reason": ls.spill_reason,
+        "fusion_group": ls.group,
     }

@@ -72,43 +72,47 @@ def compile_timeline(schedule: Schedule) -> Timeline:
     used, capacity = 0, schedule.capacity_bytes
     ready: dict[str, int] = {}  # buffer -> action that made its contents valid
     users: dict[str, list[int]] = {}  # buffer -> actions that read it
-    for li, (ls, owners) in enumerate(zip(schedule.layers, schedule.owners(), strict=True)):
-        holder += [li] * len(ls.actions)
-        owner += owners
-        layer_macs = sum(a.macs for a in ls.actions if isinstance(a, Compute))
-        steps = sum(1 for a in ls.actions if isinstance(a, Compute))
-        for a in ls.actions:
-            index = len(kinds)
-            if isinstance(a, Load | Alloc):
-                # An alloc takes no resource: it is only the point where its space exists.
-                kinds.append(LOAD if isinstance(a, Load) else SPACE)
-                amounts.append(a.bytes if isinstance(a, Load) else 0.0)
-                deps.append(_space_deps(frees, used, a.bytes, capacity))
-                used += a.bytes
-                ready[a.buffer] = index
-                users[a.buffer] = []
-            elif isinstance(a, Compute):
-                kinds.append(COMPUTE)
-                amounts.append(a.macs / layer_macs if layer_macs else 1 / steps)
-                reads = [*a.inputs] + [b for b in (a.weights, a.accumulator) if b]
-                deps.append(tuple(ready[b] for b in (*reads, a.output)))
-                for b in reads:
-                    users[b].append(index)
-                ready[a.output] = index
-                if a.accumulator:
-                    ready[a.accumulator] = index
-            elif isinstance(a, Store):
-                kinds.append(STORE)
-                amounts.append(a.bytes)
-                deps.append((ready[a.buffer],))
-                users[a.buffer].append(index)
-            else:  # Free: done when every reader of the buffer is done
-                assert isinstance(a, Free)
-                kinds.append(SPACE)
-                amounts.append(0.0)
-                deps.append(tuple(users.pop(a.buffer, [])) + (ready.pop(a.buffer),))
-                frees.append((index, a.bytes))
-                used -= a.bytes
+    layer_macs = [sum(a.macs for a in ls.actions if isinstance(a, Compute))
+                  for ls in schedule.layers]
+    steps = [sum(1 for a in ls.actions if isinstance(a, Compute)) for ls in schedule.layers]
+    owners = schedule.owners()
+    cursor = [0] * len(schedule.layers)
+    for li, a in schedule.steps():
+        index = len(kinds)
+        holder.append(li)
+        owner.append(owners[li][cursor[li]])
+        cursor[li] += 1
+        if isinstance(a, Load | Alloc):
+            # An alloc takes no resource: it is only the point where its space exists.
+            kinds.append(LOAD if isinstance(a, Load) else SPACE)
+            amounts.append(a.bytes if isinstance(a, Load) else 0.0)
+            deps.append(_space_deps(frees, used, a.bytes, capacity))
+            used += a.bytes
+            ready[a.buffer] = index
+            users[a.buffer] = []
+        elif isinstance(a, Compute):
+            kinds.append(COMPUTE)
+            share = a.macs / layer_macs[li] if layer_macs[li] else 1 / steps[li]
+            amounts.append(share)
+            reads = [*a.inputs] + [b for b in (a.weights, a.accumulator) if b]
+            deps.append(tuple(ready[b] for b in (*reads, a.output)))
+            for b in reads:
+                users[b].append(index)
+            ready[a.output] = index
+            if a.accumulator:
+                ready[a.accumulator] = index
+        elif isinstance(a, Store):
+            kinds.append(STORE)
+            amounts.append(a.bytes)
+            deps.append((ready[a.buffer],))
+            users[a.buffer].append(index)
+        else:  # Free: done when every reader of the buffer is done
+            assert isinstance(a, Free)
+            kinds.append(SPACE)
+            amounts.append(0.0)
+            deps.append(tuple(users.pop(a.buffer, [])) + (ready.pop(a.buffer),))
+            frees.append((index, a.bytes))
+            used -= a.bytes
     return Timeline(np.array(kinds, dtype=np.int8), np.array(amounts, dtype=float),
                     tuple(deps), np.array(holder, dtype=np.int32),
                     np.array(owner, dtype=np.int32), len(schedule.layers))

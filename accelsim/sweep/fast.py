@@ -107,7 +107,9 @@ def _variant(net: Network, config: RunConfig, schedule: Schedule) -> Variant:
         dram_bytes=traffic[:, 0] + traffic[:, 1],
         transfers=traffic[:, 2],
         totals={
-            "macs": total.macs, "sram_read_bytes": total.sram_read_bytes,
+            # MACs performed (recomputed halo rows included), for their energy
+            "macs": total.macs + sum(ls.recomputed_macs for ls in schedule.layers),
+            "sram_read_bytes": total.sram_read_bytes,
             "sram_write_bytes": total.sram_write_bytes,
             "dram_read_bytes": total.dram_read_bytes,
             "dram_write_bytes": total.dram_write_bytes,
@@ -145,8 +147,9 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
             **{f"hardware.energy.{k}": getattr(hw.energy, k) for k in _ENERGY},
         }
         out.append(GroupArrays(
+            # MACs the compute unit performs: halo rows a fused group recomputes included
             macs=np.array([net.layer(ls.name).macs * ls.sample_count(sizes.batch)
-                           for ls in schedules[-1].layers], dtype=float),
+                           + ls.recomputed_macs for ls in schedules[-1].layers], dtype=float),
             cycles=np.array([w.cycles for w in works], dtype=float),
             variants=variants, is_pe=hw.compute.is_pe_array, defaults=defaults,
             ladder=ladder,
