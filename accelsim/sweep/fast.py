@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.config.models import RunConfig
+from accelsim.config.models import VECTOR_RATE_PER_MAC_RATE, RunConfig
 from accelsim.errors import ScheduleError
 from accelsim.ir.graph import Network
 from accelsim.mapping import build_schedule
@@ -74,6 +74,7 @@ class GroupArrays:
     defaults: Mapping[str, Any]
     timeline: Timeline | None = None
     infeasible: str = ""  # why no schedule exists (empty when one does)
+    vector_elements: np.ndarray | None = None  # per layer, whole batch
 
 
 def _network(config: RunConfig) -> Network:
@@ -111,6 +112,8 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
             "hardware.dram.latency": hw.dram.latency,
             "hardware.compute.mac_rate": hw.compute.mac_rate,
             "hardware.compute.clock": hw.compute.clock,
+            "vector_rate": hw.compute.vector_rate,
+            "pes": (hw.compute.pe_rows or 0) * (hw.compute.pe_cols or 0),
             **{f"hardware.energy.{k}": getattr(hw.energy, k) for k in _ENERGY},
         }
         out.append(GroupArrays(
@@ -126,6 +129,8 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
                 "peak_sram_bytes": schedule.peak_sram_bytes, "spills": schedule.spills,
             },
             is_pe=hw.compute.is_pe_array, defaults=defaults, timeline=timeline,
+            vector_elements=np.array([net.layer(ls.name).vector_elements * sim.batch
+                                      for ls in schedule.layers], dtype=float),
         ))
     return out
 
@@ -166,11 +171,15 @@ def evaluate(arrays: GroupArrays, ids: np.ndarray,
             return arrays.defaults[path]
 
         if arrays.is_pe:
-            compute = arrays.cycles[None, :] / np.asarray(
-                param("hardware.compute.clock"), dtype=float)
+            clock = np.asarray(param("hardware.compute.clock"), dtype=float)
+            compute = arrays.cycles[None, :] / clock
+            peak = clock * arrays.defaults["pes"]
         else:
-            compute = arrays.macs[None, :] / np.asarray(
-                param("hardware.compute.mac_rate"), dtype=float)
+            peak = np.asarray(param("hardware.compute.mac_rate"), dtype=float)
+            compute = arrays.macs[None, :] / peak
+        vector_rate = arrays.defaults["vector_rate"] or peak * VECTOR_RATE_PER_MAC_RATE
+        assert arrays.vector_elements is not None
+        compute = np.maximum(compute, arrays.vector_elements[None, :] / vector_rate)
         movement, total = time_layers(
             compute, arrays.dram_bytes[None, :], arrays.transfers[None, :],
             param("hardware.dram.bandwidth"), param("hardware.dram.latency"), arrays.timeline)
