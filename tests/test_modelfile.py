@@ -167,7 +167,8 @@ def test_wrong_types(tmp_path: Path) -> None:
     assert "layers[0].conv2d.padding: must be same, valid," in error_of(path)
     path = write_layers(tmp_path, "  - dense: {units: 3, activation: gelu}\n")
     assert error_of(path) == (f"{path}:3: layers[0].dense.activation: must be one of none, "
-                              "relu, relu6, sigmoid, hard_sigmoid, hard_swish, silu, leaky_relu, got 'gelu'")
+                              "relu, relu6, sigmoid, hard_sigmoid, hard_swish, silu, "
+                              "leaky_relu, got 'gelu'")
     path = write(tmp_path, "input: {shape: [8, 0, 4]}\nlayers: [softmax: ]\n")
     assert error_of(path).startswith(f"{path}:1: input.shape: must be a list of positive")
     path = write_layers(tmp_path, "  - repeat: 0\n    layers: [softmax: ]\n")

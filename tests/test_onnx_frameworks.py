@@ -234,10 +234,9 @@ def test_unsupported_patterns_name_op_and_node():
                                          perm=[0, 1, 3, 2])], inits)
     with pytest.raises(ImportErrorOnnx, match=r"'t0' \(Transpose\): Transpose perm"):
         load_onnx(perm)
-    hswish = small_model([helper.make_node("HardSwish", ["x"], ["y"], name="hs")], inits,
-                         opset=14)
-    with pytest.raises(ImportErrorOnnx, match=r"'hs' \(HardSwish\): unsupported operator"):
-        load_onnx(hswish)
+    lpn = small_model([helper.make_node("LpNormalization", ["x"], ["y"], name="n0")], inits)
+    with pytest.raises(ImportErrorOnnx, match=r"'n0' \(LpNormalization\): unsupported operator"):
+        load_onnx(lpn)
 
 
 def test_verify_feeds_nhwc_models_in_their_layout(tmp_path, capsys):
@@ -248,10 +247,14 @@ def test_verify_feeds_nhwc_models_in_their_layout(tmp_path, capsys):
     assert "executor vs onnxruntime" in capsys.readouterr().out
 
 
-def test_initializer_without_data_is_one_clear_error(capsys):
-    # The stripped fixtures keep shapes but no weights, like a model whose external data
-    # file is missing: one line naming the initializer, exit code 2.
+def test_weight_stripped_model_summarises_and_runs_but_verify_needs_weights(capsys):
+    # The stripped fixtures keep shapes but no weights: summary and run work from the
+    # shapes; executing (verify) says in one line that it needs the weights, exit code 2.
     path = DATA / "mobilenet_v2_a035_r64_torchscript_op13.onnx"
-    assert main(["summary", str(path)]) == 2
+    net = load_onnx(path)
+    assert net.total_macs == V2.total_macs and net.missing_weights and not net.params
+    assert main(["summary", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(path), "--mode", "float32"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "has no usable data" in err[0] and "initializer" in err[0]
+    assert len(err) == 1 and "needs the weights" in err[0] and "shapes only" in err[0]

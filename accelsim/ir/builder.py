@@ -188,7 +188,7 @@ class NetworkBuilder:
         self, name: str, x: str, filters: int, kernel: int | Sequence[int] = 2,
         stride: int | Sequence[int] = 2, padding: Sequence[int] = (0, 0, 0, 0),
         output_padding: Sequence[int] = (0, 0), groups: int = 1, use_bias: bool = False,
-        batch_norm: bool = False, activation: str = "none",
+        batch_norm: bool = False, activation: str = "none", act_params: Sequence[float] = (),
     ) -> str:
         """A transposed convolution: (H - 1) * stride + kernel - crop + output_padding rows.
 
@@ -212,7 +212,8 @@ class NetworkBuilder:
         out = ((h - 1) * s[0] + k[0] - pad[0] - pad[1], (w - 1) * s[1] + k[1] - pad[2] - pad[3],
                int(filters))
         return self._add(Layer(name, "conv_transpose", (x,), ((h, w, c),), out, k, s, pad,
-                               groups, use_bias, batch_norm, self._activation(name, activation)))
+                               groups, use_bias, batch_norm, self._activation(name, activation),
+                               tuple(act_params)))
 
     def depthwise_conv2d(
         self, name: str, x: str, kernel: int | Sequence[int] = 3, stride: int | Sequence[int] = 1,
@@ -291,17 +292,20 @@ class NetworkBuilder:
                                activation=self._activation(name, activation),
                                act_params=tuple(act_params)))
 
-    def add(self, name: str, inputs: Sequence[str], activation: str = "none") -> str:
+    def add(self, name: str, inputs: Sequence[str], activation: str = "none",
+            act_params: Sequence[float] = ()) -> str:
         """Element-wise sum of two or more maps (a residual add); 1x1 maps broadcast."""
-        return self._elementwise("add", name, inputs, activation)
+        return self._elementwise("add", name, inputs, activation, act_params)
 
-    def sub(self, name: str, inputs: Sequence[str], activation: str = "none") -> str:
+    def sub(self, name: str, inputs: Sequence[str], activation: str = "none",
+            act_params: Sequence[float] = ()) -> str:
         """Element-wise difference of two maps; a 1x1 map broadcasts."""
-        return self._elementwise("sub", name, inputs, activation)
+        return self._elementwise("sub", name, inputs, activation, act_params)
 
-    def mul(self, name: str, inputs: Sequence[str], activation: str = "none") -> str:
+    def mul(self, name: str, inputs: Sequence[str], activation: str = "none",
+            act_params: Sequence[float] = ()) -> str:
         """Element-wise product of two maps; a 1x1 map broadcasts (squeeze-excite scale)."""
-        return self._elementwise("mul", name, inputs, activation)
+        return self._elementwise("mul", name, inputs, activation, act_params)
 
     def activation(self, name: str, x: str, kind: str, params: Sequence[float] = ()) -> str:
         """A standalone non-linearity (see accelsim.ir.ops.activation for the kinds)."""

@@ -35,7 +35,8 @@ NetworkBuilder (required fields marked *):
     global_avg_pool, global_max_pool, batch_norm, prelu, flatten, softmax: no fields
 
 Every op also takes `name` (default `<op>_<n>`, counting that op's layers from 1) and,
-except those taking `inputs`, `input` (default: the previous layer's output). Defaults are the builder's.
+except those taking `inputs`, `input` (default: the previous layer's output). Defaults
+are the builder's.
 `kernel` and `stride` are an integer or [rows, cols]; `padding` is same, valid, an
 integer, [rows, cols] or [top, bottom, left, right].
 

@@ -106,8 +106,15 @@ def params_for(net: Network, seed: int = 0) -> Params:
     """`net.params` when it is complete, random weights when it is empty.
 
     A partial `net.params` raises GraphError rather than being mixed with random
-    values, which would hide a broken weights file.
+    values, which would hide a broken weights file; so does a network imported without
+    its weights (`Network.missing_weights`).
     """
+    if net.missing_weights:
+        first = net.missing_weights[0]
+        raise GraphError(
+            f"{net.name}: executing needs the weights, but the model file has shapes only "
+            f"({len(net.missing_weights)} initializers without data, e.g. {first!r}); "
+            "summary and run work without them")
     if not net.params:
         return random_params(net, seed)
     check_params(net, net.params)

@@ -10,16 +10,12 @@ path and cost nothing; every other fused activation is one vector operation per 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from accelsim.ir.ops.traits import OpTraits
 
-if TYPE_CHECKING:
-    from accelsim.ir.layers import Layer
-
-__all__ = ["ACTIVATION_KINDS", "ACTIVATION_OPS", "DEFAULT_PARAMS", "FREE_ACTIVATIONS", "apply"]
+__all__ = ["ACTIVATION_KINDS", "ACTIVATION_OPS", "DEFAULT_PARAMS", "FREE_ACTIVATIONS", "apply",
+           "prelu"]
 
 #: Every activation kind, in the order docs list them.
 ACTIVATION_KINDS: tuple[str, ...] = ("none", "relu", "relu6", "sigmoid", "hard_sigmoid",

@@ -1,0 +1,202 @@
+"""The operator registry and the operators of common CNNs: counts by hand, tile geometry
+against whole-layer kernels, integer/float replay of tiny-SRAM schedules, vector cost."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelsim.config import load_run
+from accelsim.config.models import ComputeConfig
+from accelsim.ir.builder import NetworkBuilder
+from accelsim.ir.layers import OP_NAMES
+from accelsim.ir.modelfile import load_model_file
+from accelsim.ir.ops import OPS
+from accelsim.mapping import build_schedule
+from accelsim.mapping.tiling import Sizes, input_region_rows
+from accelsim.reference import kernels
+from accelsim.reference.executor import FLOAT_KERNELS, run
+from accelsim.reference.quant import INT_KERNELS
+from accelsim.reference.replay import replay
+from accelsim.sim.compute import compute_model
+from accelsim.sim.pe_array import layer_gemm
+
+MODELS_DIR = __import__("pathlib").Path(__file__).parent.parent / "models"
+
+
+def test_every_op_has_traits_and_kernels():
+    assert set(OP_NAMES) == set(OPS)
+    for op, traits in OPS.items():
+        assert op in FLOAT_KERNELS, op
+        assert op == "input" or op in INT_KERNELS, op
+        assert traits.description
+
+
+def test_conv_transpose_counts_and_shape_by_hand():
+    b = NetworkBuilder("t")
+    x = b.input("x", (4, 4, 8))
+    y = b.conv_transpose("up", x, 6, 3, 2, (1, 1, 1, 1), (1, 1), groups=2, use_bias=True)
+    layer = b.build().layer(y)
+    # (4 - 1) * 2 + 3 - 1 - 1 + 1 output padding = 8 rows and columns
+    assert layer.output_shape == (8, 8, 6)
+    # every input element (4 * 4 * 8) meets 6 / 2 filters of 3 x 3 taps
+    assert layer.macs == 128 * 3 * 9
+    assert layer.weight_count == 9 * 8 * 3 and layer.params == 9 * 8 * 3 + 6
+    gemm = layer_gemm(layer)
+    assert gemm is not None and gemm.m * gemm.n * gemm.k * gemm.repeats == layer.macs
+
+
+def test_ceil_mode_pool_and_broadcast_shapes():
+    b = NetworkBuilder("t")
+    x = b.input("x", (14, 14, 4))
+    p = b.pool("p", x, "max_pool", 3, 2, ceil_mode=True)  # ceil(11 / 2) + 1 = 7
+    s = b.global_avg_pool("s", p)
+    m = b.mul("m", [s, p])
+    c = b.concat("c", [m, p, m])
+    net = b.build()
+    assert net.layer(p).output_shape == (7, 7, 4) and net.layer(p).padding == (0, 1, 0, 1)
+    assert net.layer(m).output_shape == (7, 7, 4) and net.layer(c).output_shape == (7, 7, 12)
+    assert net.layer(c).vector_elements == 0  # a concat is a view
+    assert net.layer(m).vector_elements == 7 * 7 * 4
+
+
+def test_vector_work_is_costed_at_vector_rate():
+    b = NetworkBuilder("t")
+    x = b.input("x", (8, 8, 16))
+    p = b.pool("p", x, "avg_pool", 2)
+    h = b.conv2d("c", p, 16, 1, activation="hard_swish")
+    net = b.build()
+    ideal = compute_model(ComputeConfig(mac_rate=1e9, vector_rate=1e6))
+    # 4 x 4 x 16 outputs x 4 window elements = 1024 elements at 1e6 elem/s
+    assert ideal(net.layer(p), 1).time_s == pytest.approx(1024e-6)
+    # the conv: 256 outputs x 16 MACs at 1e9 MAC/s vs 256 hard-swish elements at 1e6 /s
+    assert ideal(net.layer(h), 2).time_s == pytest.approx(2 * 256e-6)
+    default = ComputeConfig(mac_rate=1.6e10)
+    assert default.effective_vector_rate == 1e9
+    array = compute_model(ComputeConfig(pe_rows=4, pe_cols=4, clock=1e9))
+    assert array(net.layer(p), 1).time_s == pytest.approx(1024 / 1e9)  # 16 G/s / 16
+
+
+def _tile_geometry_net(kind: str, k: int, s: int, pads: tuple[int, int], h: int) -> tuple:
+    b = NetworkBuilder("t")
+    x = b.input("x", (h, 3, 2))
+    if kind == "conv_transpose":
+        y = b.conv_transpose("y", x, 3, (k, 1), (s, 1), (pads[0], pads[1], 0, 0))
+    else:
+        y = b.resize("y", x, (s, 1), kind)
+    return b.build(), y
+
+
+@settings(max_examples=60, deadline=None)
+@given(kind=st.sampled_from(["conv_transpose", "nearest", "bilinear"]), k=st.integers(1, 4),
+       s=st.integers(1, 3), top=st.integers(0, 2), bottom=st.integers(0, 2),
+       h=st.integers(1, 6), data=st.data())
+def test_row_tiles_reproduce_the_whole_layer(kind, k, s, top, bottom, h, data):
+    # any band of output rows, computed from input_region_rows' band with the tile padding
+    # the registry gives, equals those rows of the whole layer
+    from accelsim.ir.ops import traits
+    if kind == "conv_transpose" and top + bottom >= (h - 1) * s + k:
+        return
+    mode = "bilinear" if kind == "bilinear" else "nearest"
+    net, name = _tile_geometry_net(kind if kind == "conv_transpose" else mode, k, s,
+                                   (top, bottom), h)
+    layer = net.layer(name)
+    ho = layer.output_shape[0]
+    r0 = data.draw(st.integers(0, ho - 1))
+    r1 = data.draw(st.integers(r0 + 1, ho))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, h, 3, 2))
+    w = rng.standard_normal((k, 1, 2, 3))
+    got = input_region_rows(layer, (r0, r1))
+    crop = traits(layer.op).tile_padding(layer, (r0, r1), got, 0) + (0, 0)
+    if kind == "conv_transpose":
+        whole = kernels.conv_transpose2d(x, w, layer.stride, layer.padding)
+        tile = kernels.conv_transpose2d(x[:, got[0]:got[1]], w, layer.stride, crop)
+    else:
+        whole = kernels.resize(x, layer.stride, mode)
+        tile = kernels.resize(x[:, got[0]:got[1]], layer.stride, mode, crop)
+    np.testing.assert_allclose(tile, whole[:, r0:r1], rtol=1e-12, atol=1e-12)
+
+
+def small_unet(up: str) -> object:
+    """Two levels, both upsampling kinds' halos, concat skips, a tiny SRAM."""
+    b = NetworkBuilder(f"unet_{up}")
+    x = b.input("x", (16, 16, 3))
+    e1 = b.conv2d("e1", x, 4, 3, batch_norm=True, activation="relu")
+    e2 = b.conv2d("e2", b.pool("p1", e1, "max_pool", 2), 8, 3, activation="relu")
+    if up == "transposed":
+        u = b.conv_transpose("up", e2, 4, 2, 2, use_bias=True)
+    else:
+        u = b.conv2d("up", b.resize("rs", e2, 2, up), 4, 1)
+    c = b.concat("cat", [e1, u])
+    d = b.conv2d("d1", c, 4, 3, activation="leaky_relu")
+    b.conv2d("head", d, 2, 1, use_bias=True, activation="sigmoid")
+    return b.build()
+
+
+@pytest.mark.parametrize("up", ["transposed", "bilinear", "nearest"])
+@pytest.mark.parametrize("mode", ["int", "float32"])
+def test_unet_replays_on_a_tiny_sram(up, mode):
+    net = small_unet(up)
+    schedule = build_schedule(net, Sizes(8, 8, 32), 1200, "liveness")
+    assert any(len(ls.actions) > 6 for ls in schedule.layers)  # layers really are tiled
+    x = np.random.default_rng(1).standard_normal((1, 16, 16, 3)).astype(np.float32)
+    result = replay(net, schedule, x, mode=mode)
+    assert result.passed and result.peak_sram_bytes <= 1200
+    if mode == "int":
+        assert result.max_abs_err == 0
+
+
+@pytest.mark.parametrize("mode", ["int", "float32"])
+def test_squeeze_excite_and_shuffle_blocks_replay(mode):
+    b = NetworkBuilder("blocks")
+    x = b.input("x", (8, 8, 8))
+    y = b.conv2d("expand", x, 16, 1, batch_norm=True, activation="hard_swish")
+    s = b.global_avg_pool("se_pool", y)
+    s = b.conv2d("se_fc", s, 16, 1, use_bias=True, activation="hard_sigmoid")
+    y = b.mul("se_scale", [y, s])
+    left, right = b.channel_slice("l", y, 0, 8), b.channel_slice("r", y, 8, 16)
+    right = b.conv2d("branch", right, 8, 3, activation="silu")
+    y = b.channel_shuffle("shuffle", b.concat("cat", [left, right]), 2)
+    y = b.sub("diff", [y, b.global_max_pool("gmp", y)])
+    b.prelu("prelu", y)
+    net = b.build()
+    schedule = build_schedule(net, Sizes(8, 8, 32), 1500, "liveness")
+    x = np.random.default_rng(2).standard_normal((1, 8, 8, 8)).astype(np.float32)
+    result = replay(net, schedule, x, mode=mode)
+    assert result.passed and (mode == "float32" or result.max_abs_err == 0)
+
+
+def test_float_kernels_by_hand():
+    x = np.arange(8, dtype=np.float32).reshape(1, 1, 2, 4)
+    assert kernels.channel_shuffle(x, 2)[0, 0, 0].tolist() == [0, 2, 1, 3]
+    up = kernels.resize(np.array([[[[0.0], [4.0]]]]), (1, 2), "bilinear")
+    # half-pixel centres: columns sit at -0.25, 0.25, 0.75, 1.25 of the input grid
+    assert up[0, 0, :, 0].tolist() == [0.0, 1.0, 3.0, 4.0]
+    scatter = kernels.conv_transpose2d(np.ones((1, 1, 2, 1)), np.ones((1, 3, 1, 1)),
+                                       (1, 2), (0, 0, 0, 0))
+    assert scatter[0, 0, :, 0].tolist() == [1, 1, 2, 1, 1]  # taps overlap in column 2
+
+
+def test_bundled_model_files_build():
+    counts = {}
+    for name in ("efficientnet_b0", "squeezenet1_1", "unet_small"):
+        counts[name] = load_model_file(MODELS_DIR / f"{name}.yaml")
+    assert counts["squeezenet1_1"].layer(counts["squeezenet1_1"].outputs[-1]).output_shape[-1] \
+        == 1000
+
+
+def test_mobilenet_v3_runs_in_both_modes():
+    from accelsim.ir.zoo import build_model
+    net = build_model("mobilenet_v3_small", 0.25, 32, 10)
+    x = np.random.default_rng(0).standard_normal((1, 32, 32, 3)).astype(np.float32)
+    floats = run(net, x).outputs["softmax"]
+    ints = run(net, x, mode="int").outputs["softmax"]
+    assert floats.shape == ints.shape == (1, 10)
+    assert math.isclose(float(floats.sum()), 1.0, rel_tol=1e-5)
+    result = __import__("accelsim").sim.simulate(net, load_run("mobilenet_cifar.yaml").hardware)
+    assert result.total.compute_time_s > net.total_macs / 5e11  # vector work shows up
