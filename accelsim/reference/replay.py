@@ -237,8 +237,8 @@ class _Machine:
         pads: list[int] = []
         for axis, out, got in ((0, tile.rows, in_rows), (1, tile.cols, in_cols)):
             if out is None or got is None:
-                out = (0, hwc(layer.output_shape)[axis])
-                got = (0, hwc(layer.input_shape)[axis])
+                pads += [layer.padding[2 * axis], layer.padding[2 * axis + 1]]
+                continue
             pads += traits(layer.op).tile_padding(layer, out, got, axis)
         return (pads[0], pads[1], pads[2], pads[3])
 

@@ -44,9 +44,13 @@ def _is_depthwise(layer: Layer) -> bool:
 def _transposed_span(layer: Layer, out: Span, axis: int, index: int = 0) -> Span:
     """Input rows whose scattered kernel reaches output rows `out`: ceil-derived first row."""
     k, stride, crop = layer.kernel[axis], layer.stride[axis], layer.padding[2 * axis]
-    first = -((-(out[0] + crop - k + 1)) // stride)  # ceil((o0 + crop - k + 1) / s)
-    last = (out[1] - 1 + crop) // stride + 1
-    return (max(first, 0), min(last, hwc(layer.input_shape)[axis]))
+    size = hwc(layer.input_shape)[axis]
+    first = max(-((-(out[0] + crop - k + 1)) // stride), 0)  # ceil((o0 + crop - k + 1) / s)
+    last = min((out[1] - 1 + crop) // stride + 1, size)
+    if first >= last:  # rows between scattered kernels (k < stride): one row, cropped away
+        first = min(first, size - 1)
+        last = first + 1
+    return (first, last)
 
 
 def _transposed_crop(layer: Layer, out: Span, got: Span, axis: int) -> tuple[int, int]:
