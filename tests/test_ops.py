@@ -200,3 +200,72 @@ def test_mobilenet_v3_runs_in_both_modes():
     assert math.isclose(float(floats.sum()), 1.0, rel_tol=1e-5)
     result = __import__("accelsim").sim.simulate(net, load_run("mobilenet_cifar.yaml").hardware)
     assert result.total.compute_time_s > net.total_macs / 5e11  # vector work shows up
+
+
+def every_op_network():
+    """One network using every op and every activation kind."""
+    b = NetworkBuilder("every_op")
+    x = b.input("x", (12, 12, 4))
+    c = b.conv2d("c", x, 8, 3, batch_norm=True, activation="hard_swish")
+    d = b.depthwise_conv2d("dw", c, 3, 2, (1, 1, 1, 1), activation="leaky_relu")
+    u = b.conv_transpose("up", d, 8, 3, 2, (1, 1, 1, 1), (1, 1), use_bias=True,
+                         activation="silu")
+    s = b.global_avg_pool("gap", u)
+    s = b.conv2d("se", s, 8, 1, use_bias=True, activation="hard_sigmoid")
+    m = b.mul("scale", [u, s])
+    g = b.global_max_pool("gmp", m)
+    r = b.sub("centre", [m, g], activation="sigmoid")
+    cat = b.concat("cat", [r, c])
+    sh = b.channel_shuffle("shuffle", cat, 4)
+    sl = b.channel_slice("half", sh, 4, 12)
+    bn = b.batch_norm("bn", sl)
+    pr = b.prelu("prelu", bn)
+    a = b.add("sum", [pr, b.activation("act", pr, "relu6")])
+    rs = b.resize("near", b.pool("mp", a, "max_pool", 3, 2, ceil_mode=True), 2, "nearest")
+    rs = b.resize("bil", b.pool("ap", rs, "avg_pool", 2, 2, "same"), 3, "bilinear")
+    f = b.flatten("flat", b.pool("p", rs, "avg_pool", 18))
+    b.softmax("softmax", b.dense("fc", f, 5, activation="relu"))
+    return b.build()
+
+
+def test_every_op_matches_onnxruntime_through_the_exporter():
+    ort = pytest.importorskip("onnxruntime")
+    from accelsim.ir.onnx_export import network_to_onnx
+    from accelsim.ir.onnx_import import load_onnx
+    from accelsim.reference.weights import random_params
+
+    net = every_op_network()
+    assert {layer.op for layer in net.layers()} == set(OP_NAMES)
+    params = random_params(net, 4)
+    model = network_to_onnx(net, params)
+    x = np.random.default_rng(5).standard_normal((2, 12, 12, 4)).astype(np.float32)
+    session = ort.InferenceSession(model.SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    want = session.run(None, {"x": x.transpose(0, 3, 1, 2)})[0]
+    got = run(net, x, params).outputs["softmax"]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    # and the importer reads the exported file back to the same layers and MACs
+    back = load_onnx(model)
+    assert back.total_macs == net.total_macs
+    np.testing.assert_allclose(run(back, x).outputs[back.outputs[-1]], want, rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_exporters_write_transposed_convs_as_their_scatter_gemm():
+    import yaml
+
+    from accelsim.export import export_network
+    from accelsim.export.scalesim import topology_rows
+
+    net = small_unet("transposed")
+    rows = {row[0]: row for row in topology_rows(net)}
+    # up: an 8x8x8 input, 2 x 2 taps x 4 filters = 16 filters of a 1x1 conv
+    assert rows["up"][1:] == (8, 8, 1, 1, 8, 16, 1)
+    assert 8 * 8 * 8 * 16 == net.layer("up").macs
+    problems = {name: yaml.safe_load(text)["problem"]["instance"]
+                for name, text in export_network(net, "timeloop").items()}
+    up = next(v for k, v in problems.items() if k.endswith("_up.yaml"))
+    assert (up["C"], up["M"], up["R"], up["S"], up["P"], up["Q"]) == (8, 16, 1, 1, 8, 8)
+    (workload,) = export_network(net, "zigzag").values()
+    entry = next(e for e in yaml.safe_load(workload) if e["name"] == "up")
+    assert entry["loop_sizes"] == [1, 16, 8, 8, 8, 1, 1]

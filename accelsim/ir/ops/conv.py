@@ -16,7 +16,7 @@ from accelsim.ir.ops.traits import OpTraits, Span, hwc, window_padding, window_s
 if TYPE_CHECKING:
     from accelsim.ir.layers import Layer
 
-__all__ = ["CONV_OPS"]
+__all__ = ["CONV_OPS", "scatter_conv"]
 
 
 def _conv_weights(layer: Layer) -> int:
@@ -79,6 +79,18 @@ def _conv_shapes(layer: Layer) -> dict[str, tuple[int, ...]]:
 def _transposed_shapes(layer: Layer) -> dict[str, tuple[int, ...]]:
     kh, kw = layer.kernel
     return {"weight": (kh, kw, layer.in_channels, layer.out_channels // layer.groups)}
+
+
+def scatter_conv(layer: Layer) -> Layer:
+    """A transposed conv as the 1x1 conv of its scatter GEMM: every input pixel times
+    kh * kw * Cout / groups filters (same MACs and weights), for tools without one."""
+    from dataclasses import replace
+
+    kh, kw = layer.kernel
+    h, w, _ = layer.input_shape
+    return replace(layer, op="conv2d", kernel=(1, 1), stride=(1, 1), padding=(0, 0, 0, 0),
+                   output_shape=(h, w, kh * kw * layer.out_channels), activation="none",
+                   act_params=(), batch_norm=False, use_bias=False)
 
 
 def _conv(name: str, description: str, **extra: Any) -> OpTraits:
