@@ -269,3 +269,57 @@ def test_exporters_write_transposed_convs_as_their_scatter_gemm():
     (workload,) = export_network(net, "zigzag").values()
     entry = next(e for e in yaml.safe_load(workload) if e["name"] == "up")
     assert entry["loop_sizes"] == [1, 16, 8, 8, 8, 1, 1]
+
+
+def test_summary_check_lists_every_unsupported_node(tmp_path, capsys):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    from accelsim.cli.app import main
+
+    nodes = [helper.make_node("LRN", ["x"], ["a"], name="n0", size=3),
+             helper.make_node("Relu", ["a"], ["b"], name="n1"),
+             helper.make_node("Erf", ["b"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, ["N", 3, 4, 4])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, None)])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    assert main(["summary", "--check", str(path)]) == 2
+    captured = capsys.readouterr()
+    lines = [line.split() for line in captured.out.splitlines()]
+    assert ["LRN", "n0", "a"] in lines and ["Erf", "(unnamed)", "y"] in lines
+    assert captured.err.strip().endswith("2 unsupported ONNX nodes (listed above)")
+    assert main(["summary", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'n0' (LRN): unsupported operator 'LRN' (output 'a') (and 1 more" in err
+
+
+def test_constant_folding_errors_name_the_node():
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    from accelsim.errors import ImportErrorOnnx
+    from accelsim.ir.onnx_import import load_onnx
+
+    # Reshape of a (2, 3) constant to [0, 0, 3]: 0 copies the input's dimension, so the
+    # target is (2, 3, 3), which 6 elements cannot fill
+    inits = [numpy_helper.from_array(np.zeros((2, 3), np.float32), "c"),
+             numpy_helper.from_array(np.array([0, 0, 3], np.int64), "shape")]
+    nodes = [helper.make_node("Reshape", ["c", "shape"], ["r"], name="bad_reshape"),
+             helper.make_node("Add", ["x", "r"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, ["N", 3, 2, 3])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    with pytest.raises(ImportErrorOnnx, match=r"'bad_reshape' \(Reshape\): cannot evaluate "
+                                              r"this constant node on inputs c \[2, 3\]"):
+        load_onnx(model)
+
+
+def test_vector_rate_reads_unit_strings():
+    from accelsim.units import parse_quantity
+
+    assert parse_quantity("16 Gelem/s", "vector_rate") == 16e9
+    config = ComputeConfig(mac_rate="1 TMAC/s", vector_rate="250 Melem/s")
+    assert config.effective_vector_rate == 2.5e8
