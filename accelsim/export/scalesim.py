@@ -7,8 +7,8 @@ SCALE-Sim v3's own depthwise mode: a row whose name contains "DP" is split by SC
 into `Channels` layers of one channel each, with the row's `Num Filter` filters each
 (so `Num Filter` is the depth multiplier, 1 for MobileNet). Any other grouped conv becomes
 one row per group. Dense layers are 1x1 convs on a 1x1 ifmap; a transposed conv is the
-1x1 conv of its scatter GEMM (input map, kh * kw * Cout filters: the same MACs). Weightless ops are left out
-(0 PE cycles). Run it with
+1x1 conv of its scatter GEMM (input map, kh * kw * Cout filters: the same MACs).
+Weightless ops are left out (0 PE cycles). Run it with
 `python -m scalesim.scale -c scale.cfg -t NET.csv -l NET.csv -p OUTDIR`
 (the layout file is read but unused while custom layouts are off).
 """

@@ -17,12 +17,13 @@ model is exported in eval mode with a dynamic batch by the TorchScript exporter
 To keep the files small, the data of every Conv/ConvTranspose/Gemm/MatMul weight and of
 every BatchNormalization vector the exporter kept (DenseNet's pre-activation batch-norms)
 is removed (name, type and dims kept, ``doc_string = "stripped"``); the tests refill them
-with seeded values (He-normal weights, trained-looking batch-norms). Biases (where batch-norms were folded) keep the exported
-values; the per-node metadata of dynamo exports (source paths, module names) and the
-intermediate shape annotations (value_info) are dropped. ``counts.json`` records, per model, the multiply-accumulates of one sample counted
-by forward hooks on the torch modules (Conv2d: output elements x Cin/groups x kh x kw;
-ConvTranspose2d: input elements x Cout/groups x kh x kw; Linear: in x out features),
-independently of accelsim, and the input shape.
+with seeded values (He-normal weights, trained-looking batch-norms). Biases (where
+batch-norms were folded) keep the exported values; the per-node metadata of dynamo
+exports (source paths, module names) and the intermediate shape annotations
+(value_info) are dropped. ``counts.json`` records, per model, the multiply-accumulates
+of one sample counted by forward hooks on the torch modules (Conv2d: output elements x
+Cin/groups x kh x kw; ConvTranspose2d: input elements x Cout/groups x kh x kw; Linear:
+in x out features), independently of accelsim, and the input shape.
 """
 
 from __future__ import annotations
