@@ -104,3 +104,23 @@ def test_cli_run_and_verify_against_onnxruntime(filename, tmp_path, capsys):
     assert summary["macs"] == COUNTS[stem(filename)]["macs"] and summary["total_time_s"] > 0
     assert main(["verify", str(path), "--against", "onnxruntime"]) == 0
     assert capsys.readouterr().out.strip().endswith("PASS")
+
+
+@pytest.mark.parametrize("exporter", ["torchscript_op17", "dynamo_op18"])
+@pytest.mark.parametrize("name", ["mobilenet_v3_small", "mobilenet_v3_large"])
+def test_zoo_mobilenet_v3_is_the_exported_network(name, exporter):
+    # the zoo at width 0.25, 64x64, 10 classes and PyTorch's export agree layer for layer:
+    # every conv and dense layer's op, shapes, kernel, stride, groups and fused activation
+    # (hard-swish, relu, the squeeze-excite's hard-sigmoid), and the squeeze-excite Muls
+    from accelsim.ir.zoo import build_model
+
+    zoo = build_model(name, 0.25, 64, 10)
+    imported = load_onnx(DATA / f"{name}_w025_{exporter}.onnx")
+
+    def signature(net):
+        return [(layer.op, layer.input_shapes, layer.output_shape, layer.kernel, layer.stride,
+                 layer.groups, layer.activation) for layer in net.layers()
+                if layer.is_weighted or layer.op == "mul"]
+
+    assert signature(imported) == signature(zoo)
+    assert zoo.total_macs == COUNTS[f"{name}_w025"]["macs"]

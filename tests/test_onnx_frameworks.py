@@ -247,13 +247,17 @@ def test_verify_feeds_nhwc_models_in_their_layout(tmp_path, capsys):
     assert "executor vs onnxruntime" in capsys.readouterr().out
 
 
-def test_weight_stripped_model_summarises_and_runs_but_verify_needs_weights(capsys):
+def test_weight_stripped_model_summarises_and_runs_but_verify_needs_weights(capsys, tmp_path):
     # The stripped fixtures keep shapes but no weights: summary and run work from the
     # shapes; executing (verify) says in one line that it needs the weights, exit code 2.
     path = DATA / "mobilenet_v2_a035_r64_torchscript_op13.onnx"
     net = load_onnx(path)
     assert net.total_macs == V2.total_macs and net.missing_weights and not net.params
     assert main(["summary", str(path)]) == 0
+    runfile = tmp_path / "run.yaml"
+    runfile.write_text(f"name: stripped\nmodel: {{path: {path.resolve()}}}\n"
+                       "hardware: edge_1mb.yaml\n")
+    assert main(["run", str(runfile), "--out", str(tmp_path / "out"), "--no-plots"]) == 0
     capsys.readouterr()
     assert main(["verify", str(path), "--mode", "float32"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

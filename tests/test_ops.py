@@ -29,11 +29,15 @@ MODELS_DIR = __import__("pathlib").Path(__file__).parent.parent / "models"
 
 
 def test_every_op_has_traits_and_kernels():
+    pytest.importorskip("onnx")
+    from accelsim.ir.onnx.importer import HANDLED_OPS
+
     assert set(OP_NAMES) == set(OPS)
     for op, traits in OPS.items():
         assert op in FLOAT_KERNELS, op
         assert op == "input" or op in INT_KERNELS, op
         assert traits.description
+        assert set(traits.onnx_ops) <= HANDLED_OPS, op
 
 
 def test_conv_transpose_counts_and_shape_by_hand():

@@ -181,7 +181,7 @@ def _mobilenet_v3(name: str, table: tuple[V3Row, ...], last: int, alpha: float,
             s = b.conv2d(f"block{i}_se_fc1", s, squeeze, 1, use_bias=True, activation="relu")
             s = b.conv2d(f"block{i}_se_fc2", s, exp, 1, use_bias=True,
                          activation="hard_sigmoid")
-            y = b.mul(f"block{i}_se_scale", [y, s])
+            y = b.mul(f"block{i}_se_scale", [s, y])  # torchvision: scale * input
         y = b.conv2d(f"block{i}_project", y, cout, 1, batch_norm=True)
         if stride == 1 and cin == cout:
             y = b.add(f"block{i}_add", [x, y])
