@@ -11,7 +11,6 @@ their weights stripped; `materialise` refills them with seeded values.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ import pytest
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
-from onnx import numpy_helper  # noqa: E402
+from onnx_models import materialise  # noqa: E402
 
 from accelsim.cli.app import main  # noqa: E402
 from accelsim.config.loader import load_hardware  # noqa: E402
@@ -31,34 +30,6 @@ from accelsim.sim import simulate  # noqa: E402
 DATA = Path(__file__).parent / "data" / "cnn_onnx"
 COUNTS = json.loads((DATA / "counts.json").read_text())
 FILES = sorted(p.name for p in DATA.glob("*.onnx"))
-WEIGHTED = ("Conv", "ConvTranspose", "Gemm", "MatMul")
-
-
-def materialise(path: Path, seed: int = 0) -> onnx.ModelProto:
-    """The fixture with its stripped tensors refilled (seeded): He-normal weights and
-    trained-looking batch-norms (scale and variance in [0.5, 1.5], shift and mean ~ 0)."""
-    model = onnx.load(str(path))
-    reader = {node.input[1]: node for node in model.graph.node if node.op_type in WEIGHTED}
-    bn_role = {t: i for node in model.graph.node if node.op_type == "BatchNormalization"
-               for i, t in enumerate(node.input[1:5])}
-    rng = np.random.default_rng(seed)
-    for init in model.graph.initializer:
-        if init.doc_string != "stripped":
-            continue
-        dims = tuple(init.dims)
-        if init.name in bn_role:  # scale, shift, mean, variance
-            values = (rng.uniform(0.5, 1.5, dims) if bn_role[init.name] in (0, 3)
-                      else rng.normal(0.0, 0.1, dims))
-            init.CopyFrom(numpy_helper.from_array(values.astype(np.float32), init.name))
-            continue
-        node = reader[init.name]
-        transposed = node.op_type == "Gemm" and any(
-            a.name == "transB" and a.i for a in node.attribute)
-        fan_in = {"Conv": math.prod(dims[1:]), "ConvTranspose": dims[0],
-                  "Gemm": dims[1] if transposed else dims[0], "MatMul": dims[0]}[node.op_type]
-        values = rng.normal(0.0, math.sqrt(2.0 / fan_in), dims)
-        init.CopyFrom(numpy_helper.from_array(values.astype(np.float32), init.name))
-    return model
 
 
 def stem(filename: str) -> str:

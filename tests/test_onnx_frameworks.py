@@ -21,6 +21,7 @@ ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx_models import materialise  # noqa: E402
 
 from accelsim.cli.app import main  # noqa: E402
 from accelsim.config import load_run  # noqa: E402
@@ -46,25 +47,6 @@ FIXTURES: dict[str, tuple[Network, str, bool, bool]] = {
     # tf2onnx drops the all-zero bias of Keras' conv_preds classifier
     "keras_mobilenet_a025_r128_tf2onnx_op13.onnx": (KERAS_V1, "relu6", True, False),
 }
-
-
-def materialise(path: Path, seed: int = 0) -> onnx.ModelProto:
-    """The fixture with its stripped weights refilled (He-normal, seeded); see make_fixtures."""
-    model = onnx.load(str(path))
-    reader = {node.input[1]: node for node in model.graph.node
-              if node.op_type in ("Conv", "Gemm", "MatMul")}
-    rng = np.random.default_rng(seed)
-    for init in model.graph.initializer:
-        if init.doc_string != "stripped":
-            continue
-        dims, node = tuple(init.dims), reader[init.name]
-        transposed = node.op_type == "Gemm" and any(
-            a.name == "transB" and a.i for a in node.attribute)
-        fans = {"Conv": math.prod(dims[1:]), "Gemm": dims[1] if transposed else dims[0],
-                "MatMul": dims[0]}
-        values = rng.normal(0.0, math.sqrt(2.0 / fans[node.op_type]), dims)
-        init.CopyFrom(numpy_helper.from_array(values.astype(np.float32), init.name))
-    return model
 
 
 def onnxruntime_output(model: onnx.ModelProto, x_nhwc: np.ndarray, nhwc: bool) -> np.ndarray:
