@@ -24,6 +24,10 @@ exports (source paths, module names) and the intermediate shape annotations
 of one sample counted by forward hooks on the torch modules (Conv2d: output elements x
 Cin/groups x kh x kw; ConvTranspose2d: input elements x Cout/groups x kh x kw; Linear:
 in x out features), independently of accelsim, and the input shape.
+
+``make_fixtures.py --full-size OUT_DIR`` (in the project's environment with torch added)
+exports the networks at their published widths into OUT_DIR instead and runs
+``accelsim summary``, ``run`` and ``verify --against onnxruntime`` on each.
 """
 
 from __future__ import annotations
@@ -480,6 +484,49 @@ def shrink(path: Path) -> None:
     onnx.save(model, str(path))
 
 
+def full_size() -> dict[str, tuple[nn.Module, int]]:
+    """The published widths: name -> (model, input resolution); U-Nets at 128x128."""
+    return {
+        "mobilenet_v3_small": (MobileNetV3(V3_SMALL, 1024, 1.0, 1000), 224),
+        "mobilenet_v3_large": (MobileNetV3(V3_LARGE, 1280, 1.0, 1000), 224),
+        "efficientnet_b0": (EfficientNetB0(1.0, 1000), 224),
+        "squeezenet1_1": (SqueezeNet11(1, 1000), 224),
+        "shufflenet_v2_x1_0": (ShuffleNetV2([24, 116, 232, 464, 1024], 1000), 224),
+        "densenet121": (DenseNet121(32, 64, 1000), 224),
+        "googlenet": (GoogLeNet(1, 1000), 224),
+        "unet_transposed_b64": (UNet(64, "transposed"), 128),
+        "unet_bilinear_b64": (UNet(64, "bilinear"), 128),
+    }
+
+
+def check_full_size(out: Path) -> None:
+    """Export every full-size network (TorchScript, opset 17) into `out` and run
+    `accelsim summary`, `accelsim run` (edge_1mb.yaml: 1 MB SRAM, 1 GB/s) and
+    `accelsim verify --against onnxruntime` on it; print one markdown row per network."""
+    import subprocess
+
+    out.mkdir(parents=True, exist_ok=True)
+    cli = [sys.executable, "-m", "accelsim"]
+    print("| network | torch params | hook MACs | accelsim MACs | run: time | verify |")
+    for i, (name, (model, res)) in enumerate(full_size().items()):
+        model = trained_looking(model, seed=i + 1)
+        x = torch.randn(2, 3, res, res)
+        path, runfile = out / f"{name}.onnx", out / f"{name}.yaml"
+        export(model, x, path, False, 17)
+        runfile.write_text(f"name: {name}\nmodel: {{path: {path}}}\nhardware: edge_1mb.yaml\n")
+        summary = json.loads(subprocess.run([*cli, "summary", str(path), "--json"],
+                                            capture_output=True, text=True, check=True).stdout)
+        run = json.loads(subprocess.run([*cli, "run", str(runfile), "--json", "--no-plots",
+                                         "--out", str(out / name)], capture_output=True,
+                                        text=True, check=True).stdout)
+        verify = subprocess.run([*cli, "verify", str(path), "--against", "onnxruntime"],
+                                capture_output=True, text=True)
+        params = sum(p.numel() for p in model.parameters())
+        print(f"| {name} | {params:,} | {hook_macs(model, x):,} | {summary['total_macs']:,} | "
+              f"{run['total_time_s'] * 1e3:.2f} ms | "
+              f"{'PASS' if verify.returncode == 0 else 'FAIL'} |", flush=True)
+
+
 def main(names: list[str]) -> None:
     counts_path = HERE / "counts.json"
     counts = json.loads(counts_path.read_text()) if counts_path.exists() else {}
@@ -507,5 +554,7 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--shrink"]:  # re-strip existing files without exporting again
         for existing in sorted(HERE.glob("*.onnx")):
             shrink(existing)
+    elif sys.argv[1:2] == ["--full-size"]:  # python make_fixtures.py --full-size OUT_DIR
+        check_full_size(Path(sys.argv[2]))
     else:
         main(sys.argv[1:])
