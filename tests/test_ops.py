@@ -327,3 +327,45 @@ def test_vector_rate_reads_unit_strings():
     assert parse_quantity("16 Gelem/s", "vector_rate") == 16e9
     config = ComputeConfig(mac_rate="1 TMAC/s", vector_rate="250 Melem/s")
     assert config.effective_vector_rate == 2.5e8
+
+
+@settings(max_examples=12, deadline=None)
+@given(net_kind=st.sampled_from(["every_op", "unet_transposed", "unet_bilinear", "v3_small"]),
+       capacity=st.integers(1_000, 20_000), bits=st.sampled_from([8, 16]),
+       batch=st.integers(1, 2), policy=st.sampled_from(["liveness", "accumulate"]),
+       double=st.booleans())
+def test_schedules_of_every_op_fit_and_replay_exactly(net_kind, capacity, bits, batch, policy,
+                                                      double):
+    """Any SRAM, width, batch and policy: the schedule never exceeds the SRAM and its
+    integer replay equals direct execution bit for bit (or the SRAM is refused clearly)."""
+    from accelsim.errors import ScheduleError
+    from accelsim.ir.zoo import build_model
+
+    net = {"every_op": every_op_network, "unet_transposed": lambda: small_unet("transposed"),
+           "unet_bilinear": lambda: small_unet("bilinear"),
+           "v3_small": lambda: build_model("mobilenet_v3_small", 0.25, 32, 10)}[net_kind]()
+    try:
+        schedule = build_schedule(net, Sizes(bits, bits, 32, batch), capacity, policy,
+                                  double_buffer=double)
+    except ScheduleError as exc:
+        assert "cannot run in" in str(exc) or "tiles" in str(exc)
+        return
+    shape = net.layer(net.inputs[0]).output_shape
+    x = np.random.default_rng(3).standard_normal((batch, *shape)).astype(np.float32)
+    result = replay(net, schedule, x, mode="int")
+    assert result.passed and result.max_abs_err == 0 and result.peak_sram_bytes <= capacity
+
+
+def test_a_broadcast_first_input_is_sized_by_its_widest_input():
+    # scale * x, as torchvision writes squeeze-excite: the (1, 1, C) input comes first, and
+    # the tile search must size the tile by the (H, W, C) one
+    b = NetworkBuilder("se_first")
+    x = b.input("x", (8, 8, 8))
+    y = b.conv2d("c", x, 8, 1, activation="relu")
+    s = b.conv2d("fc", b.global_avg_pool("pool", y), 8, 1, activation="hard_sigmoid")
+    b.mul("scale", [s, y])
+    net = b.build()
+    schedule = build_schedule(net, Sizes(8, 8, 32, 2), 600, "liveness", double_buffer=True)
+    x = np.random.default_rng(4).standard_normal((2, 8, 8, 8)).astype(np.float32)
+    result = replay(net, schedule, x, mode="int")
+    assert result.passed and result.max_abs_err == 0 and result.peak_sram_bytes <= 600

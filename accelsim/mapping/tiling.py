@@ -28,7 +28,7 @@ import numpy as np
 from accelsim.errors import ScheduleError
 from accelsim.ir.layers import Layer, Shape
 from accelsim.ir.ops import traits
-from accelsim.ir.ops.traits import elementwise_span, hwc, window_span
+from accelsim.ir.ops.traits import hwc, window_span
 
 __all__ = ["Sizes", "TilePlan", "channel_wise", "hwc", "input_region_rows", "search_tiles",
            "spatial_tiles", "channel_tiles", "splits_input_channels", "bands", "input_channels",
@@ -309,10 +309,11 @@ def _axis_bands(layer: Layer, step: int, axis: int) -> tuple[np.ndarray, np.ndar
     if step == 0 or not _row_tileable(layer):
         starts = np.arange(0, out_size, step or out_size)
         ends = np.minimum(starts + (step or out_size), out_size)
-        return np.full(len(starts), hwc(layer.input_shape)[axis]), ends - starts
+        widest = max((hwc(s)[axis] for s in layer.input_shapes), default=out_size)
+        return np.full(len(starts), widest), ends - starts
     starts = np.arange(0, out_size, step)
     ends = np.minimum(starts + step, out_size)
-    if traits(layer.op).input_span not in (window_span, elementwise_span):  # upsampling
+    if traits(layer.op).input_span is not window_span:  # upsampling, broadcasting inputs
         spans = [_input_span(layer, (int(a), int(b)), axis) for a, b in zip(starts, ends,
                                                                             strict=True)]
         return np.array([b - a for a, b in spans]), ends - starts
