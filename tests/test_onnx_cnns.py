@@ -39,7 +39,7 @@ def stem(filename: str) -> str:
 def test_every_network_has_both_exports():
     assert sorted({stem(f) for f in FILES}) == sorted(COUNTS)
     assert len(COUNTS) == 10
-    assert sum((DATA / f).stat().st_size for f in FILES) < 2_000_000
+    assert sum((DATA / f).stat().st_size for f in FILES) < 1_500_000
 
 
 @pytest.mark.parametrize("filename", FILES)
@@ -77,12 +77,13 @@ def test_cli_run_and_verify_against_onnxruntime(filename, tmp_path, capsys):
     assert capsys.readouterr().out.strip().endswith("PASS")
 
 
-@pytest.mark.parametrize("exporter", ["torchscript_op17", "dynamo_op18"])
+@pytest.mark.parametrize("exporter", ["torchscript_op13", "torchscript_op17", "dynamo_op18"])
 @pytest.mark.parametrize("name", ["mobilenet_v3_small", "mobilenet_v3_large"])
 def test_zoo_mobilenet_v3_is_the_exported_network(name, exporter):
     # the zoo at width 0.25, 64x64, 10 classes and PyTorch's export agree layer for layer:
     # every conv and dense layer's op, shapes, kernel, stride, groups and fused activation
-    # (hard-swish, relu, the squeeze-excite's hard-sigmoid), and the squeeze-excite Muls
+    # (hard-swish, relu, the squeeze-excite's hard-sigmoid), and the squeeze-excite Muls;
+    # at opset 13 PyTorch writes hard-swish as x * HardSigmoid(x), which fuses the same
     from accelsim.ir.zoo import build_model
 
     zoo = build_model(name, 0.25, 64, 10)

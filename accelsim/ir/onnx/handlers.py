@@ -81,14 +81,14 @@ class Handlers(Patterns, Views):
         self._emit(name, tail["out"], params)
 
     def _activation(self, node: Any, name: str) -> None:
-        """A standalone activation: a clamp chain, a sigmoid-like op, or SiLU's pair."""
+        """A standalone activation: a clamp chain, a sigmoid-like op, or x * gate(x)."""
         if node.op_type in SPECIAL_ACTIVATIONS:
             x = self._layer(node.input[0], node)
-            silu = self._silu(node.input[0]) if node.op_type == "Sigmoid" else None
-            if silu is not None and silu[0] == self.index:
-                self.done.update(silu)
-                layer = self.builder.activation(name, x, "silu")
-                self._emit(layer, self.graph.node[silu[1]].output[0])
+            gated = self._self_gated(node.input[0])
+            if gated is not None and gated[1][0] == self.index:
+                self.done.update(gated[1])
+                layer = self.builder.activation(name, x, gated[0])
+                self._emit(layer, self.graph.node[gated[1][1]].output[0])
                 return
             kind, params = SPECIAL_ACTIVATIONS[node.op_type], self._activation_params(node)
             self._emit(self.builder.activation(name, x, kind, params), node.output[0])

@@ -128,8 +128,8 @@ class Patterns(ImportState):
 
     def _special_activation(self, tensor: str) -> tuple[str, tuple[float, ...], list[int]
                                                         ] | None:
-        """A sigmoid-like activation reading `tensor` alone, or SiLU's Sigmoid + Mul pair:
-        (kind, parameters, node indices), else None."""
+        """A sigmoid-like activation reading `tensor` alone, or x * gate(x) (SiLU,
+        hard-swish): (kind, parameters, node indices), else None."""
         readers = self.consumers.get(tensor, [])
         if tensor in self.graph_outputs:
             return None
@@ -138,22 +138,29 @@ class Patterns(ImportState):
             kind = SPECIAL_ACTIVATIONS.get(node.op_type)
             if kind is not None:
                 return kind, self._activation_params(node), readers
-        silu = self._silu(tensor)
-        return ("silu", (), silu) if silu else None
+        gated = self._self_gated(tensor)
+        return (gated[0], (), gated[1]) if gated else None
 
-    def _silu(self, tensor: str) -> list[int] | None:
-        """[Sigmoid, Mul] node indices when `tensor` is read exactly by Sigmoid(tensor) and
-        Mul(tensor, that sigmoid), i.e. x * sigmoid(x); else None."""
+    def _self_gated(self, tensor: str) -> tuple[str, list[int]] | None:
+        """x * gate(x): `tensor` read exactly by a gate node and a Mul of it with the gate's
+        output. Sigmoid makes SiLU; HardSigmoid(1/6, 0.5) hard-swish (how PyTorch writes
+        Hardswish before opset 14). Returns (kind, [gate, Mul] node indices), else None."""
         readers = self.consumers.get(tensor, [])
         ops = {self.graph.node[i].op_type: i for i in readers}
-        if len(readers) != 2 or set(ops) != {"Sigmoid", "Mul"}:
+        if len(readers) != 2 or "Mul" not in ops:
             return None
-        sigmoid, mul = ops["Sigmoid"], ops["Mul"]
-        s_out = self.graph.node[sigmoid].output[0]
-        if (set(self.graph.node[mul].input) != {tensor, s_out} or s_out in self.graph_outputs
-                or self.consumers.get(s_out) != [mul]):
+        gate_op = next((op for op in ("Sigmoid", "HardSigmoid") if op in ops), None)
+        if gate_op is None:
             return None
-        return [sigmoid, mul]
+        gate, mul = ops[gate_op], ops["Mul"]
+        if gate_op == "HardSigmoid" and not np.allclose(
+                self._activation_params(self.graph.node[gate]), (1 / 6, 0.5)):
+            return None
+        g_out = self.graph.node[gate].output[0]
+        if (set(self.graph.node[mul].input) != {tensor, g_out} or g_out in self.graph_outputs
+                or self.consumers.get(g_out) != [mul]):
+            return None
+        return ("silu" if gate_op == "Sigmoid" else "hard_swish"), [gate, mul]
 
     @staticmethod
     def _fold_affine(tail: dict[str, Any], weight: np.ndarray, bias: np.ndarray | None

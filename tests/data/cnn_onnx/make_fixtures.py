@@ -12,7 +12,8 @@ bilinear and nearest upsampling) in plain torch.nn, as torchvision (or the U-Net
 defines them, with every width divided as listed in WIDTHS; depth and every other
 hyper-parameter are the published ones except where a docstring says otherwise. Every
 model is exported in eval mode with a dynamic batch by the TorchScript exporter
-(``dynamo=False``, opset 17) and the dynamo exporter (``dynamo=True``, opset 18).
+(``dynamo=False``, opset 17) and the dynamo exporter (``dynamo=True``, opset 18); the
+MobileNetV3s also at opset 13, where PyTorch writes Hardswish as x * HardSigmoid(x).
 
 To keep the files small, the data of every Conv/ConvTranspose/Gemm/MatMul weight and of
 every BatchNormalization vector the exporter kept (DenseNet's pre-activation batch-norms)
@@ -537,7 +538,10 @@ def main(names: list[str]) -> None:
         model = trained_looking(model, seed=i + 1)
         x = torch.randn(2, 3, res, res)
         counts[name] = {"macs": hook_macs(model, x), "input": [3, res, res]}
-        for tag, dynamo, opset in (("torchscript_op17", False, 17), ("dynamo_op18", True, 18)):
+        exports = [("torchscript_op17", False, 17), ("dynamo_op18", True, 18)]
+        if name.startswith("mobilenet_v3"):  # before opset 14 Hardswish is x * HardSigmoid(x)
+            exports.append(("torchscript_op13", False, 13))
+        for tag, dynamo, opset in exports:
             path = HERE / f"{name}_{tag}.onnx"
             try:
                 export(model, x, path, dynamo, opset)
