@@ -17,6 +17,26 @@ __all__ = ["Handlers"]
 class Handlers(Patterns, Views):
     """Conv, Gemm/MatMul, activations, batch-norm, element-wise, pools, softmax."""
 
+    def _bias(self, node: Any) -> np.ndarray | None:
+        """A Conv or ConvTranspose node's bias (input 2), if it has one."""
+        if len(node.input) > 2 and node.input[2]:
+            return self._const(node.input[2], node, "the bias").astype(np.float32).reshape(-1)
+        return None
+
+    def _weighted_tail(self, node: Any, name: str, weight: np.ndarray, bias: np.ndarray | None,
+                       rank: int, affine: bool = True) -> tuple[dict[str, Any],
+                                                                dict[str, np.ndarray]]:
+        """The fused tail of a weighted node and its parameters with the tail folded in:
+        (tail, params) for a weight of layout (..., output channels)."""
+        tail = self._tail(node.output[0], int(weight.shape[-1]), rank, affine=affine)
+        weight, bias = self._fold_affine(tail, weight, bias)
+        params = {"weight": np.ascontiguousarray(weight, dtype=np.float32)}
+        if bias is not None:
+            params["bias"] = np.asarray(bias, np.float32).copy()
+        if tail["bn"] is not None:
+            params.update(self._bn_vectors(tail["bn"], name))
+        return tail, params
+
     def _conv(self, node: Any, name: str) -> None:
         source, pre = self.pads.get(self._resolve(node.input[0]), (node.input[0], (0, 0, 0, 0)))
         x = self._layer(source, node)
@@ -26,19 +46,10 @@ class Handlers(Patterns, Views):
         attrs = self._attrs(node)
         window = self._window(node, x, (int(weight.shape[2]), int(weight.shape[3])), pre)
         w = weight.transpose(2, 3, 1, 0).astype(np.float32)
-        bias = None
-        if len(node.input) > 2 and node.input[2]:
-            bias = self._const(node.input[2], node, "the bias").astype(np.float32).reshape(-1)
-        tail = self._tail(node.output[0], int(weight.shape[0]), 4)
-        w, bias = self._fold_affine(tail, w, bias)
-        params = {"weight": np.ascontiguousarray(w)}
-        if bias is not None:
-            params["bias"] = bias
-        if tail["bn"] is not None:
-            params.update(self._bn_vectors(tail["bn"], name))
+        tail, params = self._weighted_tail(node, name, w, self._bias(node), 4)
         self.builder.conv2d(
             name, x, int(weight.shape[0]), window["kernel"], window["stride"], window["padding"],
-            int(attrs.get("group", 1)), bias is not None, tail["bn"] is not None, tail["act"],
+            int(attrs.get("group", 1)), "bias" in params, tail["bn"] is not None, tail["act"],
             tail["act_params"],
         )
         self._emit(name, tail["out"], params)
@@ -69,14 +80,8 @@ class Handlers(Patterns, Views):
         if view == "chw":
             h, w, c = shape
             matrix = matrix.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(features, -1)
-        tail = self._tail(node.output[0], int(matrix.shape[1]), 2)
-        matrix, bias = self._fold_affine(tail, matrix, bias)
-        params = {"weight": np.ascontiguousarray(matrix, dtype=np.float32)}
-        if bias is not None:
-            params["bias"] = np.asarray(bias, np.float32).copy()
-        if tail["bn"] is not None:
-            params.update(self._bn_vectors(tail["bn"], name))
-        self.builder.dense(name, x, int(matrix.shape[1]), bias is not None,
+        tail, params = self._weighted_tail(node, name, matrix, bias, 2)
+        self.builder.dense(name, x, int(matrix.shape[1]), "bias" in params,
                            tail["bn"] is not None, tail["act"], tail["act_params"])
         self._emit(name, tail["out"], params)
 
@@ -271,21 +276,13 @@ class Handlers(Patterns, Views):
         pads = [int(v) for v in attrs.get("pads", [0, 0, 0, 0])]
         cout = int(weight.shape[1]) * groups
         w = weight.transpose(2, 3, 0, 1).astype(np.float32)  # (kh, kw, cin, cout / groups)
-        bias = None
-        if len(node.input) > 2 and node.input[2]:
-            bias = self._const(node.input[2], node, "the bias").astype(np.float32).reshape(-1)
-        tail = self._tail(node.output[0], cout, 4, affine=groups == 1)
-        w, bias = self._fold_affine(tail, w, bias)
-        params = {"weight": np.ascontiguousarray(w)}
-        if bias is not None:
-            params["bias"] = bias
-        if tail["bn"] is not None:
-            params.update(self._bn_vectors(tail["bn"], name))
+        # per-channel affine tails fold into the weight only when its last axis is Cout
+        tail, params = self._weighted_tail(node, name, w, self._bias(node), 4, groups == 1)
         self.builder.conv_transpose(
             name, x, cout, (int(weight.shape[2]), int(weight.shape[3])),
             tuple(int(v) for v in attrs.get("strides", [1, 1])),
             (pads[0], pads[2], pads[1], pads[3]), tuple(attrs.get("output_padding", [0, 0])),
-            groups, bias is not None, tail["bn"] is not None, tail["act"], tail["act_params"])
+            groups, "bias" in params, tail["bn"] is not None, tail["act"], tail["act_params"])
         self._emit(name, tail["out"], params)
 
     def _resize_scales(self, node: Any, shape: tuple[int, ...]) -> list[float]:
