@@ -369,3 +369,29 @@ def test_a_broadcast_first_input_is_sized_by_its_widest_input():
     x = np.random.default_rng(4).standard_normal((2, 8, 8, 8)).astype(np.float32)
     result = replay(net, schedule, x, mode="int")
     assert result.passed and result.max_abs_err == 0 and result.peak_sram_bytes <= 600
+
+
+# (a padded average pool must count its padding, count_include_pad=1: not supported)
+@pytest.mark.parametrize(("op", "pads"), [("AveragePool", [0, 0, 0, 0]),
+                                          ("MaxPool", [0, 0, 0, 0]), ("MaxPool", [1, 1, 1, 1])])
+def test_ceil_mode_pools_match_onnxruntime(op, pads):
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+
+    from accelsim.ir.onnx_import import load_onnx
+
+    node = helper.make_node(op, ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2],
+                            pads=pads, ceil_mode=1)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, ["N", 2, 8, 8])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    net = load_onnx(model)
+    x = np.random.default_rng(6).standard_normal((2, 8, 8, 2)).astype(np.float32)
+    session = ort.InferenceSession(model.SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    want = session.run(None, {"x": x.transpose(0, 3, 1, 2)})[0]
+    # ceil((8 + pads - 3) / 2) + 1: 4 without padding, 5 with (floor mode: 3 and 4)
+    assert want.shape[2:] == ((5, 5) if any(pads) else (4, 4))
+    got = run(net, x).outputs[net.outputs[0]].transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
