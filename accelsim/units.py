@@ -21,8 +21,9 @@ from accelsim.errors import UnitError
 
 __all__ = ["Kind", "parse_quantity", "format_bytes", "format_quantity", "KINDS"]
 
-Kind = Literal["size", "bandwidth", "mac_rate", "frequency", "time", "energy"]
-KINDS: tuple[str, ...] = ("size", "bandwidth", "mac_rate", "frequency", "time", "energy")
+Kind = Literal["size", "bandwidth", "mac_rate", "frequency", "time", "energy", "vector_rate"]
+KINDS: tuple[str, ...] = ("size", "bandwidth", "mac_rate", "frequency", "time", "energy",
+                          "vector_rate")
 
 _DECIMAL = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
 _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50}
@@ -40,9 +41,10 @@ _UNITS: dict[str, dict[str, float]] = {
     "frequency": {"Hz": 1.0, "hz": 1.0},
     "time": {"s": 1.0, "sec": 1.0},
     "energy": {"J": 1.0},
+    "vector_rate": {"elem/s": 1.0, "elements/s": 1.0, "element/s": 1.0},
 }
 _BASE = {"size": "bytes", "bandwidth": "bytes/s", "mac_rate": "MAC/s", "frequency": "Hz",
-         "time": "s", "energy": "J"}
+         "time": "s", "energy": "J", "vector_rate": "elem/s"}
 _NUMBER = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 
 
@@ -98,6 +100,7 @@ def _example(kind: str) -> str:
         "frequency": "'500 MHz', '1 GHz' or a number of Hz",
         "time": "'100 ns', '1 us' or a number of seconds",
         "energy": "'4.6 pJ', '1 nJ' or a number of joules",
+        "vector_rate": "'16 Gelem/s' or a number of elements/s",
     }[kind]
 
 

@@ -1,15 +1,24 @@
 """Hand-built ONNX MobileNets (onnx.helper only), written the way PyTorch exports them.
 
 They are independent of accelsim's exporter and zoo, so importing them checks the
-importer against a second description of the same architectures.
+importer against a second description of the same architectures. `materialise` refills
+the tensors the framework-fixture generators strip.
 """
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import numpy as np
+import onnx
 from onnx import ModelProto, TensorProto, helper, numpy_helper
 
-__all__ = ["CIFAR_TABLE", "cifar_mobilenet_onnx", "mobilenet_v2_blocks_onnx", "single_node_onnx"]
+__all__ = ["CIFAR_TABLE", "cifar_mobilenet_onnx", "materialise", "mobilenet_v2_blocks_onnx",
+           "single_node_onnx"]
+
+#: ONNX ops whose input 1 is a weight the fixture generators strip.
+WEIGHTED = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 
 # (depthwise stride, pointwise output channels) of the 13 separable blocks of the CIFAR
 # MobileNet (004 document, Table 1): 28x28x3 input, first conv 3x3/1 to 32 channels.
@@ -136,4 +145,31 @@ def single_node_onnx(op: str, **attrs) -> ModelProto:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 7
+    return model
+
+
+def materialise(path: Path, seed: int = 0) -> ModelProto:
+    """The fixture with its stripped tensors refilled (seeded): He-normal weights and
+    trained-looking batch-norms (scale and variance in [0.5, 1.5], shift and mean ~ 0)."""
+    model = onnx.load(str(path))
+    reader = {node.input[1]: node for node in model.graph.node if node.op_type in WEIGHTED}
+    bn_role = {t: i for node in model.graph.node if node.op_type == "BatchNormalization"
+               for i, t in enumerate(node.input[1:5])}
+    rng = np.random.default_rng(seed)
+    for init in model.graph.initializer:
+        if init.doc_string != "stripped":
+            continue
+        dims = tuple(init.dims)
+        if init.name in bn_role:  # scale, shift, mean, variance
+            values = (rng.uniform(0.5, 1.5, dims) if bn_role[init.name] in (0, 3)
+                      else rng.normal(0.0, 0.1, dims))
+            init.CopyFrom(numpy_helper.from_array(values.astype(np.float32), init.name))
+            continue
+        node = reader[init.name]
+        transposed = node.op_type == "Gemm" and any(
+            a.name == "transB" and a.i for a in node.attribute)
+        fan_in = {"Conv": math.prod(dims[1:]), "ConvTranspose": dims[0],
+                  "Gemm": dims[1] if transposed else dims[0], "MatMul": dims[0]}[node.op_type]
+        values = rng.normal(0.0, math.sqrt(2.0 / fan_in), dims)
+        init.CopyFrom(numpy_helper.from_array(values.astype(np.float32), init.name))
     return model

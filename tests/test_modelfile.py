@@ -64,7 +64,17 @@ def test_every_builder_op_is_available(tmp_path: Path) -> None:
           - batch_norm:
           - activation: {kind: relu6}
           - add: {inputs: [conv2d_1, activation_1]}
-          - max_pool: {kernel: 2}
+          - conv_transpose: {filters: 4, kernel: 2, stride: 2}
+          - max_pool: {kernel: 3, stride: 2, ceil_mode: true}
+          - global_max_pool: {name: gmp, input: add_1}
+          - mul: {inputs: [add_1, gmp], activation: hard_swish}
+          - sub: {inputs: [mul_1, add_1], activation: sigmoid}
+          - prelu:
+          - concat: {inputs: [prelu_1, add_1]}
+          - channel_shuffle: {groups: 2}
+          - channel_slice: {start: 0, stop: 4}
+          - resize: {scale: 2, mode: bilinear}
+          - max_pool: {kernel: 4, stride: 4}
           - avg_pool: {kernel: 2, stride: 1, padding: same}
           - global_avg_pool:
           - flatten:
@@ -75,7 +85,11 @@ def test_every_builder_op_is_available(tmp_path: Path) -> None:
     assert net.name == "net"  # default: the file's stem
     assert {layer.op for layer in net.layers()} == set(OP_NAMES)
     assert net.layer("conv2d_1").output_shape == (8, 8, 4)
-    assert net.layer("max_pool_1").output_shape == (4, 4, 4)
+    # ceil((16 - 3) / 2) + 1 = 8 rows where floor mode gives 7
+    assert net.layer("max_pool_1").output_shape == (8, 8, 4)
+    assert net.layer("conv_transpose_1").output_shape == (16, 16, 4)
+    assert net.layer("concat_1").output_shape == (8, 8, 8)
+    assert net.layer("resize_1").output_shape == (16, 16, 4)
     assert net.layer("dense_1").params == 4 * 3
 
 
@@ -153,7 +167,8 @@ def test_wrong_types(tmp_path: Path) -> None:
     assert "layers[0].conv2d.padding: must be same, valid," in error_of(path)
     path = write_layers(tmp_path, "  - dense: {units: 3, activation: gelu}\n")
     assert error_of(path) == (f"{path}:3: layers[0].dense.activation: must be one of none, "
-                              "relu, relu6, got 'gelu'")
+                              "relu, relu6, sigmoid, hard_sigmoid, hard_swish, silu, "
+                              "leaky_relu, got 'gelu'")
     path = write(tmp_path, "input: {shape: [8, 0, 4]}\nlayers: [softmax: ]\n")
     assert error_of(path).startswith(f"{path}:1: input.shape: must be a list of positive")
     path = write_layers(tmp_path, "  - repeat: 0\n    layers: [softmax: ]\n")

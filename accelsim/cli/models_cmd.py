@@ -62,6 +62,18 @@ def _shape_text(shape: Sequence[int]) -> str:
     return "x".join(str(d) for d in shape) if shape else "-"
 
 
+def _check_onnx(model: str) -> None:
+    """Print every unsupported node of an ONNX file; AccelsimError if there is any."""
+    from accelsim.ir.onnx_import import check_onnx
+
+    found = check_onnx(model)
+    if found:
+        rows = [[op, node, output] for op, node, output in found]
+        for text in _table(["op", "node", "output"], rows, set()):
+            click.echo(text)
+        raise AccelsimError(f"{model}: {len(found)} unsupported ONNX nodes (listed above)")
+
+
 @cli.command()
 @click.argument("model")
 @click.option("--alpha", type=Number(float), default=1.0, show_default=True,
@@ -71,14 +83,19 @@ def _shape_text(shape: Sequence[int]) -> str:
 @click.option("--classes", type=Number(int), default=None,
               help="Output classes of a built-in model (default: the model's own).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--check", is_flag=True,
+              help="For an .onnx MODEL: list every unsupported node (op, node, output) first.")
 def summary(
-    model: str, alpha: float, resolution: int | None, classes: int | None, as_json: bool
+    model: str, alpha: float, resolution: int | None, classes: int | None, as_json: bool,
+    check: bool,
 ) -> None:
     """Per-layer shapes, multiply-accumulates and parameters of MODEL.
 
     MODEL is a built-in model name (see `accelsim models`) or the path of a .yaml/.yml
     model file or an .onnx file.
     """
+    if check and model.lower().endswith(".onnx"):
+        _check_onnx(model)
     net = resolve_model(model, alpha, resolution, classes)
     rows = _layer_rows(net)
     input_shape = net.layer(net.inputs[0]).output_shape

@@ -51,6 +51,9 @@ Size = Annotated[int, BeforeValidator(lambda v: _whole_bytes(parse_quantity(v, "
                  _positive("size")]
 Bandwidth = Annotated[float, _parsed("bandwidth"), _positive("bandwidth")]
 MacRate = Annotated[float, _parsed("mac_rate"), _positive("mac_rate")]
+VectorRate = Annotated[float, _parsed("vector_rate"), _positive("vector_rate")]
+#: Default vector unit: one element per cycle for every 16 MAC units of peak rate.
+VECTOR_RATE_PER_MAC_RATE = 1 / 16
 Frequency = Annotated[float, _parsed("frequency"), _positive("frequency")]
 Energy = Annotated[float, _parsed("energy"), Field(ge=0, json_schema_extra={"unit_kind": "energy"})]
 Latency = Annotated[float, _parsed("time"), Field(ge=0, json_schema_extra={"unit_kind": "time"})]
@@ -84,6 +87,9 @@ class ComputeConfig(Strict):
     pe_cols: Annotated[int, Field(ge=1)] | None = None
     clock: Frequency | None = None
     dataflow: Literal["os", "ws", "is"] = "os"
+    #: elements/s of the vector unit (pools, element-wise ops, costly activations);
+    #: default peak_mac_rate / 16.
+    vector_rate: VectorRate | None = None
 
     @model_validator(mode="after")
     def _one_model(self) -> ComputeConfig:
@@ -106,6 +112,13 @@ class ComputeConfig(Strict):
             return self.mac_rate
         assert self.pe_rows and self.pe_cols and self.clock
         return self.pe_rows * self.pe_cols * self.clock
+
+    @property
+    def effective_vector_rate(self) -> float:
+        """Elements/s of non-MAC work: vector_rate, else peak_mac_rate / 16."""
+        if self.vector_rate is not None:
+            return self.vector_rate
+        return self.peak_mac_rate * VECTOR_RATE_PER_MAC_RATE
 
 
 class PrecisionConfig(Strict):

@@ -1,9 +1,9 @@
 """Export a network's workload to other accelerator tools: SCALE-Sim, Timeloop, ZigZag.
 
 `export_network(net, fmt)` returns {file name: text}; writing them is the CLI's job.
-Only conv and dense layers are exported: pools, adds and the rest run on a vector unit
-and cost 0 PE cycles (see docs/pe_array.md). Given a run's hardware, each format also
-gets it: SCALE-Sim's scale.cfg, Timeloop's arch.yaml, ZigZag's accelerator YAML.
+Only conv, transposed-conv and dense layers are exported: pools, adds and the rest run on
+a vector unit and cost 0 PE cycles (see docs/pe_array.md). Given a run's hardware, each
+format also gets it: SCALE-Sim's scale.cfg, Timeloop's arch.yaml, ZigZag's accelerator YAML.
 """
 
 from __future__ import annotations

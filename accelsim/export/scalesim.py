@@ -6,8 +6,9 @@ layer with different row and column strides cannot be expressed. Depthwise layer
 SCALE-Sim v3's own depthwise mode: a row whose name contains "DP" is split by SCALE-Sim
 into `Channels` layers of one channel each, with the row's `Num Filter` filters each
 (so `Num Filter` is the depth multiplier, 1 for MobileNet). Any other grouped conv becomes
-one row per group. Dense layers are 1x1 convs on a 1x1 ifmap. Weightless ops are left out
-(0 PE cycles). Run it with
+one row per group. Dense layers are 1x1 convs on a 1x1 ifmap; a transposed conv is the
+1x1 conv of its scatter GEMM (input map, kh * kw * Cout filters: the same MACs).
+Weightless ops are left out (0 PE cycles). Run it with
 `python -m scalesim.scale -c scale.cfg -t NET.csv -l NET.csv -p OUTDIR`
 (the layout file is read but unused while custom layouts are off).
 """
@@ -21,6 +22,7 @@ from accelsim.export.hardware import ExportHardware
 from accelsim.export.timeloop import safe_name
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
+from accelsim.ir.ops.conv import scatter_conv
 from accelsim.sim.pe_array import Dataflow, PEArray
 
 __all__ = [
@@ -70,6 +72,8 @@ def topology_rows(net: Network) -> list[Row]:
     for layer in net.layers():
         if layer.op in ("conv2d", "depthwise_conv2d"):
             rows.extend(_conv_rows(layer))
+        elif layer.op == "conv_transpose":
+            rows.extend(_conv_rows(scatter_conv(layer)))
         elif layer.op == "dense":
             features = math.prod(layer.input_shape)
             rows.append((_scalesim_name(layer.name), 1, 1, 1, 1, features, layer.out_channels, 1))

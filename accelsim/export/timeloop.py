@@ -5,7 +5,8 @@ height, P/Q output width/height, N batch, Wstride/Hstride. Timeloop has no paddi
 input extent it derives, (P - 1) * Wstride + R, is our padded input. Depthwise layers use
 Timeloop's depthwise shape (`dw-cnn-layer` of its examples: one C shared by weights,
 inputs and outputs, no M); other grouped convs add a G dimension. Dense layers are 1x1
-convs on a 1x1 input. Weightless ops are left out (0 PE cycles).
+convs on a 1x1 input; a transposed conv is the 1x1 conv of its scatter GEMM (same MACs).
+Weightless ops are left out (0 PE cycles).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import yaml
 
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
+from accelsim.ir.ops.conv import scatter_conv
 
 __all__ = ["problem", "safe_name", "timeloop_files"]
 
@@ -94,7 +96,8 @@ def problem(layer: Layer) -> dict[str, Any]:
 
 def timeloop_files(net: Network) -> dict[str, str]:
     """{NN_LAYER.yaml: problem} for every conv and dense layer, numbered in order."""
-    weighted = [layer for layer in net.layers() if layer.is_weighted]
+    weighted = [scatter_conv(layer) if layer.op == "conv_transpose" else layer
+                for layer in net.layers() if layer.is_weighted]
     return {
         f"{i:02d}_{safe_name(layer.name)}.yaml": yaml.safe_dump(
             {"problem": problem(layer)}, sort_keys=False, default_flow_style=None

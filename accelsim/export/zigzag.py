@@ -4,7 +4,8 @@ Follows ZigZag 3.x's user format (its resnet18.yaml example and workload validat
 plain convs use `O[b][k][oy][ox]+=W[k][c][fy][fx]*I[b][c][iy][ix]`; grouped and depthwise
 convs use the G-dimension equation ZigZag's own ONNX parser writes,
 `O[b][g][k][oy][ox]+=W[g][k][c][fy][fx]*I[b][g][c][iy][ix]` (K = C = 1 for depthwise);
-dense layers are 1x1 convs, as in ZigZag's examples. Padding is given per input loop
+dense layers are 1x1 convs, as in ZigZag's examples; a transposed conv is the 1x1 conv of
+its scatter GEMM (same MACs). Padding is given per input loop
 (IX: left, right; IY: top, bottom). Weightless ops are left out (0 PE cycles); a layer's
 input source is its nearest conv or dense ancestor along first inputs, or itself (read
 from memory) when there is none.
@@ -20,6 +21,7 @@ import yaml
 from accelsim.export.hardware import ExportHardware, zigzag_accelerator
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
+from accelsim.ir.ops.conv import scatter_conv
 
 __all__ = ["OPERAND_PRECISION", "layer_entry", "zigzag_files"]
 
@@ -75,6 +77,8 @@ def zigzag_files(net: Network, target: ExportHardware | None = None) -> dict[str
         if not layer.is_weighted:
             continue
         ids[layer.name] = len(ids)
+        if layer.op == "conv_transpose":
+            layer = scatter_conv(layer)
         source = layer.inputs[0]
         while source not in ids and net.layer(source).inputs:
             source = net.layer(source).inputs[0]

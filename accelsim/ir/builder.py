@@ -14,11 +14,13 @@ import numpy as np
 from accelsim.errors import GraphError
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Activation, Layer, Shape
+from accelsim.ir.ops.activation import ACTIVATION_KINDS
+from accelsim.ir.ops.resize import RESIZE_MODES
 
 __all__ = ["NetworkBuilder", "Padding", "resolve_padding"]
 
 Padding = str | int | Sequence[int]
-ACTIVATIONS: tuple[str, ...] = ("none", "relu", "relu6")
+ACTIVATIONS: tuple[str, ...] = ACTIVATION_KINDS
 
 
 def _pair(value: int | Sequence[int], what: str, layer: str) -> tuple[int, int]:
@@ -74,6 +76,18 @@ def resolve_padding(
 def _window_out(n: int, k: int, s: int, before: int, after: int) -> int:
     """Output length of a sliding window (floor division, as every framework does)."""
     return (n + before + after - k) // s + 1
+
+
+def _ceil_extra(n: int, k: int, s: int, before: int, after: int) -> int:
+    """Extra end padding that makes floor division give ceil_mode's output length.
+
+    ceil_mode rounds the window count up, but (as PyTorch and ONNX do) drops a last
+    window that would start in the end padding.
+    """
+    out = -(-(n + before + after - k) // s) + 1
+    if (out - 1) * s >= n + before:
+        out -= 1
+    return max((out - 1) * s + k - (n + before + after), 0)
 
 
 class NetworkBuilder:
@@ -147,6 +161,7 @@ class NetworkBuilder:
         use_bias: bool = False,
         batch_norm: bool = False,
         activation: str = "none",
+        act_params: Sequence[float] = (),
     ) -> str:
         """A 2-D convolution; groups == in == out channels makes it `depthwise_conv2d`."""
         h, w, c = self._feature_map(name, x)
@@ -166,8 +181,39 @@ class NetworkBuilder:
         op = "depthwise_conv2d" if groups > 1 and groups == c == filters else "conv2d"
         return self._add(
             Layer(name, op, (x,), ((h, w, c),), out, k, s, pad, groups, use_bias, batch_norm,
-                  self._activation(name, activation))
+                  self._activation(name, activation), tuple(act_params))
         )
+
+    def conv_transpose(
+        self, name: str, x: str, filters: int, kernel: int | Sequence[int] = 2,
+        stride: int | Sequence[int] = 2, padding: Sequence[int] = (0, 0, 0, 0),
+        output_padding: Sequence[int] = (0, 0), groups: int = 1, use_bias: bool = False,
+        batch_norm: bool = False, activation: str = "none", act_params: Sequence[float] = (),
+    ) -> str:
+        """A transposed convolution: (H - 1) * stride + kernel - crop + output_padding rows.
+
+        `padding` (top, bottom, left, right) crops the scattered output, as ONNX pads do;
+        `output_padding` (rows, cols) adds rows and columns at the end.
+        """
+        h, w, c = self._feature_map(name, x)
+        k = _pair(kernel, "kernel", name)
+        s = _pair(stride, "stride", name)
+        if filters < 1 or groups < 1 or c % groups or filters % groups:
+            raise GraphError(
+                f"{self.name}: layer {name!r}: channels in ({c}) and out ({filters}) must be "
+                f"positive multiples of groups ({groups})"
+            )
+        crop = resolve_padding(tuple(padding), (h, w), k, s, name)
+        extra = tuple(int(v) for v in output_padding)
+        if len(extra) != 2 or min(extra) < 0 or extra[0] >= s[0] or extra[1] >= s[1]:
+            raise GraphError(f"layer {name!r}: output_padding must be two integers in "
+                             f"[0, stride), got {list(output_padding)}")
+        pad = (crop[0], crop[1] - extra[0], crop[2], crop[3] - extra[1])
+        out = ((h - 1) * s[0] + k[0] - pad[0] - pad[1], (w - 1) * s[1] + k[1] - pad[2] - pad[3],
+               int(filters))
+        return self._add(Layer(name, "conv_transpose", (x,), ((h, w, c),), out, k, s, pad,
+                               groups, use_bias, batch_norm, self._activation(name, activation),
+                               tuple(act_params)))
 
     def depthwise_conv2d(
         self, name: str, x: str, kernel: int | Sequence[int] = 3, stride: int | Sequence[int] = 1,
@@ -181,7 +227,7 @@ class NetworkBuilder:
 
     def dense(
         self, name: str, x: str, units: int, use_bias: bool = True, batch_norm: bool = False,
-        activation: str = "none",
+        activation: str = "none", act_params: Sequence[float] = (),
     ) -> str:
         """A fully connected layer over the flattened input."""
         shape = self.shape(x)
@@ -189,20 +235,29 @@ class NetworkBuilder:
             raise GraphError(f"{self.name}: layer {name!r}: units must be >= 1, got {units}")
         return self._add(
             Layer(name, "dense", (x,), (shape,), (int(units),), use_bias=use_bias,
-                  batch_norm=batch_norm, activation=self._activation(name, activation))
+                  batch_norm=batch_norm, activation=self._activation(name, activation),
+                  act_params=tuple(act_params))
         )
 
     def pool(
         self, name: str, x: str, kind: str, kernel: int | Sequence[int],
         stride: int | Sequence[int] | None = None, padding: Padding = "valid",
+        ceil_mode: bool = False,
     ) -> str:
-        """avg_pool or max_pool with the given window (stride defaults to the window)."""
+        """avg_pool or max_pool with the given window (stride defaults to the window).
+
+        `ceil_mode` rounds the output size up (PyTorch, ONNX); it is stored as extra
+        bottom/right padding, which max pooling never picks and average pooling never counts.
+        """
         if kind not in ("avg_pool", "max_pool"):
             raise GraphError(f"layer {name!r}: pool kind must be avg_pool or max_pool")
         h, w, c = self._feature_map(name, x)
         k = _pair(kernel, "kernel", name)
         s = _pair(stride if stride is not None else k, "stride", name)
         pad = resolve_padding(padding, (h, w), k, s, name)
+        if ceil_mode:
+            pad = (pad[0], pad[1] + _ceil_extra(h, k[0], s[0], pad[0], pad[1]),
+                   pad[2], pad[3] + _ceil_extra(w, k[1], s[1], pad[2], pad[3]))
         out = (_window_out(h, k[0], s[0], pad[0], pad[1]),
                _window_out(w, k[1], s[1], pad[2], pad[3]), c)
         return self._add(Layer(name, kind, (x,), ((h, w, c),), out, k, s, pad))
@@ -213,22 +268,93 @@ class NetworkBuilder:
         return self._add(Layer(name, "global_avg_pool", (x,), ((h, w, c),), (1, 1, c),
                                kernel=(h, w), stride=(h, w)))
 
-    def add(self, name: str, inputs: Sequence[str], activation: str = "none") -> str:
-        """Element-wise sum of two or more tensors of identical shape (a residual add)."""
-        shapes = tuple(self.shape(i) for i in inputs)
-        if len(shapes) < 2:
-            raise GraphError(f"{self.name}: add layer {name!r} needs at least two inputs")
-        if len(set(shapes)) != 1:
-            detail = ", ".join(f"{i} {s}" for i, s in zip(inputs, shapes, strict=True))
-            raise GraphError(f"{self.name}: add layer {name!r} has mismatched shapes: {detail}")
-        return self._add(Layer(name, "add", tuple(inputs), shapes, shapes[0],
-                               activation=self._activation(name, activation)))
+    def global_max_pool(self, name: str, x: str) -> str:
+        """Maximum over all rows and columns: a max_pool whose window is the whole map."""
+        h, w, _ = self._feature_map(name, x)
+        return self.pool(name, x, "max_pool", (h, w))
 
-    def activation(self, name: str, x: str, kind: str) -> str:
-        """A standalone non-linearity (relu, relu6 or none)."""
+    def _elementwise(self, op: str, name: str, inputs: Sequence[str], activation: str,
+                     act_params: Sequence[float] = ()) -> str:
+        """add, sub, mul: equal shapes, or (1, 1, C) inputs broadcast over a (H, W, C) map."""
+        shapes = tuple(self.shape(i) for i in inputs)
+        if len(shapes) < 2 or (op != "add" and len(shapes) != 2):
+            count = "at least two inputs" if op == "add" else "exactly two inputs"
+            raise GraphError(f"{self.name}: {op} layer {name!r} needs {count}")
+        out = max(shapes, key=math.prod)
+        for shape in shapes:
+            if shape != out and not (len(shape) == len(out) == 3 and shape[:2] == (1, 1)
+                                     and shape[2] == out[2]):
+                detail = ", ".join(f"{i} {s}" for i, s in zip(inputs, shapes, strict=True))
+                raise GraphError(
+                    f"{self.name}: {op} layer {name!r} has mismatched shapes: {detail} (only "
+                    "equal shapes, or a 1x1 map broadcast over rows and columns)")
+        return self._add(Layer(name, op, tuple(inputs), shapes, out,
+                               activation=self._activation(name, activation),
+                               act_params=tuple(act_params)))
+
+    def add(self, name: str, inputs: Sequence[str], activation: str = "none",
+            act_params: Sequence[float] = ()) -> str:
+        """Element-wise sum of two or more maps (a residual add); 1x1 maps broadcast."""
+        return self._elementwise("add", name, inputs, activation, act_params)
+
+    def sub(self, name: str, inputs: Sequence[str], activation: str = "none",
+            act_params: Sequence[float] = ()) -> str:
+        """Element-wise difference of two maps; a 1x1 map broadcasts."""
+        return self._elementwise("sub", name, inputs, activation, act_params)
+
+    def mul(self, name: str, inputs: Sequence[str], activation: str = "none",
+            act_params: Sequence[float] = ()) -> str:
+        """Element-wise product of two maps; a 1x1 map broadcasts (squeeze-excite scale)."""
+        return self._elementwise("mul", name, inputs, activation, act_params)
+
+    def activation(self, name: str, x: str, kind: str, params: Sequence[float] = ()) -> str:
+        """A standalone non-linearity (see accelsim.ir.ops.activation for the kinds)."""
         shape = self.shape(x)
         return self._add(Layer(name, "activation", (x,), (shape,), shape,
-                               activation=self._activation(name, kind)))
+                               activation=self._activation(name, kind), act_params=tuple(params)))
+
+    def prelu(self, name: str, x: str) -> str:
+        """Parametric ReLU with one learnt slope per channel (params key ``slope``)."""
+        shape = self.shape(x)
+        return self._add(Layer(name, "prelu", (x,), (shape,), shape))
+
+    def concat(self, name: str, inputs: Sequence[str]) -> str:
+        """Channel concatenation of maps with equal rows and columns (one input is allowed)."""
+        shapes = tuple(self._feature_map(name, i) for i in inputs)
+        if not shapes or len({s[:2] for s in shapes}) != 1:
+            detail = ", ".join(f"{i} {s}" for i, s in zip(inputs, shapes, strict=True))
+            raise GraphError(f"{self.name}: concat layer {name!r} needs one or more maps of "
+                             f"equal rows and columns, got {detail or 'none'}")
+        out = (shapes[0][0], shapes[0][1], sum(s[2] for s in shapes))
+        return self._add(Layer(name, "concat", tuple(inputs), shapes, out))
+
+    def channel_slice(self, name: str, x: str, start: int, stop: int) -> str:
+        """Channels [start, stop) of a map."""
+        h, w, c = self._feature_map(name, x)
+        if not 0 <= start < stop <= c:
+            raise GraphError(f"{self.name}: layer {name!r}: channel range [{start}, {stop}) "
+                             f"must lie in [0, {c}) and not be empty")
+        return self._add(Layer(name, "channel_slice", (x,), ((h, w, c),), (h, w, stop - start),
+                               channel_range=(start, stop)))
+
+    def channel_shuffle(self, name: str, x: str, groups: int) -> str:
+        """ShuffleNet's channel shuffle of `groups` groups."""
+        shape = self._feature_map(name, x)
+        if groups < 1 or shape[2] % groups:
+            raise GraphError(f"{self.name}: layer {name!r}: {shape[2]} channels do not split "
+                             f"into {groups} groups")
+        return self._add(Layer(name, "channel_shuffle", (x,), (shape,), shape, groups=groups))
+
+    def resize(self, name: str, x: str, scale: int | Sequence[int], mode: str = "nearest"
+               ) -> str:
+        """Upsampling by integer factors (rows, cols), nearest or bilinear (half-pixel)."""
+        h, w, c = self._feature_map(name, x)
+        s = _pair(scale, "scale", name)
+        if mode not in RESIZE_MODES:
+            raise GraphError(f"layer {name!r}: resize mode must be one of "
+                             f"{', '.join(RESIZE_MODES)}, got {mode!r}")
+        return self._add(Layer(name, "resize", (x,), ((h, w, c),), (h * s[0], w * s[1], c),
+                               stride=s, mode=mode))
 
     def batch_norm(self, name: str, x: str) -> str:
         """A standalone batch-norm (per-channel scale and shift); foldable into its producer."""

@@ -48,6 +48,8 @@ class Network:
     `params` optionally holds real weights per layer name (from ONNX or a weights file):
     {"weight": ..., "bias": ..., "bn_scale": ..., "bn_shift": ..., "bn_mean": ..., "bn_var": ...}.
     Shapes only are needed for simulation; the reference executor uses `params`.
+    `missing_weights` names the weights a shapes-only ONNX file left out (then `params` is
+    empty and executing the network needs its weights).
     """
 
     name: str
@@ -55,6 +57,7 @@ class Network:
     order: tuple[str, ...]
     params: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     bn_epsilon: float = 1e-3
+    missing_weights: tuple[str, ...] = ()
 
     @classmethod
     def from_layers(

@@ -11,6 +11,9 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from accelsim.ir.ops import OPS, traits
+from accelsim.ir.ops.activation import FREE_ACTIVATIONS
+
 __all__ = [
     "Activation",
     "Layer",
@@ -21,26 +24,15 @@ __all__ = [
 ]
 
 Shape = tuple[int, ...]
-Activation = Literal["none", "relu", "relu6"]
+Activation = Literal["none", "relu", "relu6", "sigmoid", "hard_sigmoid", "hard_swish", "silu",
+                     "leaky_relu"]
 
-#: Every op name the IR knows. `depthwise_conv2d` is a conv2d whose groups equal its
-#: input and output channels; it is its own op so reports can tell the two apart.
-OP_NAMES: tuple[str, ...] = (
-    "input",
-    "conv2d",
-    "depthwise_conv2d",
-    "dense",
-    "avg_pool",
-    "max_pool",
-    "global_avg_pool",
-    "add",
-    "activation",
-    "batch_norm",
-    "flatten",
-    "softmax",
-)
+#: Every op name the IR knows (accelsim.ir.ops holds their traits). `depthwise_conv2d` is
+#: a conv2d whose groups equal its input and output channels; it is its own op so reports
+#: can tell the two apart.
+OP_NAMES: tuple[str, ...] = tuple(OPS)
 #: Ops that carry filters (weights) and do multiply-adds.
-WEIGHTED_OPS: frozenset[str] = frozenset({"conv2d", "depthwise_conv2d", "dense"})
+WEIGHTED_OPS: frozenset[str] = frozenset(name for name, t in OPS.items() if t.weighted)
 #: Ops with a spatial window but no weights.
 POOL_OPS: frozenset[str] = frozenset({"avg_pool", "max_pool", "global_avg_pool"})
 
@@ -50,8 +42,10 @@ class Layer:
     """One node of the network graph: an operation, its inputs and its resolved shapes.
 
     `padding` is resolved to explicit (top, bottom, left, right) at construction, so
-    later stages never re-derive TensorFlow `same` arithmetic. `batch_norm` and
-    `activation` record a batch-norm and a non-linearity fused into this layer.
+    later stages never re-derive TensorFlow `same` arithmetic (for conv_transpose it is
+    the crop of the scattered output). `batch_norm` and `activation` record a batch-norm
+    and a non-linearity fused into this layer, `act_params` the activation's parameters.
+    `mode` is a resize's interpolation, `channel_range` a channel_slice's channels.
     """
 
     name: str
@@ -66,6 +60,9 @@ class Layer:
     use_bias: bool = False
     batch_norm: bool = False
     activation: Activation = "none"
+    act_params: tuple[float, ...] = ()
+    mode: str = ""
+    channel_range: tuple[int, int] = (0, 0)
 
     # ---- shapes -----------------------------------------------------------------
     @property
@@ -98,13 +95,8 @@ class Layer:
     # ---- weights --------------------------------------------------------------------
     @property
     def weight_count(self) -> int:
-        """Filter or matrix coefficients (biases and batch-norm excluded)."""
-        if self.op in ("conv2d", "depthwise_conv2d"):
-            kh, kw = self.kernel
-            return kh * kw * (self.in_channels // self.groups) * self.out_channels
-        if self.op == "dense":
-            return math.prod(self.input_shape) * self.out_channels
-        return 0
+        """Filter or matrix coefficients (biases and batch-norm excluded; PReLU slopes)."""
+        return traits(self.op).weight_count(self)
 
     @property
     def bias_count(self) -> int:
@@ -132,21 +124,23 @@ class Layer:
     # ---- work -----------------------------------------------------------------------
     @property
     def macs(self) -> int:
-        """Multiply-accumulates of one sample (conv and dense only; pools and adds are 0)."""
-        if self.op in ("conv2d", "depthwise_conv2d"):
-            kh, kw = self.kernel
-            per_output = kh * kw * (self.in_channels // self.groups)
-            return self.output_elements * per_output
-        if self.op == "dense":
-            return self.weight_count
-        return 0
+        """Multiply-accumulates of one sample (convs and dense only; pools and adds are 0)."""
+        return traits(self.op).macs(self)
+
+    @property
+    def vector_elements(self) -> int:
+        """Non-MAC element operations of one sample: the op's own plus a costly fused
+        activation (relu and relu6 are free)."""
+        own = traits(self.op).vector_elements(self)
+        fused = self.activation not in FREE_ACTIVATIONS and self.op != "activation"
+        return own + (self.output_elements if fused else 0)
 
     @property
     def is_weighted(self) -> bool:
-        """True for layers with filters (conv2d, depthwise_conv2d, dense)."""
-        return self.op in WEIGHTED_OPS
+        """True for layers with filters (convs, transposed convs, dense)."""
+        return traits(self.op).weighted
 
     @property
     def is_spatial(self) -> bool:
-        """True for ops with a sliding window over rows (convs and pools)."""
-        return self.op in ("conv2d", "depthwise_conv2d") or self.op in POOL_OPS
+        """True for ops whose tiles see a position-dependent padding (convs, pools, resize)."""
+        return traits(self.op).spatial

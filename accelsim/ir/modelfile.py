@@ -21,14 +21,22 @@ NetworkBuilder (required fields marked *):
 
     conv2d            filters*, kernel, stride, padding, groups, use_bias, batch_norm, activation
     depthwise_conv2d  kernel, stride, padding, use_bias, batch_norm, activation
+    conv_transpose    filters*, kernel, stride, padding ([t, b, l, r] crop), output_padding,
+                      groups, use_bias, batch_norm, activation
     dense             units*, use_bias, batch_norm, activation
-    avg_pool/max_pool kernel*, stride, padding
-    add               inputs* (two or more layer names), activation
-    activation        kind* (none, relu or relu6)
-    global_avg_pool, batch_norm, flatten, softmax: no fields
+    avg_pool/max_pool kernel*, stride, padding, ceil_mode
+    add/sub/mul       inputs* (two layer names, add: two or more), activation
+    concat            inputs* (one or more layer names)
+    activation        kind* (none, relu, relu6, sigmoid, hard_sigmoid, hard_swish, silu,
+                      leaky_relu)
+    channel_slice     start*, stop*
+    channel_shuffle   groups*
+    resize            scale*, mode (nearest or bilinear)
+    global_avg_pool, global_max_pool, batch_norm, prelu, flatten, softmax: no fields
 
 Every op also takes `name` (default `<op>_<n>`, counting that op's layers from 1) and,
-except `add`, `input` (default: the previous layer's output). Defaults are the builder's.
+except those taking `inputs`, `input` (default: the previous layer's output). Defaults
+are the builder's.
 `kernel` and `stride` are an integer or [rows, cols]; `padding` is same, valid, an
 integer, [rows, cols] or [top, bottom, left, right].
 
@@ -52,6 +60,7 @@ from accelsim.errors import AccelsimError, ConfigError, GraphError, ModelFileErr
 from accelsim.ir.builder import NetworkBuilder
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Activation
+from accelsim.ir.ops.resize import RESIZE_MODES
 from accelsim.ir.zoo import MODELS, build_model
 from accelsim.yamlio import LineMap, load_yaml
 
@@ -152,6 +161,38 @@ def _layer_names(value: Any) -> list[str]:
     raise _Invalid(f"must be a list of two or more layer names, got {_shown(value)}")
 
 
+def _some_layer_names(value: Any) -> list[str]:
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise _Invalid(f"must be a list of one or more layer names, got {_shown(value)}")
+
+
+def _any_index(value: Any) -> int:
+    if _is_int(value, 0):
+        return int(value)
+    raise _Invalid(f"must be a non-negative integer, got {_shown(value)}")
+
+
+def _pads4(value: Any) -> tuple[int, ...]:
+    if isinstance(value, list) and len(value) == 4 and all(_is_int(v, 0) for v in value):
+        return tuple(value)
+    raise _Invalid(f"must be a list of four non-negative integers [top, bottom, left, right], "
+                   f"got {_shown(value)}")
+
+
+def _pair_of_counts(value: Any) -> tuple[int, ...]:
+    if isinstance(value, list) and len(value) == 2 and all(_is_int(v, 0) for v in value):
+        return tuple(value)
+    raise _Invalid(f"must be a list of two non-negative integers [rows, cols], got "
+                   f"{_shown(value)}")
+
+
+def _resize_mode(value: Any) -> str:
+    if value in RESIZE_MODES:
+        return str(value)
+    raise _Invalid(f"must be one of {', '.join(RESIZE_MODES)}, got {_shown(value)}")
+
+
 def _shape(value: Any) -> tuple[int, ...]:
     if isinstance(value, list) and value and all(_is_int(v, 1) for v in value):
         return tuple(value)
@@ -162,8 +203,13 @@ _FIELD_CHECKS: dict[str, Callable[[Any], Any]] = {
     "name": _text, "input": _text, "inputs": _layer_names, "filters": _positive_int,
     "units": _positive_int, "groups": _positive_int, "kernel": _window, "stride": _window,
     "padding": _padding, "use_bias": _boolean, "batch_norm": _boolean,
-    "activation": _activation, "kind": _activation,
+    "activation": _activation, "kind": _activation, "ceil_mode": _boolean,
+    "output_padding": _pair_of_counts, "start": _any_index, "stop": _positive_int,
+    "scale": _window, "mode": _resize_mode,
 }
+#: Ops reading a list of layers (`inputs`) and the check of that list.
+_MULTI_INPUT: dict[str, Callable[[Any], Any]] = {
+    "add": _layer_names, "sub": _layer_names, "mul": _layer_names, "concat": _some_layer_names}
 
 
 @dataclass(frozen=True)
@@ -181,17 +227,27 @@ class _OpFields:
 
 
 _CONV_FIELDS = ("kernel", "stride", "padding", "use_bias", "batch_norm", "activation")
-_POOL = _OpFields(("kernel",), ("stride", "padding"))
+_POOL = _OpFields(("kernel",), ("stride", "padding", "ceil_mode"))
+_BINARY = _OpFields(("inputs",), ("activation",))
 _OPS: dict[str, _OpFields] = {
     "conv2d": _OpFields(("filters",), ("groups", *_CONV_FIELDS)),
     "depthwise_conv2d": _OpFields((), _CONV_FIELDS),
+    "conv_transpose": _OpFields(("filters",), ("groups", "output_padding", *_CONV_FIELDS)),
     "dense": _OpFields(("units",), ("use_bias", "batch_norm", "activation")),
     "avg_pool": _POOL,
     "max_pool": _POOL,
     "global_avg_pool": _OpFields(),
-    "add": _OpFields(("inputs",), ("activation",)),
+    "global_max_pool": _OpFields(),
+    "add": _BINARY,
+    "sub": _BINARY,
+    "mul": _BINARY,
+    "concat": _OpFields(("inputs",)),
     "activation": _OpFields(("kind",)),
+    "prelu": _OpFields(),
     "batch_norm": _OpFields(),
+    "channel_slice": _OpFields(("start", "stop")),
+    "channel_shuffle": _OpFields(("groups",)),
+    "resize": _OpFields(("scale",), ("mode",)),
     "flatten": _OpFields(),
     "softmax": _OpFields(),
 }
@@ -297,7 +353,10 @@ def _parse_item(src: _Source, loc: _Loc, item: Any) -> _LayerSpec | _RepeatSpec:
         raise src.error(loc + (op,), _unknown("op", op, (*_OPS, "repeat")))
     loc = loc + (op,)
     fields = src.mapping(loc, {} if raw is None else raw, _OPS[op].allowed, _OPS[op].required)
-    checked = {key: src.checked(loc + (key,), v, _FIELD_CHECKS[key]) for key, v in fields.items()}
+    checks = {**_FIELD_CHECKS, **({"inputs": _MULTI_INPUT[op]} if op in _MULTI_INPUT else {})}
+    if op == "conv_transpose":
+        checks["padding"] = _pads4
+    checked = {key: src.checked(loc + (key,), v, checks[key]) for key, v in fields.items()}
     return _LayerSpec(op, checked, loc)
 
 
@@ -306,8 +365,11 @@ def _call_builder(
     builder: NetworkBuilder, op: str, name: str, inputs: list[str], fields: dict[str, Any]
 ) -> str:
     """Dispatch one layer to the NetworkBuilder method of the same name."""
-    if op == "add":
-        return builder.add(name, inputs, **fields)
+    if op in _MULTI_INPUT:
+        method_many: Callable[..., str] = getattr(builder, op)
+        return method_many(name, inputs, **fields)
+    if op == "channel_shuffle":
+        return builder.channel_shuffle(name, inputs[0], fields["groups"])
     if op in ("avg_pool", "max_pool"):
         return builder.pool(name, inputs[0], op, **fields)
     method: Callable[..., str] = getattr(builder, op)
@@ -356,7 +418,8 @@ class _Assembler:
         name = fields.pop("name", f"{spec.op}_{count}")
         if env and "$" not in spec.fields.get("name", "$"):  # explicit, untemplated, repeated
             name += "".join(f"_{v}" for v in env.values())
-        inputs = fields.pop("inputs") if spec.op == "add" else [fields.pop("input", self.previous)]
+        inputs = fields.pop("inputs") if spec.op in _MULTI_INPUT else [
+            fields.pop("input", self.previous)]
         try:
             self.previous = _call_builder(self.builder, spec.op, name, inputs, fields)
         except GraphError as exc:

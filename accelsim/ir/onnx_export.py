@@ -1,14 +1,18 @@
 """Write a Network and its weights as an ONNX model (NCHW, dynamic batch), for ORT checks.
 
 The inverse of `accelsim.ir.onnx_import`: each conv or dense layer becomes Conv/Gemm,
-then BatchNormalization and Relu/Clip(0, 6) when fused; a dense layer reading a feature
-map gets a Flatten, with its weight rows reordered from the IR's (h, w, c) flattening to
-ONNX's (c, h, w). Each layer's final ONNX tensor is named after the layer.
+then BatchNormalization and its activation when fused (Relu, Clip(0, 6), Sigmoid,
+HardSigmoid, x * HardSigmoid(x) for hard-swish, x * Sigmoid(x) for SiLU, LeakyRelu); a
+dense layer reading a feature map gets a Flatten, with its weight rows reordered from the
+IR's (h, w, c) flattening to ONNX's (c, h, w). Transposed convs become ConvTranspose,
+resizes Resize, concat Concat, channel slices Slice, channel shuffles ShuffleNet's
+Reshape-Transpose-Reshape. Each layer's final ONNX tensor is named after the layer.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,6 +21,7 @@ from accelsim.errors import GraphError
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
 from accelsim.ir.onnx_import import require_onnx
+from accelsim.ir.ops.activation import DEFAULT_PARAMS
 
 __all__ = ["network_to_onnx"]
 
@@ -62,9 +67,24 @@ class _Writer:
                              epsilon=self.net.bn_epsilon)
         if step == "relu":
             return self.node("Relu", [x], out, f"{n}_relu")
-        bounds = [self.const(f"{n}_min", np.array(0.0, np.float32)),
-                  self.const(f"{n}_max", np.array(6.0, np.float32))]
-        return self.node("Clip", [x, *bounds], out, f"{n}_relu6")
+        if step == "relu6":
+            bounds = [self.const(f"{n}_min", np.array(0.0, np.float32)),
+                      self.const(f"{n}_max", np.array(6.0, np.float32))]
+            return self.node("Clip", [x, *bounds], out, f"{n}_relu6")
+        if step == "leaky_relu":
+            alpha = (layer.act_params or DEFAULT_PARAMS["leaky_relu"])[0]
+            return self.node("LeakyRelu", [x], out, f"{n}_leaky", alpha=alpha)
+        if step == "sigmoid":
+            return self.node("Sigmoid", [x], out, f"{n}_sigmoid")
+        if step == "hard_sigmoid":
+            alpha, beta = layer.act_params or DEFAULT_PARAMS["hard_sigmoid"]
+            return self.node("HardSigmoid", [x], out, f"{n}_hsig", alpha=alpha, beta=beta)
+        if step == "hard_swish":
+            gate = self.node("HardSigmoid", [x], f"{n}_gate", f"{n}_hsig", alpha=1 / 6,
+                             beta=0.5)
+        else:  # silu
+            gate = self.node("Sigmoid", [x], f"{n}_gate", f"{n}_sigmoid")
+        return self.node("Mul", [x, gate], out, f"{n}_{step}")
 
     def main_output(self, layer: Layer) -> str:
         """Name of the main node's output: the layer's name unless a tail follows."""
@@ -81,6 +101,15 @@ class _Writer:
                 inputs.append(self.const(f"{n}_B", p["bias"]))
             self.node("Conv", inputs, out, n, kernel_shape=list(layer.kernel),
                       strides=list(layer.stride), pads=pads, group=layer.groups)
+        elif layer.op == "conv_transpose":
+            inputs = [xs[0], self.const(f"{n}_W", p["weight"].transpose(2, 3, 0, 1))]
+            if layer.use_bias:
+                inputs.append(self.const(f"{n}_B", p["bias"]))
+            top, bottom, left, right = layer.padding  # a negative crop is output padding
+            extra = [max(-bottom, 0), max(-right, 0)]
+            self.node("ConvTranspose", inputs, out, n, kernel_shape=list(layer.kernel),
+                      strides=list(layer.stride), group=layer.groups, output_padding=extra,
+                      pads=[top, left, bottom + extra[0], right + extra[1]])
         elif layer.op == "dense":
             x, weight = xs[0], p["weight"]
             if len(layer.input_shape) == 3:
@@ -102,6 +131,10 @@ class _Writer:
             for i, other in enumerate(xs[1:], start=1):
                 target = out if i == len(xs) - 1 else f"{n}_sum{i}"
                 total = self.node("Add", [total, other], target, f"{n}_{i}" if i > 1 else n)
+        elif layer.op in ("sub", "mul"):
+            self.node(layer.op.capitalize(), xs, out, n)
+        elif layer.op in MOVEMENT_EXPORTS:
+            MOVEMENT_EXPORTS[layer.op](self, layer, xs, out)
         elif layer.op == "activation":
             self.node("Identity", xs, out, n)
         elif layer.op == "batch_norm":
@@ -123,6 +156,50 @@ class _Writer:
         dims: list[Any] = ["N", shape[2], shape[0], shape[1]] if len(shape) == 3 \
             else ["N", *shape]
         return self.onnx.helper.make_tensor_value_info(name, self.onnx.TensorProto.FLOAT, dims)
+
+
+def _concat(w: _Writer, layer: Layer, xs: list[str], out: str) -> None:
+    w.node("Concat", xs, out, layer.name, axis=1)
+
+
+def _channel_slice(w: _Writer, layer: Layer, xs: list[str], out: str) -> None:
+    n = layer.name
+    bounds = [w.const(f"{n}_{k}", np.array([v], np.int64))
+              for k, v in (("start", layer.channel_range[0]), ("stop", layer.channel_range[1]),
+                           ("axis", 1))]
+    w.node("Slice", [xs[0], *bounds], out, n)
+
+
+def _channel_shuffle(w: _Writer, layer: Layer, xs: list[str], out: str) -> None:
+    n, (h, wd, c), g = layer.name, layer.output_shape, layer.groups
+    grouped = w.const(f"{n}_grouped", np.array([-1, g, c // g, h, wd], np.int64))
+    flat = w.const(f"{n}_flat", np.array([-1, c, h, wd], np.int64))
+    x = w.node("Reshape", [xs[0], grouped], f"{n}_g", f"{n}_group")
+    x = w.node("Transpose", [x], f"{n}_t", f"{n}_transpose", perm=[0, 2, 1, 3, 4])
+    w.node("Reshape", [x, flat], out, n)
+
+
+def _resize(w: _Writer, layer: Layer, xs: list[str], out: str) -> None:
+    n = layer.name
+    scales = w.const(f"{n}_scales", np.array([1, 1, *layer.stride], np.float32))
+    if layer.mode == "nearest":
+        attrs = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric",
+                 "nearest_mode": "floor"}
+    else:
+        attrs = {"mode": "linear", "coordinate_transformation_mode": "half_pixel"}
+    w.node("Resize", [xs[0], "", scales], out, n, **attrs)
+
+
+def _prelu(w: _Writer, layer: Layer, xs: list[str], out: str) -> None:
+    slope = w.params[layer.name]["slope"].reshape(-1, 1, 1)
+    w.node("PRelu", [xs[0], w.const(f"{layer.name}_slope", slope)], out, layer.name)
+
+
+#: Weightless ops that move or resample data, by op: (writer, layer, inputs, output).
+MOVEMENT_EXPORTS: dict[str, Callable[[_Writer, Layer, list[str], str], None]] = {
+    "concat": _concat, "channel_slice": _channel_slice, "channel_shuffle": _channel_shuffle,
+    "resize": _resize, "prelu": _prelu,
+}
 
 
 def network_to_onnx(net: Network, params: dict[str, dict[str, np.ndarray]]) -> Any:

@@ -1,4 +1,4 @@
-"""Built-in networks: MobileNet v1 (and its Table 4/5 variants), the CIFAR MobileNet, V2.
+"""Built-in networks: MobileNet v1 (and its Table 4/5 variants), the CIFAR MobileNet, V2, V3.
 
 Each builder takes (alpha, resolution, classes) and returns a Network whose convs carry
 a fused batch-norm and activation, as the papers' counting convention assumes.
@@ -31,6 +31,28 @@ CIFAR_BLOCKS: tuple[tuple[int, int], ...] = (
 V2_BOTTLENECKS: tuple[tuple[int, int, int, int], ...] = (
     (1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
     (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1),
+)
+
+# MobileNetV3 bottlenecks (torchvision's table): input channels, kernel, expanded channels,
+# output channels, squeeze-excite, activation (RE relu, HS hard-swish), stride.
+V3Row = tuple[int, int, int, int, bool, str, int]
+V3_SMALL: tuple[V3Row, ...] = (
+    (16, 3, 16, 16, True, "RE", 2), (16, 3, 72, 24, False, "RE", 2),
+    (24, 3, 88, 24, False, "RE", 1), (24, 5, 96, 40, True, "HS", 2),
+    (40, 5, 240, 40, True, "HS", 1), (40, 5, 240, 40, True, "HS", 1),
+    (40, 5, 120, 48, True, "HS", 1), (48, 5, 144, 48, True, "HS", 1),
+    (48, 5, 288, 96, True, "HS", 2), (96, 5, 576, 96, True, "HS", 1),
+    (96, 5, 576, 96, True, "HS", 1),
+)
+V3_LARGE: tuple[V3Row, ...] = (
+    (16, 3, 16, 16, False, "RE", 1), (16, 3, 64, 24, False, "RE", 2),
+    (24, 3, 72, 24, False, "RE", 1), (24, 5, 72, 40, True, "RE", 2),
+    (40, 5, 120, 40, True, "RE", 1), (40, 5, 120, 40, True, "RE", 1),
+    (40, 3, 240, 80, False, "HS", 2), (80, 3, 200, 80, False, "HS", 1),
+    (80, 3, 184, 80, False, "HS", 1), (80, 3, 184, 80, False, "HS", 1),
+    (80, 3, 480, 112, True, "HS", 1), (112, 3, 672, 112, True, "HS", 1),
+    (112, 5, 672, 160, True, "HS", 2), (160, 5, 960, 160, True, "HS", 1),
+    (160, 5, 960, 160, True, "HS", 1),
 )
 
 
@@ -135,6 +157,56 @@ def mobilenet_v2(alpha: float = 1.0, resolution: int = 224, classes: int = 1000)
     return b.build()
 
 
+def _mobilenet_v3(name: str, table: tuple[V3Row, ...], last: int, alpha: float,
+                  resolution: int, classes: int) -> Network:
+    """MobileNetV3 (Howard et al. 2019) as torchvision builds it: channels rounded with
+    make_divisible(c * alpha), PyTorch padding (k - 1) // 2, squeeze-excite of
+    make_divisible(expanded / 4) channels with a hard-sigmoid gate, hard-swish head."""
+    _check_alpha(alpha)
+    b = NetworkBuilder(name)
+    x = b.input("input", (resolution, resolution, 3))
+    x = b.conv2d("conv_stem", x, make_divisible(16 * alpha), 3, 2, 1, batch_norm=True,
+                 activation="hard_swish")
+    for i, (cin, k, exp, cout, se, act, stride) in enumerate(table, start=1):
+        cin, exp, cout = (make_divisible(c * alpha) for c in (cin, exp, cout))
+        kind = "hard_swish" if act == "HS" else "relu"
+        y = x
+        if exp != cin:
+            y = b.conv2d(f"block{i}_expand", y, exp, 1, batch_norm=True, activation=kind)
+        y = b.depthwise_conv2d(f"block{i}_dw", y, k, stride, (k - 1) // 2, batch_norm=True,
+                               activation=kind)
+        if se:
+            squeeze = make_divisible(exp // 4)
+            s = b.global_avg_pool(f"block{i}_se_pool", y)
+            s = b.conv2d(f"block{i}_se_fc1", s, squeeze, 1, use_bias=True, activation="relu")
+            s = b.conv2d(f"block{i}_se_fc2", s, exp, 1, use_bias=True,
+                         activation="hard_sigmoid")
+            y = b.mul(f"block{i}_se_scale", [s, y])  # torchvision: scale * input
+        y = b.conv2d(f"block{i}_project", y, cout, 1, batch_norm=True)
+        if stride == 1 and cin == cout:
+            y = b.add(f"block{i}_add", [x, y])
+        x = y
+    channels = 6 * make_divisible(table[-1][3] * alpha)
+    x = b.conv2d("conv_last", x, channels, 1, batch_norm=True, activation="hard_swish")
+    x = b.global_avg_pool("avg_pool", x)
+    x = b.dense("fc1", x, make_divisible(last * alpha), activation="hard_swish")
+    x = b.dense("fc2", x, classes)
+    b.softmax("softmax", x)
+    return b.build(bn_epsilon=1e-3)
+
+
+def mobilenet_v3_small(alpha: float = 1.0, resolution: int = 224, classes: int = 1000
+                       ) -> Network:
+    """MobileNetV3-Small (torchvision's mobilenet_v3_small, width alpha)."""
+    return _mobilenet_v3("mobilenet_v3_small", V3_SMALL, 1024, alpha, resolution, classes)
+
+
+def mobilenet_v3_large(alpha: float = 1.0, resolution: int = 224, classes: int = 1000
+                       ) -> Network:
+    """MobileNetV3-Large (torchvision's mobilenet_v3_large, width alpha)."""
+    return _mobilenet_v3("mobilenet_v3_large", V3_LARGE, 1280, alpha, resolution, classes)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A registry entry: the builder and its default resolution and classes."""
@@ -154,6 +226,10 @@ MODELS: dict[str, ModelSpec] = {
     "mobilenet_v1_cifar": ModelSpec(mobilenet_v1_cifar, 28, 10,
                                     "CIFAR-10 MobileNet of the 004 report (28x28x3)"),
     "mobilenet_v2": ModelSpec(mobilenet_v2, 224, 1000, "MobileNetV2 (inverted residuals)"),
+    "mobilenet_v3_small": ModelSpec(mobilenet_v3_small, 224, 1000,
+                                    "MobileNetV3-Small (squeeze-excite, hard-swish)"),
+    "mobilenet_v3_large": ModelSpec(mobilenet_v3_large, 224, 1000,
+                                    "MobileNetV3-Large (squeeze-excite, hard-swish)"),
 }
 
 

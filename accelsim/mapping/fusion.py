@@ -426,14 +426,36 @@ class _Search:
         return plan
 
 
+#: Ops whose output rows follow from a kernel window (or the same rows) of their input,
+#: which is what band geometry here derives; a network with any other op (concatenation,
+#: channel views, resize, transposed convolution) is scheduled layer by layer.
+BANDED_OPS = frozenset({"input", "conv2d", "depthwise_conv2d", "dense", "flatten", "softmax",
+                        "activation", "batch_norm", "avg_pool", "max_pool", "global_avg_pool",
+                        "add", "sub", "mul"})
+
+
+def bandable(net: Network) -> bool:
+    """True when every layer's band geometry is a window of one input's rows: its op is in
+    BANDED_OPS and every input has the output's rows and columns (no broadcasting)."""
+    for layer in net.layers():
+        if layer.op not in BANDED_OPS:
+            return False
+        if layer.op in ("add", "sub", "mul") and any(
+                shape != layer.output_shape for shape in layer.input_shapes):
+            return False
+    return True
+
+
 def plan_fusion(net: Network, sizes: Sizes, capacity: int) -> FusionPlan | None:
     """The least-cost sequence of fused groups covering every layer, or None if some
-    layer fits in no group at all.
+    layer fits in no group at all, or the network has layers bands cannot describe.
 
     Cost is (DRAM bytes, recomputed MACs, groups). Candidates for a group ending at j are
     tried in order of their lower bound (what was paid before them plus the least the
     group itself can move) and skipped once that bound cannot beat the best found.
     """
+    if not bandable(net):
+        return None
     search = _Search(net, sizes, capacity)
     order = search.order
     best: list[tuple[tuple[int, int, int], int, GroupPlan] | None] = [None] * (len(order) + 1)

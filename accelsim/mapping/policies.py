@@ -462,14 +462,27 @@ class _Builder:
     def _input_specs(self, layer: Layer, samples: tuple[int, int], rows: tuple[int, int],
                      ch: tuple[int, int], cols: tuple[int, int] | None,
                      kept: set[str]) -> list[_Spec]:
-        """Loads of the streamed inputs' regions a tile reads (kept inputs load nothing)."""
-        in_rows = input_region_rows(layer, rows)
-        in_cols = input_region_cols(layer, cols) if cols is not None else None
-        span = input_channels(layer, ch)
-        return [_Spec("fmap", src, Region(samples, in_rows, span, cols=in_cols),
-                      self.sizes.region_bytes(self.tensors[src].shape, samples, in_rows, span,
-                                              in_cols))
-                for src in dict.fromkeys(layer.inputs) if src not in kept]
+        """Loads of the streamed inputs' regions a tile reads (kept inputs load nothing);
+        each input's own region (a broadcast or concatenated input needs less than others)."""
+        specs = []
+        for src in dict.fromkeys(layer.inputs):
+            if src in kept:
+                continue
+            at = [i for i, name in enumerate(layer.inputs) if name == src]
+
+            def union(span_of: Callable[[int], tuple[int, int]], at: list[int] = at
+                      ) -> tuple[int, int]:
+                spans = [span_of(i) for i in at]
+                return min(lo for lo, _ in spans), max(hi for _, hi in spans)
+
+            in_rows = union(lambda i: input_region_rows(layer, rows, i))
+            in_cols = (union(lambda i: input_region_cols(layer, cols, i))
+                       if cols is not None else None)
+            span = union(lambda i: input_channels(layer, ch, i))
+            specs.append(_Spec("fmap", src, Region(samples, in_rows, span, cols=in_cols),
+                               self.sizes.region_bytes(self.tensors[src].shape, samples,
+                                                       in_rows, span, in_cols)))
+        return specs
 
     def _do_loads(self, job: _Job) -> None:
         for spec in job.loads:

@@ -28,6 +28,8 @@ import numpy as np
 
 from accelsim.errors import ScheduleError
 from accelsim.ir.layers import Layer, Shape
+from accelsim.ir.ops import traits
+from accelsim.ir.ops.traits import hwc, window_span
 
 __all__ = ["STREAM", "Keep", "Sizes", "TilePlan", "bands", "channel_tiles", "channel_wise",
            "hwc", "input_channels", "input_region_cols", "input_region_rows", "search_tiles",
@@ -37,57 +39,48 @@ Span = tuple[int, int]
 LoopOrder = Literal["weights_outer", "rows_outer"]
 
 
-def hwc(shape: Shape) -> tuple[int, int, int]:
-    """A tensor shape as (rows, cols, channels): vectors are 1 x 1 x N."""
-    if len(shape) == 3:
-        return (shape[0], shape[1], shape[2])
-    return (1, 1, math.prod(shape))
-
-
 def channel_wise(layer: Layer) -> bool:
     """True when output channel k needs only input channel k (depthwise, pools, adds...)."""
-    return layer.op not in ("conv2d", "dense", "softmax", "flatten") or (
-        layer.op == "conv2d" and layer.groups == layer.in_channels == layer.out_channels
-    )
+    return traits(layer.op).channel_wise(layer)
 
 
 def _row_tileable(layer: Layer) -> bool:
     """Ops whose output rows can be computed from a band of input rows."""
-    return layer.op not in ("dense", "softmax", "flatten", "input") and len(
-        layer.output_shape) == 3
+    return traits(layer.op).row_tileable and len(layer.output_shape) == 3
 
 
-def _input_span(layer: Layer, out: Span, axis: int) -> Span:
-    """Input rows (axis 0) or columns (axis 1) that output span `out` reads, clipped to the
-    input (halo included)."""
+def _input_span(layer: Layer, out: Span, axis: int, index: int | None = None) -> Span:
+    """Input rows (axis 0) or columns (axis 1) that output span `out` reads from input
+    `index` (None: the union over inputs), clipped to the input (halo included)."""
+    indices = range(len(layer.input_shapes)) if index is None else (index,)
     if not _row_tileable(layer):
-        return (0, hwc(layer.input_shape)[axis])
-    k, stride, before = layer.kernel[axis], layer.stride[axis], layer.padding[2 * axis]
-    first = out[0] * stride - before
-    last = (out[1] - 1) * stride - before + k  # exclusive
-    return (max(first, 0), min(last, layer.input_shape[axis]))
+        return (0, max(hwc(layer.input_shapes[i])[axis] for i in indices))
+    spans = [traits(layer.op).input_span(layer, out, axis, i) for i in indices]
+    return (min(s[0] for s in spans), max(s[1] for s in spans))
 
 
-def input_region_rows(layer: Layer, rows: Span) -> Span:
-    """Input rows [r0, r1) that output rows `rows` read, clipped to the input (halo included)."""
-    return _input_span(layer, rows, 0)
+def input_region_rows(layer: Layer, rows: Span, index: int | None = None) -> Span:
+    """Input rows [r0, r1) that output rows `rows` read, clipped to the input (halo included);
+    from input `index`, or the union over inputs."""
+    return _input_span(layer, rows, 0, index)
 
 
-def input_region_cols(layer: Layer, cols: Span) -> Span:
-    """Input columns that output columns `cols` read, clipped to the input (halo included)."""
-    return _input_span(layer, cols, 1)
+def input_region_cols(layer: Layer, cols: Span, index: int | None = None) -> Span:
+    """Input columns that output columns `cols` read, clipped to the input (halo included);
+    from input `index`, or the union over inputs."""
+    return _input_span(layer, cols, 1, index)
 
 
-def input_channels(layer: Layer, channels: Span) -> Span:
-    """Input channels output channels `channels` read."""
-    cin = hwc(layer.input_shape)[2]
-    if channel_wise(layer):
+def input_channels(layer: Layer, channels: Span, index: int | None = None) -> Span:
+    """Input channels output channels `channels` read, from input `index` (None: a span
+    covering what every input needs)."""
+    op = traits(layer.op)
+    indices = range(max(len(layer.input_shapes), 1)) if index is None else (index,)
+    if not layer.input_shapes:
         return channels
-    if layer.op == "conv2d" and layer.groups > 1:
-        per_in, per_out = cin // layer.groups, layer.out_channels // layer.groups
-        g0, g1 = channels[0] // per_out, (channels[1] - 1) // per_out + 1
-        return (g0 * per_in, g1 * per_in)
-    return (0, cin)
+    spans = [op.channels_read(layer, channels, i) for i in indices]
+    spans = [s for s in spans if s[1] > s[0]] or spans[:1]
+    return (min(s[0] for s in spans), max(s[1] for s in spans))
 
 
 @dataclass(frozen=True)
@@ -368,9 +361,14 @@ def _axis_bands(layer: Layer, step: int, axis: int) -> tuple[np.ndarray, np.ndar
     if step == 0 or not _row_tileable(layer):
         starts = np.arange(0, out_size, step or out_size)
         ends = np.minimum(starts + (step or out_size), out_size)
-        return np.full(len(starts), hwc(layer.input_shape)[axis]), ends - starts
+        widest = max((hwc(s)[axis] for s in layer.input_shapes), default=out_size)
+        return np.full(len(starts), widest), ends - starts
     starts = np.arange(0, out_size, step)
     ends = np.minimum(starts + step, out_size)
+    if traits(layer.op).input_span is not window_span:  # upsampling, broadcasting inputs
+        spans = [_input_span(layer, (int(a), int(b)), axis) for a, b in zip(starts, ends,
+                                                                            strict=True)]
+        return np.array([b - a for a, b in spans]), ends - starts
     k, stride, before = layer.kernel[axis], layer.stride[axis], layer.padding[2 * axis]
     size = layer.input_shape[axis]
     inputs = np.minimum((ends - 1) * stride - before + k, size) - np.maximum(
@@ -387,7 +385,7 @@ def _areas(layer: Layer, row_step: int, col_step: int) -> tuple[np.ndarray, np.n
 
 def splits_input_channels(layer: Layer) -> bool:
     """Layers whose input channels can be split into chunks of partial sums."""
-    return layer.op == "dense" or (layer.op == "conv2d" and layer.groups == 1)
+    return traits(layer.op).splits_input_channels(layer)
 
 
 def _evaluate_split(layer: Layer, sizes: Sizes, row_step: int, channel_step: int,

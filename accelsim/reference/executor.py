@@ -22,12 +22,15 @@ import numpy as np
 from accelsim.errors import ConfigError, GraphError
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
+from accelsim.ir.ops import activation as activations
 from accelsim.reference import kernels
 from accelsim.reference.kernels import Padding4
 from accelsim.reference.quant import (
+    REAL_KERNELS,
     IntLayerOutput,
     Precision,
     QuantLayer,
+    accumulate,
     calibrate_layer,
     fold_batch_norm,
     int_layer,
@@ -67,13 +70,9 @@ class ExecResult:
         return sum(self.overflows.values())
 
 
-def activate(x: np.ndarray, kind: str) -> np.ndarray:
-    """Apply a fused or standalone non-linearity in place where possible."""
-    if kind == "relu":
-        return np.maximum(x, 0, out=x)
-    if kind == "relu6":
-        return np.clip(x, 0, 6, out=x)
-    return x
+def activate(x: np.ndarray, kind: str, params: tuple[float, ...] = ()) -> np.ndarray:
+    """Apply a fused or standalone non-linearity (in place for relu and relu6)."""
+    return activations.apply(x, kind, params)
 
 
 def _bn(x: np.ndarray, p: LayerParams, eps: float) -> np.ndarray:
@@ -91,30 +90,39 @@ def _weighted(layer: Layer, xs: list[np.ndarray], p: LayerParams, padding: Paddi
     bias: np.ndarray | None = p.get("bias")
     if layer.batch_norm and "bn_scale" in p:  # a Session has folded it already
         weight, bias = fold_batch_norm(layer, p, eps, np.float32)
-    if layer.op == "dense":
-        y = kernels.dense(xs[0], weight)
-    else:
-        y = kernels.conv2d(xs[0], weight, layer.stride, padding, layer.groups)
+    y = accumulate(layer, xs[0], weight, padding)
     if bias is not None:
         y += bias
-    return activate(y, layer.activation)
+    return activate(y, layer.activation, layer.act_params)
 
 
 FloatKernel = Callable[[Layer, list[np.ndarray], LayerParams, Padding4, float], np.ndarray]
 
+
+def _real(layer: Layer, xs: list[np.ndarray], p: LayerParams, padding: Padding4,
+          eps: float) -> np.ndarray:
+    """A REAL_KERNELS op in float32, then its fused activation."""
+    y = REAL_KERNELS[layer.op](layer, xs, padding, p)
+    return activate(y, layer.activation, layer.act_params)
+
+
 #: Float32 implementation of every op: (layer, inputs, params, padding, bn_epsilon) -> output.
 FLOAT_KERNELS: Mapping[str, FloatKernel] = {
+    **{op: _real for op in REAL_KERNELS},
     "input": lambda layer, xs, p, pad, eps: xs[0].astype(np.float32, copy=False),
     "conv2d": _weighted,
     "depthwise_conv2d": _weighted,
+    "conv_transpose": _weighted,
     "dense": _weighted,
     "avg_pool": lambda layer, xs, p, pad, eps: kernels.avg_pool(
         xs[0], layer.kernel, layer.stride, pad),
     "max_pool": lambda layer, xs, p, pad, eps: kernels.max_pool(
         xs[0], layer.kernel, layer.stride, pad),
     "global_avg_pool": lambda layer, xs, p, pad, eps: kernels.global_avg_pool(xs[0]),
-    "add": lambda layer, xs, p, pad, eps: activate(kernels.add(xs), layer.activation),
-    "activation": lambda layer, xs, p, pad, eps: activate(xs[0].copy(), layer.activation),
+    "add": lambda layer, xs, p, pad, eps: activate(kernels.add(xs), layer.activation,
+                                                   layer.act_params),
+    "activation": lambda layer, xs, p, pad, eps: activate(xs[0].copy(), layer.activation,
+                                                          layer.act_params),
     "batch_norm": lambda layer, xs, p, pad, eps: _bn(xs[0], p, eps),
     "flatten": lambda layer, xs, p, pad, eps: kernels.flatten(xs[0]),
     "softmax": lambda layer, xs, p, pad, eps: kernels.softmax(xs[0]),

@@ -24,7 +24,10 @@ __all__ = [
     "add",
     "avg_pool",
     "batch_norm",
+    "channel_shuffle",
+    "concat",
     "conv2d",
+    "conv_transpose2d",
     "dense",
     "depthwise_conv2d",
     "flatten",
@@ -33,9 +36,12 @@ __all__ = [
     "max_pool",
     "pad",
     "pointwise_conv2d",
+    "multiply",
     "relu",
     "relu6",
+    "resize",
     "softmax",
+    "subtract",
     "window_count",
     "window_sum",
 ]
@@ -207,11 +213,87 @@ def global_avg_pool(x: np.ndarray) -> np.ndarray:
 
 
 def add(inputs: Sequence[np.ndarray]) -> np.ndarray:
-    """Element-wise sum of equally shaped arrays."""
-    out = inputs[0].copy()
+    """Element-wise sum, a (B, 1, 1, C) array broadcasting over rows and columns."""
+    out = np.broadcast_to(inputs[0], np.broadcast_shapes(*(x.shape for x in inputs))).copy()
     for other in inputs[1:]:
         out += other
     return out
+
+
+def subtract(inputs: Sequence[np.ndarray]) -> np.ndarray:
+    """First minus second, broadcasting a (B, 1, 1, C) array."""
+    return np.subtract(inputs[0], inputs[1])
+
+
+def multiply(inputs: Sequence[np.ndarray]) -> np.ndarray:
+    """Element-wise product, broadcasting a (B, 1, 1, C) array (the squeeze-excite scale)."""
+    return np.multiply(inputs[0], inputs[1])
+
+
+def concat(inputs: Sequence[np.ndarray]) -> np.ndarray:
+    """Concatenation along channels (the last axis)."""
+    return np.concatenate(list(inputs), axis=-1)
+
+
+def channel_shuffle(x: np.ndarray, groups: int) -> np.ndarray:
+    """ShuffleNet's shuffle: (.., g, C/g) channels transposed to (.., C/g, g)."""
+    *lead, c = x.shape
+    return np.ascontiguousarray(
+        x.reshape(*lead, groups, c // groups).swapaxes(-1, -2)).reshape(x.shape)
+
+
+def _crop(x: np.ndarray, crop: Padding4) -> np.ndarray:
+    """Remove (top, bottom, left, right) rows and columns; negative amounts add zeros."""
+    top, bottom, left, right = crop
+    x = pad(x, (max(-top, 0), max(-bottom, 0), max(-left, 0), max(-right, 0)))
+    top, bottom, left, right = (max(v, 0) for v in crop)
+    return x[:, top : x.shape[1] - bottom, left : x.shape[2] - right]
+
+
+def conv_transpose2d(
+    x: np.ndarray, weight: np.ndarray, stride: tuple[int, int], crop: Padding4,
+    groups: int = 1,
+) -> np.ndarray:
+    """Transposed convolution, weight (kh, kw, Cin, Cout/groups), no bias.
+
+    Every kernel tap scatters a (B, H, W, Cout) product into the stride-spaced positions
+    of the full (H - 1) * stride + kh output, which `crop` then trims (negative: pads).
+    """
+    kh, kw, cin, cout_g = weight.shape
+    b, h, w, _ = x.shape
+    sh, sw = stride
+    full = np.zeros((b, (h - 1) * sh + kh, (w - 1) * sw + kw, cout_g * groups),
+                    dtype=np.result_type(x, weight))
+    grouped = x.reshape(b, h, w, groups, cin // groups)
+    for i in range(kh):
+        for j in range(kw):
+            tap = weight[i, j].reshape(groups, cin // groups, cout_g)
+            product = np.einsum("bhwgc,gco->bhwgo", grouped, tap).reshape(b, h, w, -1)
+            full[:, i : i + (h - 1) * sh + 1 : sh, j : j + (w - 1) * sw + 1 : sw] += product
+    return _crop(full, crop)
+
+
+def _bilinear_axis(x: np.ndarray, scale: int, axis: int) -> np.ndarray:
+    """Half-pixel linear interpolation by an integer factor along `axis` (edges clamped)."""
+    n = x.shape[axis]
+    coord = (np.arange(n * scale) + 0.5) / scale - 0.5
+    low = np.floor(coord).astype(np.int64)
+    frac = (coord - low).astype(x.dtype)
+    shape = [1] * x.ndim
+    shape[axis] = n * scale
+    lo = np.take(x, np.clip(low, 0, n - 1), axis=axis)
+    hi = np.take(x, np.clip(low + 1, 0, n - 1), axis=axis)
+    return lo * (1 - frac.reshape(shape)) + hi * frac.reshape(shape)
+
+
+def resize(x: np.ndarray, scale: tuple[int, int], mode: str, crop: Padding4 = NO_PADDING
+           ) -> np.ndarray:
+    """Upsample (B, H, W, C) by integer factors, nearest or bilinear, then crop a tile."""
+    if mode == "nearest":
+        out = np.repeat(np.repeat(x, scale[0], axis=1), scale[1], axis=2)
+    else:
+        out = _bilinear_axis(_bilinear_axis(x, scale[0], 1), scale[1], 2)
+    return _crop(out, crop)
 
 
 def relu(x: np.ndarray) -> np.ndarray:

@@ -58,4 +58,4 @@ def finish(layer: Layer, acc: np.ndarray, out_channels: tuple[int, int],
         return finish_accumulator(layer, acc + state.bias[k0:k1], state)
     assert params is not None
     bias = fold_batch_norm(layer, params, bn_epsilon, np.float32)[1][k0:k1]
-    return LayerOutput(activate(acc + bias, layer.activation))
+    return LayerOutput(activate(acc + bias, layer.activation, layer.act_params))

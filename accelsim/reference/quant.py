@@ -29,14 +29,17 @@ import numpy as np
 
 from accelsim.errors import ConfigError
 from accelsim.ir.layers import Layer
+from accelsim.ir.ops import activation as activations
 from accelsim.reference import kernels
 from accelsim.reference.kernels import Padding4
 from accelsim.reference.weights import LayerParams
 
 __all__ = [
+    "REAL_KERNELS",
     "IntLayerOutput",
     "Precision",
     "QuantLayer",
+    "accumulate",
     "calibrate_layer",
     "finish_accumulator",
     "fold_batch_norm",
@@ -91,15 +94,24 @@ def quantize(x: np.ndarray, scale: float, bits: int) -> np.ndarray:
 def requantize(
     acc: np.ndarray, acc_scale: float | np.ndarray, out_scale: float, bits: int,
     activation: str = "none", offset: float | np.ndarray = 0.0,
+    act_params: tuple[float, ...] = (),
 ) -> tuple[np.ndarray, int]:
     """Integers at `out_scale` for the real values ``act(acc * acc_scale + offset)``.
 
     Element-wise and deterministic (round half to even); returns the int64 result and
-    how many elements were clipped to the `bits`-bit range.
+    how many elements were clipped to the `bits`-bit range. relu and relu6 clamp in the
+    output scale; other activations apply to the real values (float64).
     """
-    values = np.asarray(acc, dtype=np.float64) * (np.asarray(acc_scale) / out_scale)
-    if np.any(offset):
-        values += np.asarray(offset) / out_scale
+    if activation not in activations.FREE_ACTIVATIONS:
+        real = np.asarray(acc, dtype=np.float64) * np.asarray(acc_scale)
+        if np.any(offset):
+            real += np.asarray(offset)
+        values = activations.apply(real, activation, act_params) / out_scale
+        activation = "none"
+    else:
+        values = np.asarray(acc, dtype=np.float64) * (np.asarray(acc_scale) / out_scale)
+        if np.any(offset):
+            values += np.asarray(offset) / out_scale
     if activation == "relu":
         np.maximum(values, 0.0, out=values)
     elif activation == "relu6":
@@ -133,7 +145,8 @@ class QuantLayer:
     `weight` holds integer values in the float layout of weights.py, stored as float64
     when `exact_float` (every accumulator provably below 2**53) and int64 otherwise.
     `bias` is int64 at scale ``in_scales[0] * weight_scale``. A standalone batch-norm
-    keeps its per-channel real `factor` and `offset`.
+    keeps its per-channel real `factor` and `offset`; a PReLU its real slopes
+    (`real_params`).
     """
 
     out_scale: float
@@ -145,6 +158,7 @@ class QuantLayer:
     exact_float: bool = True
     factor: np.ndarray | None = None
     offset: np.ndarray | None = None
+    real_params: Mapping[str, np.ndarray] | None = None
 
 
 def _accumulator_bound(weight: np.ndarray, bias: np.ndarray, precision: Precision) -> int:
@@ -177,6 +191,8 @@ def calibrate_layer(
         factor = params["bn_scale"] / np.sqrt(params["bn_var"].astype(np.float64) + eps)
         offset = params["bn_shift"] - params["bn_mean"] * factor
         return QuantLayer(out_scale, in_scales, precision, factor=factor, offset=offset)
+    if layer.op == "prelu":
+        return QuantLayer(out_scale, in_scales, precision, real_params=dict(params))
     return QuantLayer(out_scale, in_scales, precision)
 
 
@@ -202,18 +218,25 @@ def _finish(acc: np.ndarray, layer: Layer, state: QuantLayer,
     overflows = _checked(acc, state) if check else 0
     q, saturated = requantize(acc, acc_scale, state.out_scale,
                               state.precision.activation_bits,
-                              layer.activation if activation is None else activation, offset)
+                              layer.activation if activation is None else activation, offset,
+                              layer.act_params)
     return IntLayerOutput(q, overflows, saturated)
 
 
-def _weighted(layer: Layer, x: np.ndarray, state: QuantLayer, padding: Padding4) -> np.ndarray:
-    """The exact int64 accumulator of a conv or dense layer, bias included."""
-    assert state.weight is not None and state.bias is not None
-    operand = x.astype(state.weight.dtype)
+def accumulate(layer: Layer, x: np.ndarray, weight: np.ndarray, padding: Padding4
+               ) -> np.ndarray:
+    """The multiply-accumulate of a weighted layer (no bias): conv, transposed conv, dense."""
     if layer.op == "dense":
-        acc = kernels.dense(operand, state.weight)
-    else:
-        acc = kernels.conv2d(operand, state.weight, layer.stride, padding, layer.groups)
+        return kernels.dense(x, weight)
+    if layer.op == "conv_transpose":
+        return kernels.conv_transpose2d(x, weight, layer.stride, padding, layer.groups)
+    return kernels.conv2d(x, weight, layer.stride, padding, layer.groups)
+
+
+def _weighted(layer: Layer, x: np.ndarray, state: QuantLayer, padding: Padding4) -> np.ndarray:
+    """The exact int64 accumulator of a weighted layer, bias included."""
+    assert state.weight is not None and state.bias is not None
+    acc = accumulate(layer, x.astype(state.weight.dtype), state.weight, padding)
     return acc.astype(np.int64) + state.bias
 
 
@@ -275,10 +298,37 @@ def _int_softmax(layer: Layer, xs: list[np.ndarray], state: QuantLayer,
     return _finish(probabilities, layer, state, 1.0, check=False)
 
 
+RealKernel = Callable[[Layer, list[np.ndarray], Padding4, Mapping[str, np.ndarray]],
+                     np.ndarray]
+
+#: Weightless ops whose integer result is their real result (computed on dequantised
+#: inputs, exact in float64 for these data movements and products) requantised: the same
+#: functions are the float32 kernels. (layer, inputs, padding, params) -> output.
+REAL_KERNELS: Mapping[str, RealKernel] = {
+    "sub": lambda layer, xs, pad, p: kernels.subtract(xs),
+    "mul": lambda layer, xs, pad, p: kernels.multiply(xs),
+    "concat": lambda layer, xs, pad, p: kernels.concat(xs),
+    "channel_slice": lambda layer, xs, pad, p: xs[0][..., slice(*layer.channel_range)],
+    "channel_shuffle": lambda layer, xs, pad, p: kernels.channel_shuffle(xs[0], layer.groups),
+    "resize": lambda layer, xs, pad, p: kernels.resize(xs[0], layer.stride, layer.mode, pad),
+    "prelu": lambda layer, xs, pad, p: activations.prelu(xs[0], p["slope"]),
+}
+
+
+def _int_real(layer: Layer, xs: list[np.ndarray], state: QuantLayer,
+              padding: Padding4) -> IntLayerOutput:
+    """A REAL_KERNELS op on dequantised inputs, requantised to the output scale."""
+    real = [x * s for x, s in zip(xs, state.in_scales, strict=True)]
+    values = REAL_KERNELS[layer.op](layer, real, padding, state.real_params or {})
+    return _finish(values, layer, state, 1.0, check=False)
+
+
 #: Integer implementation of every op except `input` (quantised by the executor).
 INT_KERNELS: Mapping[str, IntKernel] = {
+    **{op: _int_real for op in REAL_KERNELS},
     "conv2d": _int_weighted,
     "depthwise_conv2d": _int_weighted,
+    "conv_transpose": _int_weighted,
     "dense": _int_weighted,
     "avg_pool": _int_avg_pool,
     "max_pool": _int_max_pool,

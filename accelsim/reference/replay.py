@@ -20,6 +20,7 @@ import numpy as np
 from accelsim.errors import ReplayError
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
+from accelsim.ir.ops import traits
 from accelsim.mapping.schedule import Alloc, Compute, Free, Load, Region, Schedule, Store, Tile
 from accelsim.mapping.tiling import (
     hwc,
@@ -240,12 +241,12 @@ class _Machine:
     def _tile_inputs(self, layer: Layer, a: Compute) -> tuple[list[np.ndarray],
                                                             tuple[int, int, int, int]]:
         tile: Tile = a.tile
-        rows = input_region_rows(layer, tile.rows)
-        cols = input_region_cols(layer, tile.cols) if tile.cols is not None else None
-        channels = input_channels(layer, tile.channels)
         xs = []
         sources = self._sources(layer, a)
-        for src in layer.inputs:
+        for index, src in enumerate(layer.inputs):
+            rows = input_region_rows(layer, tile.rows, index)
+            cols = input_region_cols(layer, tile.cols, index) if tile.cols is not None else None
+            channels = input_channels(layer, tile.channels, index)
             part = self._slice(layer, sources[src], src, tile.samples, rows, channels, cols)
             shape = self.net.layer(src).output_shape
             full_c = hwc(shape)[2]
@@ -254,6 +255,8 @@ class _Machine:
                 wide[..., channels[0]:channels[1]] = part
                 part = wide
             xs.append(part.reshape((part.shape[0],) + shape) if len(shape) != 3 else part)
+        rows = input_region_rows(layer, tile.rows, 0)
+        cols = input_region_cols(layer, tile.cols, 0) if tile.cols is not None else None
         return xs, self._padding(layer, tile, rows, cols)
 
     def accumulate(self, layer: Layer, a: Compute) -> None:
@@ -281,15 +284,12 @@ class _Machine:
         """The padding a tile sees: what the full layer pads, as far as the tile reaches."""
         if not layer.is_spatial:
             return layer.padding
-        pads = []
+        pads: list[int] = []
         for axis, out, got in ((0, tile.rows, in_rows), (1, tile.cols, in_cols)):
             if out is None or got is None:
                 pads += [layer.padding[2 * axis], layer.padding[2 * axis + 1]]
                 continue
-            k, stride, before = layer.kernel[axis], layer.stride[axis], layer.padding[2 * axis]
-            first = out[0] * stride - before
-            last = (out[1] - 1) * stride - before + k
-            pads += [got[0] - first, last - got[1]]
+            pads += traits(layer.op).tile_padding(layer, out, got, axis)
         return (pads[0], pads[1], pads[2], pads[3])
 
 def replay(net: Network, schedule: Schedule, x: np.ndarray, params: Params | None = None,

@@ -4,8 +4,10 @@ Every weighted or batch-norm layer has a dict of float32 arrays under its layer 
 same keys `Network.params` uses when weights come from ONNX:
 
 - ``weight``: conv2d / depthwise_conv2d ``(kh, kw, cin // groups, cout)``;
+  conv_transpose ``(kh, kw, cin, cout // groups)``;
   dense ``(in_features, units)`` where ``in_features`` enumerates the input flattened in
   C order of its per-sample NHWC shape, i.e. ``(h, w, c)`` with the channel fastest.
+- ``slope``: prelu ``(C,)``.
 - ``bias``: ``(cout,)``, present when ``layer.use_bias``.
 - ``bn_scale``, ``bn_shift``, ``bn_mean``, ``bn_var``: ``(cout,)`` each, present when
   ``layer.batch_norm`` or the op is ``batch_norm``; the batch-norm computes
@@ -23,6 +25,7 @@ import numpy as np
 from accelsim.errors import GraphError
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
+from accelsim.ir.ops import traits
 
 __all__ = ["BN_KEYS", "LayerParams", "Params", "check_params", "expected_shapes",
            "params_for", "random_params"]
@@ -35,12 +38,7 @@ BN_KEYS: tuple[str, ...] = ("bn_scale", "bn_shift", "bn_mean", "bn_var")
 
 def expected_shapes(layer: Layer) -> dict[str, tuple[int, ...]]:
     """The parameter arrays `layer` needs, by key, with their shapes (empty for none)."""
-    shapes: dict[str, tuple[int, ...]] = {}
-    if layer.op in ("conv2d", "depthwise_conv2d"):
-        kh, kw = layer.kernel
-        shapes["weight"] = (kh, kw, layer.in_channels // layer.groups, layer.out_channels)
-    elif layer.op == "dense":
-        shapes["weight"] = (math.prod(layer.input_shape), layer.out_channels)
+    shapes = dict(traits(layer.op).param_shapes(layer))
     if layer.is_weighted and layer.use_bias:
         shapes["bias"] = (layer.out_channels,)
     if layer.bn_params:
@@ -90,6 +88,8 @@ def random_params(net: Network, seed: int = 0) -> Params:
             shape = shapes["weight"]
             fan_in = math.prod(shape[:-1])
             arrays["weight"] = rng.normal(0.0, math.sqrt(2.0 / fan_in), shape)
+        if "slope" in shapes:
+            arrays["slope"] = rng.uniform(0.05, 0.3, shapes["slope"])
         if "bias" in shapes:
             arrays["bias"] = rng.normal(0.0, 0.1, shapes["bias"])
         if "bn_scale" in shapes:
@@ -106,8 +106,15 @@ def params_for(net: Network, seed: int = 0) -> Params:
     """`net.params` when it is complete, random weights when it is empty.
 
     A partial `net.params` raises GraphError rather than being mixed with random
-    values, which would hide a broken weights file.
+    values, which would hide a broken weights file; so does a network imported without
+    its weights (`Network.missing_weights`).
     """
+    if net.missing_weights:
+        first = net.missing_weights[0]
+        raise GraphError(
+            f"{net.name}: executing needs the weights, but the model file has shapes only "
+            f"({len(net.missing_weights)} initializers without data, e.g. {first!r}); "
+            "summary and run work without them")
     if not net.params:
         return random_params(net, seed)
     check_params(net, net.params)

@@ -1,8 +1,12 @@
-"""Compute models: how long a layer's multiply-adds take on the configured compute unit.
+"""Compute models: how long a layer's multiply-adds and vector work take.
 
 * ideal: MACs / mac_rate (every MAC unit busy every cycle; the 004 method).
 * pe_array: cycles from mapping the layer onto a pe_rows x pe_cols systolic array with
   the configured dataflow (folds, fill and drain), divided by the clock.
+
+Non-MAC work (pools, element-wise ops, sigmoid-like activations: `Layer.vector_elements`)
+runs on a vector unit at `compute.vector_rate` elements/s. The vector unit processes the
+MAC array's outputs as they stream out, so a layer takes the longer of the two times.
 """
 
 from __future__ import annotations
@@ -29,11 +33,12 @@ ComputeModel = Callable[[Layer, int], Work]
 
 
 def _ideal(config: ComputeConfig) -> ComputeModel:
-    rate = config.peak_mac_rate
+    rate, vector = config.peak_mac_rate, config.effective_vector_rate
 
     def work(layer: Layer, batch: int) -> Work:
         macs = layer.macs * batch
-        return Work(0, macs / rate, 1.0 if macs else 0.0)
+        return Work(0, max(macs / rate, layer.vector_elements * batch / vector),
+                    1.0 if macs else 0.0)
 
     return work
 
@@ -43,11 +48,13 @@ def _pe_array(config: ComputeConfig) -> ComputeModel:
 
     assert config.pe_rows and config.pe_cols and config.clock
     array = PEArray(config.pe_rows, config.pe_cols, config.dataflow)
-    clock = config.clock
+    clock, vector = config.clock, config.effective_vector_rate
 
     def work(layer: Layer, batch: int) -> Work:
         result = layer_cycles(layer, array, batch)
-        return Work(result.cycles, result.cycles / clock, result.utilization)
+        return Work(result.cycles, max(result.cycles / clock,
+                                       layer.vector_elements * batch / vector),
+                    result.utilization)
 
     return work
 

@@ -5,8 +5,10 @@ reducing over K = kh * kw * Cin / groups. The dataflow decides which two of (M, 
 laid out spatially over the array's rows and columns (Sr, Sc) and which is streamed in
 time (T); the GEMM is cut into ceil(Sr / rows) * ceil(Sc / cols) folds that run one after
 another, each paying its own pipeline fill and drain. A grouped (e.g. depthwise) conv runs
-its groups one after another, as SCALE-Sim's depthwise mode does. Pools, adds and other
-weightless ops take 0 PE cycles: they run on a vector unit. Pure integer arithmetic, no
+its groups one after another, as SCALE-Sim's depthwise mode does. A transposed conv is
+the GEMM of its scatter: M input pixels (times the batch) by N = kh * kw * Cout / groups,
+reducing over K = Cin / groups. Pools, adds and other weightless ops take 0 PE cycles:
+they run on the vector unit (accelsim.sim.compute). Pure integer arithmetic, no
 config: docs/pe_array.md derives the formulas from SCALE-Sim's source.
 """
 
@@ -131,6 +133,11 @@ def layer_gemm(layer: Layer, batch: int = 1) -> Gemm | None:
         kh, kw = layer.kernel
         g = layer.groups
         return Gemm(batch * ho * wo, cout // g, kh * kw * (layer.in_channels // g), g)
+    if layer.op == "conv_transpose":
+        h, w, cin = layer.input_shape
+        kh, kw = layer.kernel
+        g = layer.groups
+        return Gemm(batch * h * w, kh * kw * layer.out_channels // g, cin // g, g)
     if layer.op == "dense":
         return Gemm(batch, layer.out_channels, math.prod(layer.input_shape))
     return None

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.config.models import RunConfig
+from accelsim.config.models import VECTOR_RATE_PER_MAC_RATE, RunConfig
 from accelsim.errors import ScheduleError
 from accelsim.ir.graph import Network
 from accelsim.mapping import Schedule, build_schedule
@@ -87,6 +87,7 @@ class GroupArrays:
     defaults: Mapping[str, Any]
     ladder: Ladder | None = None
     infeasible: str = ""  # why no schedule exists (empty when one does)
+    vector_elements: np.ndarray | None = None  # per layer, whole batch
 
 
 def _network(config: RunConfig) -> Network:
@@ -135,24 +136,33 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
         empty = np.zeros(0)
         return [GroupArrays(empty, empty, (), False, {}, None, str(exc)) for _ in configs]
     variants = tuple(_variant(net, first, s) for s in schedules)
+    last = schedules[-1]
+    # Vector work per pass, scaled like its MACs where a fused group recomputes halo rows
+    # (as layer_compute scales the whole compute time).
+    vector = np.array([net.layer(ls.name).vector_elements * ls.sample_count(sizes.batch)
+                       * (1 + ls.recomputed_macs / max(net.layer(ls.name).macs
+                                                       * ls.sample_count(sizes.batch), 1))
+                       for ls in last.layers], dtype=float)
     out = []
     for config in configs:
         hw = config.hardware
-        works = layer_compute(net, schedules[-1], compute_model(hw.compute))
+        works = layer_compute(net, last, compute_model(hw.compute))
         defaults = {
             "hardware.dram.bandwidth": hw.dram.bandwidth,
             "hardware.dram.latency": hw.dram.latency,
             "hardware.compute.mac_rate": hw.compute.mac_rate,
             "hardware.compute.clock": hw.compute.clock,
+            "vector_rate": hw.compute.vector_rate,
+            "pes": (hw.compute.pe_rows or 0) * (hw.compute.pe_cols or 0),
             **{f"hardware.energy.{k}": getattr(hw.energy, k) for k in _ENERGY},
         }
         out.append(GroupArrays(
             # MACs the compute unit performs: halo rows a fused group recomputes included
             macs=np.array([net.layer(ls.name).macs * ls.sample_count(sizes.batch)
-                           + ls.recomputed_macs for ls in schedules[-1].layers], dtype=float),
+                           + ls.recomputed_macs for ls in last.layers], dtype=float),
             cycles=np.array([w.cycles for w in works], dtype=float),
             variants=variants, is_pe=hw.compute.is_pe_array, defaults=defaults,
-            ladder=ladder,
+            ladder=ladder, vector_elements=vector,
         ))
     return out
 
@@ -194,11 +204,15 @@ def evaluate(arrays: GroupArrays, ids: np.ndarray,
             return arrays.defaults[path]
 
         if arrays.is_pe:
-            compute = arrays.cycles[None, :] / np.asarray(
-                param("hardware.compute.clock"), dtype=float)
+            clock = np.asarray(param("hardware.compute.clock"), dtype=float)
+            compute = arrays.cycles[None, :] / clock
+            peak = clock * arrays.defaults["pes"]
         else:
-            compute = arrays.macs[None, :] / np.asarray(
-                param("hardware.compute.mac_rate"), dtype=float)
+            peak = np.asarray(param("hardware.compute.mac_rate"), dtype=float)
+            compute = arrays.macs[None, :] / peak
+        vector_rate = arrays.defaults["vector_rate"] or peak * VECTOR_RATE_PER_MAC_RATE
+        assert arrays.vector_elements is not None
+        compute = np.maximum(compute, arrays.vector_elements[None, :] / vector_rate)
         shape = (hi - lo, len(arrays.macs))
         compute = np.broadcast_to(compute, shape)
         bandwidth, latency = param("hardware.dram.bandwidth"), param("hardware.dram.latency")
