@@ -53,6 +53,16 @@ from accelsim.ir.builder import NetworkBuilder
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Activation
 from accelsim.ir.zoo import MODELS, build_model
+from accelsim.limits import (
+    MAX_CHANNELS,
+    MAX_DIM,
+    MAX_LAYERS,
+    MAX_PADDING,
+    MAX_REPEAT,
+    MAX_WINDOW,
+    check_model_options,
+    check_network_size,
+)
 from accelsim.yamlio import LineMap, load_yaml
 
 __all__ = ["MODEL_FILE_SUFFIXES", "ONNX_SUFFIX", "load_model_file", "resolve_model"]
@@ -158,11 +168,22 @@ def _shape(value: Any) -> tuple[int, ...]:
     raise _Invalid(f"must be a list of positive integers such as [28, 28, 3], got {_shown(value)}")
 
 
+def _at_most(check: Callable[[Any], Any], high: int) -> Callable[[Any], Any]:
+    """`check`, then every integer of its result at most `high` (accelsim.limits)."""
+    def bounded(value: Any) -> Any:
+        out = check(value)
+        if any(isinstance(n, int) and n > high for n in (out if isinstance(out, tuple) else (out,))):
+            raise _Invalid(f"must be at most {high:,}, got {_shown(value)}")
+        return out
+    return bounded
+
+
 _FIELD_CHECKS: dict[str, Callable[[Any], Any]] = {
-    "name": _text, "input": _text, "inputs": _layer_names, "filters": _positive_int,
-    "units": _positive_int, "groups": _positive_int, "kernel": _window, "stride": _window,
-    "padding": _padding, "use_bias": _boolean, "batch_norm": _boolean,
-    "activation": _activation, "kind": _activation,
+    "name": _text, "input": _text, "inputs": _layer_names,
+    "filters": _at_most(_positive_int, MAX_CHANNELS), "units": _at_most(_positive_int, MAX_CHANNELS),
+    "groups": _at_most(_positive_int, MAX_CHANNELS), "kernel": _at_most(_window, MAX_WINDOW),
+    "stride": _at_most(_window, MAX_WINDOW), "padding": _at_most(_padding, MAX_PADDING),
+    "use_bias": _boolean, "batch_norm": _boolean, "activation": _activation, "kind": _activation,
 }
 
 
@@ -281,7 +302,7 @@ def _parse_item(src: _Source, loc: _Loc, item: Any) -> _LayerSpec | _RepeatSpec:
     if isinstance(item, dict) and "repeat" in item:
         block = src.mapping(loc, item, _REPEAT_KEYS, ("repeat", "layers"))
         return _RepeatSpec(
-            src.checked(loc + ("repeat",), block["repeat"], _positive_int),
+            src.checked(loc + ("repeat",), block["repeat"], _at_most(_positive_int, MAX_REPEAT)),
             src.checked(loc + ("var",), block.get("var", "i"), _identifier),
             src.checked(loc + ("start",), block.get("start", 1), _any_int),
             _parse_layers(src, loc + ("layers",), block["layers"]),
@@ -375,12 +396,19 @@ def load_model_file(path: str | Path, resolution: int | None = None) -> Network:
     except ConfigError as exc:
         raise ModelFileError(str(exc)) from None
     src = _Source(str(path), lines)
+    if isinstance(data, dict) and "model" in data and "hardware" in data:
+        raise src.error((), "this is a run file (it has model and hardware), not a model file: "
+                        "simulate it with `accelsim run`, or give the model it names")
     top = src.mapping((), data, _TOP_KEYS, ("input", "layers"))
     name = src.checked(("name",), top.get("name", Path(path).stem), _text)
     spec_in = src.mapping(("input",), top["input"], _INPUT_KEYS, ("shape",))
     input_name = src.checked(("input", "name"), spec_in.get("name", "input"), _text)
-    shape = src.checked(("input", "shape"), spec_in["shape"], _shape)
+    shape = src.checked(("input", "shape"), spec_in["shape"], _at_most(_shape, MAX_DIM))
     layers = _parse_layers(src, ("layers",), top["layers"])
+    expanded = _expanded(layers)
+    if expanded > MAX_LAYERS:
+        raise src.error(("layers",), f"{expanded:,} layers once repeat blocks are expanded, over "
+                        f"the limit of {MAX_LAYERS:,}")
     if resolution is not None:
         if resolution < 1:
             raise ModelFileError(f"resolution must be >= 1, got {resolution}")
@@ -392,6 +420,12 @@ def load_model_file(path: str | Path, resolution: int | None = None) -> Network:
     return builder.build()
 
 
+def _expanded(items: Sequence[_LayerSpec | _RepeatSpec]) -> int:
+    """Layers the specs build once every repeat block is expanded."""
+    return sum(item.count * _expanded(item.body) if isinstance(item, _RepeatSpec) else 1
+               for item in items)
+
+
 def _load_onnx(path: Path) -> Network:
     """Import an ONNX file; the importer needs the optional onnx packages."""
     try:
@@ -400,6 +434,8 @@ def _load_onnx(path: Path) -> Network:
         raise AccelsimError(
             f"{path}: reading ONNX files needs the onnx extra: pip install accelsim[onnx] ({exc})"
         ) from None
+    if path.is_file() and path.stat().st_size == 0:
+        raise ModelFileError(f"{path}: the file is empty, not an ONNX model")
     network: Network = load_onnx(path)
     return network
 
@@ -411,8 +447,11 @@ def resolve_model(
 
     alpha and classes reshape built-in models only; resolution also resizes a model file.
     """
+    check_model_options(alpha, resolution, classes)
     if spec in MODELS:
-        return build_model(spec, alpha, resolution, classes)
+        network = build_model(spec, alpha, resolution, classes)
+        check_network_size(network.layers(), f"model {spec}")
+        return network
     path = Path(spec)
     suffix = path.suffix.lower()
     if suffix not in (*MODEL_FILE_SUFFIXES, ONNX_SUFFIX):
@@ -431,6 +470,6 @@ def resolve_model(
                 f"{path}: the {option} of {'an ONNX' if onnx else 'a model'} file cannot be "
                 f"changed; edit the file, or use a built-in model ({', '.join(sorted(MODELS))})"
             )
-    if onnx:
-        return _load_onnx(path)
-    return load_model_file(path, resolution)
+    network = _load_onnx(path) if onnx else load_model_file(path, resolution)
+    check_network_size(network.layers(), str(path))
+    return network
