@@ -182,7 +182,8 @@ def _at_most(check: Callable[[Any], Any], high: int) -> Callable[[Any], Any]:
 _FIELD_CHECKS: dict[str, Callable[[Any], Any]] = {
     "name": _text, "input": _text, "inputs": _layer_names,
     "filters": _at_most(_positive_int, MAX_CHANNELS),
-    "units": _at_most(_positive_int, MAX_CHANNELS), "groups": _at_most(_positive_int, MAX_CHANNELS), "kernel": _at_most(_window, MAX_WINDOW),
+    "units": _at_most(_positive_int, MAX_CHANNELS), "groups": _at_most(_positive_int, MAX_CHANNELS),
+    "kernel": _at_most(_window, MAX_WINDOW),
     "stride": _at_most(_window, MAX_WINDOW), "padding": _at_most(_padding, MAX_PADDING),
     "use_bias": _boolean, "batch_norm": _boolean, "activation": _activation, "kind": _activation,
 }
