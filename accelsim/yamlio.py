@@ -126,7 +126,7 @@ class _Assembler:
                 raise self.error(line, "YAML error: a second document ('---') in one file; "
                                  "keep one")
         elif isinstance(event, yaml.ScalarEvent):
-            self._value(self._scalar(event), 1, line, event.anchor, event.value)
+            self._value(self._scalar(event, line), 1, line, event.anchor, event.value)
         elif isinstance(event, yaml.AliasEvent):
             if event.anchor not in self.anchors:
                 raise self.error(line, f"YAML error: alias *{event.anchor} names no anchor "
@@ -142,17 +142,20 @@ class _Assembler:
                     done.value.update({k: v for k, v in merged.items() if k not in done.value})
             self._value(done.value, done.nodes, done.line, done.anchor, None, opened=done)
 
-    def _scalar(self, event: yaml.ScalarEvent) -> Any:
+    def _scalar(self, event: yaml.ScalarEvent, line: int) -> Any:
         tag = event.tag
         if tag is None or tag == "!":
             tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
         if tag == _MERGE_TAG:
             return _MERGE
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        node = yaml.ScalarNode(tag, event.value, style=event.style)
         try:
             return _CONSTRUCTOR.construct_object(node)
         except yaml.constructor.ConstructorError as exc:
-            raise self.error(event.start_mark.line + 1, f"YAML error: {exc.problem}") from None
+            raise self.error(line, f"YAML error: {exc.problem}") from None
+        except (ValueError, TypeError, OverflowError):  # e.g. `!!int x`, `2020-13-45`
+            kind = tag.rsplit(":", 1)[-1]
+            raise self.error(line, f"YAML error: cannot read {event.value!r} as {kind}") from None
 
     def _child_path(self) -> _Path | None:
         """The location of a value starting now; None when it is a mapping key."""
