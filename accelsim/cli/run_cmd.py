@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from accelsim.cli.app import cli
+from accelsim.cli.outdir import prepare_out_dir, staged_files
 from accelsim.cli.params import Choice, Number, shown_path
 from accelsim.config.loader import load_run
 from accelsim.config.models import POLICIES, RunConfig
@@ -74,12 +75,14 @@ def run(
         if value is not None:
             overrides[f"simulation.{key}"] = value
     config = load_run(runfile, overrides)
+    out_dir = prepare_out_dir(out if out is not None else Path("reports") / config.name)
     try:
         result = run_config(config)
     except ScheduleError as exc:  # e.g. an SRAM too small for some layer: name the file
         raise ScheduleError(f"{runfile}: {exc}") from None
-    out_dir = out if out is not None else Path("reports") / config.name
-    written = write_report(result, config, out_dir, plots=not no_plots)
+    with staged_files(out_dir) as stage:
+        written = [out_dir / p.name for p in write_report(result, config, stage,
+                                                          plots=not no_plots)]
     if as_json:
         click.echo(json.dumps(summary_record(result, config), indent=2, allow_nan=False))
         return

@@ -9,6 +9,7 @@ from types import FrameType
 import click
 
 from accelsim.cli.app import cli
+from accelsim.cli.outdir import prepare_out_dir
 from accelsim.cli.params import Number, shown_path
 from accelsim.errors import AccelsimError
 
@@ -59,7 +60,7 @@ def sweep(sweepfile: str, out: str | None, backend: str, scheduler: str | None,
     if rel_step <= 0:
         raise AccelsimError(f"--rel-step: must be > 0, got {rel_step}")
     spec = load_sweep(sweepfile)
-    folder = Path(out) if out else default_out(spec)
+    folder = prepare_out_dir(Path(out) if out else default_out(spec))
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         run = execute(spec, folder, backend=backend, workers=workers, resume=resume,

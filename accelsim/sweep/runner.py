@@ -3,11 +3,15 @@
 Two kinds of task go to the backend: `prepare` (one per distinct schedule: the per-layer
 arrays of every group that shares it) and `evaluate` (one chunk of a group's points).
 Chunks are fed a few at a time, so memory stays flat however many points there are, and
-each finished chunk is written to the store at once.
+each finished chunk is written to the store at once; each finished schedule is kept too.
+The first chunks of a group are small (FIRST_CHUNK points, doubling up to the chunk size),
+so a part lands within moments and a sweep killed at any time, then resumed, always
+makes progress. The sweep owns its folder (a lock) from the first write to the last.
 """
 
 from __future__ import annotations
 
+import errno
 import sys
 import time
 from collections import deque
@@ -35,6 +39,8 @@ __all__ = ["DEFAULT_CHUNK", "SweepRun", "default_out", "execute", "group_configs
 
 #: Points per evaluate task (and per part file).
 DEFAULT_CHUNK = 65536
+#: Points in a group's first chunk; each later chunk doubles, up to the chunk size.
+FIRST_CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,24 @@ def group_configs(spec: SweepSpec, design: Design) -> list[RunConfig]:
     return configs
 
 
+def _ramp(chunks: Iterator[np.ndarray], first: int) -> Iterator[np.ndarray]:
+    """The same ids, the leading chunks cut to first, 2 x first, 4 x first, ... points."""
+    size = first
+    for ids in chunks:
+        while len(ids) > size:
+            yield ids[:size]
+            ids = ids[size:]
+            size *= 2
+        yield ids
+
+
+def _write_error(exc: OSError, store: ResultStore) -> SweepError:
+    """A failed write of the sweep folder, as one line saying what is kept and what to do."""
+    reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+    return SweepError(f"{store.out}: cannot write sweep results: {reason}; finished chunks are "
+                      "kept, free space (or choose another --out) and run again with --resume")
+
+
 def _spec(path_or_spec: str | Path | Mapping[str, Any] | SweepSpec) -> SweepSpec:
     return path_or_spec if isinstance(path_or_spec, SweepSpec) else load_sweep(path_or_spec)
 
@@ -91,6 +115,20 @@ def execute(
     if isinstance(backend, str) and backend not in BACKENDS:
         raise ConfigError(f"backend: must be one of {', '.join(BACKENDS)}, got {backend!r}")
     store = ResultStore(out if out is not None else default_out(spec))
+    try:
+        store.lock()
+        return _execute(spec, design, configs, store, backend, workers, resume, progress,
+                        scheduler, chunk_size, start)
+    except OSError as exc:
+        raise _write_error(exc, store) from None
+    finally:
+        store.unlock()
+
+
+def _execute(spec: SweepSpec, design: Design, configs: list[RunConfig], store: ResultStore,
+             backend: str | Backend, workers: int | None, resume: bool, progress: bool,
+             scheduler: str | None, chunk_size: int, start: float) -> SweepRun:
+    """execute() once the folder is owned: plan, run the backend, store, merge."""
     store.start(spec.record(), resume)
     done = store.done_mask(design.n_points) if resume else None
     already = int(done.sum()) if done is not None else 0
@@ -110,10 +148,21 @@ def execute(
     computed = 0
     try:
         pending: dict[Any, tuple[str, Any]] = {}
-        for groups in by_schedule.values():
-            future = runner.submit(prepare, [configs[g.index] for g in groups])
-            pending[future] = ("prepare", groups)
         ready: deque[tuple[GroupArrays, Iterator[np.ndarray]]] = deque()
+
+        def chunk_groups(groups: list[Group], prepared: list[GroupArrays]) -> None:
+            for group, arrays in zip(groups, prepared, strict=True):
+                chunks = _ramp(design.chunks(group, chunk_size, done), min(FIRST_CHUNK,
+                                                                           chunk_size))
+                ready.append((arrays, chunks))
+
+        for key, groups in by_schedule.items():
+            saved = store.load_prepared(key) if resume else None
+            if saved is not None and len(saved) == len(groups):
+                chunk_groups(groups, saved)
+            else:
+                future = runner.submit(prepare, [configs[g.index] for g in groups])
+                pending[future] = ("prepare", (key, groups))
         limit = 2 * getattr(runner, "workers", 1) + 2
         in_flight = 0
         while pending or ready:
@@ -138,8 +187,9 @@ def execute(
                         "point); finished chunks are kept, run again with --resume, fewer "
                         "--workers or a narrower axis") from None
                 if kind == "prepare":
-                    for group, arrays in zip(info, result, strict=True):
-                        ready.append((arrays, design.chunks(group, chunk_size, done)))
+                    key, groups = info
+                    store.save_prepared(key, result)
+                    chunk_groups(groups, result)
                 else:
                     in_flight -= 1
                     store.write(result)
