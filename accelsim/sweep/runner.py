@@ -144,7 +144,8 @@ def _execute(spec: SweepSpec, design: Design, configs: list[RunConfig], store: R
     # The backend first: a missing optional package is an error before any output.
     runner = make_backend(backend, scheduler, workers) if isinstance(backend, str) else backend
     bar = tqdm(total=design.n_points, initial=already, unit="pt", unit_scale=True,
-               desc="sweep", file=sys.stderr, disable=not progress, smoothing=0.1)
+               desc="sweep", file=sys.stderr, disable=None if progress else True,
+               smoothing=0.1)  # None: shown on a terminal only
     computed = 0
     try:
         pending: dict[Any, tuple[str, Any]] = {}
