@@ -21,7 +21,8 @@ from typing import Literal
 
 from accelsim.errors import UnitError
 
-__all__ = ["Kind", "parse_quantity", "format_bytes", "format_quantity", "KINDS", "unit_pattern"]
+__all__ = ["Kind", "parse_quantity", "format_bytes", "format_quantity", "KINDS", "kind_help",
+           "unit_pattern"]
 
 Kind = Literal["size", "bandwidth", "mac_rate", "frequency", "time", "energy"]
 KINDS: tuple[str, ...] = ("size", "bandwidth", "mac_rate", "frequency", "time", "energy")
@@ -122,6 +123,11 @@ def _example(kind: str) -> str:
         "time": "'100 ns', '1 us' or a number of seconds",
         "energy": "'4.6 pJ', '1 nJ' or a number of joules",
     }[kind]
+
+
+def kind_help(kind: Kind) -> str:
+    """How a quantity of `kind` is written and read, in one sentence (for docs/config.md)."""
+    return f"{_BASE[kind]}; write {_example(kind)}"
 
 
 def format_bytes(n: float) -> str:

@@ -12,7 +12,7 @@ from accelsim.cli.app import cli
 from accelsim.cli.outdir import prepare_out_dir, staged_files
 from accelsim.cli.params import Choice, Number, shown_path
 from accelsim.config.loader import load_run
-from accelsim.config.models import POLICIES, RunConfig
+from accelsim.config.models import POLICIES
 from accelsim.errors import AccelsimError, ScheduleError
 
 __all__ = ["run", "schema"]
@@ -92,29 +92,10 @@ def run(
         click.echo(f"  {path.name}")
 
 
-def _editor_schema(node: Any) -> Any:
-    """The schema with unit-carrying fields accepting strings too ('1 MB', '500 GMAC/s').
-
-    pydantic describes those fields by their parsed type (integer/number), which would make
-    an editor flag every unit string; the file format accepts both.
-    """
-    if isinstance(node, list):
-        return [_editor_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {key: _editor_schema(value) for key, value in node.items()}
-    kind = out.get("unit_kind")
-    if kind is not None and out.get("type") in ("integer", "number"):
-        number: dict[str, Any] = {"type": out.pop("type")}
-        for bound, keyword in (("gt", "exclusiveMinimum"), ("ge", "minimum")):
-            if bound in out:
-                number[keyword] = out.pop(bound)
-        out["anyOf"] = [number, {"type": "string", "description": f"a {kind} with a unit"}]
-    return out
-
-
 @cli.command()
-def schema() -> None:
+@click.option("--markdown", is_flag=True,
+              help="Print the run-file reference (docs/config.md) instead.")
+def schema(markdown: bool) -> None:
     """Print the JSON Schema of run files, for editors that validate YAML.
 
     \b
@@ -123,8 +104,10 @@ def schema() -> None:
         accelsim schema > run.schema.json
         # yaml-language-server: $schema=run.schema.json
     """
-    document = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        **_editor_schema(RunConfig.model_json_schema()),
-    }
-    click.echo(json.dumps(document, indent=2))
+    from accelsim.config.schema import config_markdown, run_schema
+    from accelsim.ir.zoo import MODELS
+
+    if markdown:
+        click.echo(config_markdown(list(MODELS)), nl=False)
+        return
+    click.echo(json.dumps(run_schema(list(MODELS)), indent=2))
