@@ -74,14 +74,15 @@ def parse_quantity(value: object, kind: Kind) -> float:
     if kind not in _UNITS:
         raise UnitError(f"unknown quantity kind {kind!r}; known: {', '.join(KINDS)}")
     if isinstance(value, bool):
-        raise UnitError(f"expected a {kind} such as {_example(kind)}, got {value!r}")
+        raise UnitError(f"expected {_article(kind)} {kind} such as {_example(kind)}, got {value!r}")
     if isinstance(value, int | float):
         return _finite(float(value), value, kind)
     if not isinstance(value, str):
-        raise UnitError(f"expected a {kind} such as {_example(kind)}, got {value!r}")
+        raise UnitError(f"expected {_article(kind)} {kind} such as {_example(kind)}, got {value!r}")
     match = _NUMBER.match(value)
     if not match:
-        raise UnitError(f"cannot read {value!r} as a {kind}; write it like {_example(kind)}")
+        raise UnitError(f"cannot read {value!r} as {_article(kind)} {kind}; write it like "
+                        f"{_example(kind)}")
     number, unit = _finite(float(match.group(1)), value, kind), match.group(2).replace(" ", "")
     if not unit:
         return number
@@ -94,10 +95,14 @@ def parse_quantity(value: object, kind: Kind) -> float:
     return _finite(number * factor, value, kind)
 
 
+def _article(kind: str) -> str:
+    return "an" if kind[0] in "aeiou" else "a"
+
+
 def _finite(number: float, value: object, kind: str) -> float:
     """`number` when finite; infinities and NaN (YAML `.inf`, `.nan`, `1e400`) are refused."""
     if not math.isfinite(number):
-        raise UnitError(f"must be a finite {kind} such as {_example(kind)}, got {value!r}")
+        raise UnitError(f"must be a finite {kind}, such as {_example(kind)}, got {value!r}")
     return number
 
 

@@ -111,7 +111,9 @@ def _format_error(
     if err["type"] == "missing":
         return f"{where}: {field}: required field is missing"
     message = _PLAIN_TYPES.get(err["type"], str(err["msg"])).removeprefix("Value error, ")
-    if err["type"] in _PLAIN_TYPES and isinstance(err.get("input"), str):
+    if err["type"] in _PLAIN_TYPES and err["type"] not in ("string_type", "model_type",
+                                                             "dict_type") \
+            and isinstance(err.get("input"), str):
         message += " (write it without quotes)"
     got = f"got {err.get('input')!r}"
     return f"{where}: {field}: {message}" + ("" if got in message else f", {got}")
