@@ -76,7 +76,11 @@ def parse_quantity(value: object, kind: Kind) -> float:
     if isinstance(value, bool):
         raise UnitError(f"expected {_article(kind)} {kind} such as {_example(kind)}, got {value!r}")
     if isinstance(value, int | float):
-        return _finite(float(value), value, kind)
+        try:
+            return _finite(float(value), value, kind)
+        except OverflowError:  # an integer of hundreds of digits
+            raise UnitError(f"must be a finite {kind}, such as {_example(kind)}, got a "
+                            f"{len(str(value))}-digit number") from None
     if not isinstance(value, str):
         raise UnitError(f"expected {_article(kind)} {kind} such as {_example(kind)}, got {value!r}")
     match = _NUMBER.match(value)

@@ -155,7 +155,8 @@ class _Assembler:
             raise self.error(line, f"YAML error: {exc.problem}") from None
         except (ValueError, TypeError, OverflowError):  # e.g. `!!int x`, `2020-13-45`
             kind = tag.rsplit(":", 1)[-1]
-            raise self.error(line, f"YAML error: cannot read {event.value!r} as {kind}") from None
+            shown = repr(event.value) if len(event.value) <= 80 else f"{event.value[:80]!r}..."
+            raise self.error(line, f"YAML error: cannot read {shown} as {kind}") from None
 
     def _child_path(self) -> _Path | None:
         """The location of a value starting now; None when it is a mapping key."""

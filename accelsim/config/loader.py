@@ -94,6 +94,11 @@ _PLAIN_TYPES: dict[str, str] = {
 }
 
 
+def _clipped(text: str, limit: int = 120) -> str:
+    """`text`, cut to `limit` characters with a note of how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def _format_error(
     err: Mapping[str, Any], model: type[BaseModel], source: str, lines: LineMap,
     prefix: tuple[str, ...],
@@ -115,8 +120,9 @@ def _format_error(
                                                              "dict_type") \
             and isinstance(err.get("input"), str):
         message += " (write it without quotes)"
-    got = f"got {err.get('input')!r}"
-    return f"{where}: {field}: {message}" + ("" if got in message else f", {got}")
+    if "got " not in message:
+        message += f", got {_clipped(repr(err.get('input')))}"
+    return f"{where}: {field}: {_clipped(message, 300)}"
 
 
 def validate(
