@@ -16,7 +16,10 @@ from accelsim.errors import ModelFileError
 
 __all__ = [
     "MAX_CHANNELS",
+    "MAX_COUNTER",
     "MAX_DIM",
+    "MAX_EXECUTED_ELEMENTS",
+    "MAX_EXECUTED_MACS",
     "MAX_LAYERS",
     "MAX_LAYER_PARAMS",
     "MAX_NETWORK_MACS",
@@ -24,6 +27,7 @@ __all__ = [
     "MAX_REPEAT",
     "MAX_TENSOR_ELEMENTS",
     "MAX_WINDOW",
+    "check_executable",
     "check_model_options",
     "check_network_size",
 ]
@@ -46,6 +50,12 @@ MAX_WINDOW = 1_024
 MAX_PADDING = 1_024
 #: Repetitions of one repeat block.
 MAX_REPEAT = 1_000
+#: Largest magnitude of a repeat block's first counter value.
+MAX_COUNTER = 10**9
+#: Elements of one tensor the reference executor (`accelsim verify`) holds: batch x feature map.
+MAX_EXECUTED_ELEMENTS = 2**27
+#: Multiply-accumulates the reference executor runs for one check: batch x network MACs.
+MAX_EXECUTED_MACS = 10**11
 
 
 class _SizedLayer(Protocol):
@@ -101,3 +111,23 @@ def check_model_options(alpha: float, resolution: int | None, classes: int | Non
     if classes is not None and classes > MAX_CHANNELS:
         raise ModelFileError(f"classes: must be an integer from 1 to {MAX_CHANNELS:,}, "
                              f"got {classes!r}")
+
+
+def check_executable(layers: Iterable[_SizedLayer], batch: int, source: str) -> None:
+    """Refuse a reference execution whose tensors or MACs (x batch) are over the limits."""
+    macs = 0
+    for layer in layers:
+        elements = batch
+        for dim in layer.output_shape:
+            elements *= int(dim)
+        if elements > MAX_EXECUTED_ELEMENTS:
+            raise ModelFileError(
+                f"{source}: layer {layer.name}: batch {batch} x its output is {elements:,} "
+                f"elements, over the {MAX_EXECUTED_ELEMENTS:,} the reference executor holds; "
+                "verify with a smaller batch or input")
+        macs += layer.macs * batch
+    if macs > MAX_EXECUTED_MACS:
+        raise ModelFileError(
+            f"{source}: batch {batch} x the network is {macs:,} multiply-accumulates, over the "
+            f"{MAX_EXECUTED_MACS:,} the reference executor runs; verify with a smaller batch "
+            "or input")

@@ -161,6 +161,9 @@ MODEL_CASES: dict[str, tuple[str, str, str]] = {
                        "      - repeat: 1000\n        layers:\n"
                        "          - conv2d: {filters: 3, kernel: 1}\n",
                        ":2: layers", "1,000,000 layers"),
+    "huge_counter": ("input: {shape: [8, 8, 3]}\nlayers:\n  - repeat: 2\n    start: 10000000000\n"
+                     "    layers:\n      - conv2d: {filters: 3, kernel: 1}\n",
+                     ":4: layers[0].start", "from -1,000,000,000 to 1,000,000,000"),
     "huge_tensor": ("input: {shape: [16384, 16384, 3]}\nlayers:\n  - conv2d: {filters: 64}\n",
                     ": layer input", "33,554,432 per feature map"),
 }
@@ -176,6 +179,15 @@ def test_absurd_model_files(case: str, tmp_path: Path,
     run.write_text(run_text().replace("name: mobilenet_v1_cifar", f"path: {model}"))
     message = one_line_exit_2(["run", str(run), "--out", str(tmp_path / "out")], capsys)
     assert f"{model}{field}" in message and fragment in message
+
+
+def test_verify_refuses_what_the_executor_cannot_hold(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # CIFAR MobileNet: conv_pw_1 outputs 28 x 28 x 64 = 50,176 elements; x 4096 = 205,520,896
+    path = tmp_path / "r.yaml"
+    path.write_text(run_text(simulation="batch: 4096"))
+    message = one_line_exit_2(["verify", str(path)], capsys)
+    assert f"{path}: layer conv_pw_1: batch 4096 x its output is 205,520,896" in message
 
 
 def test_unknown_model_name_names_file_line_and_close_match(

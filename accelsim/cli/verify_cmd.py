@@ -21,6 +21,7 @@ from accelsim.config.models import RunConfig
 from accelsim.errors import AccelsimError
 from accelsim.ir.graph import Network
 from accelsim.ir.modelfile import resolve_model
+from accelsim.limits import check_executable
 from accelsim.pipeline import build_network
 from accelsim.sim.simulate import simulate
 from accelsim.yamlio import load_yaml
@@ -95,6 +96,7 @@ def verify(target: str, hardware: str, modes: tuple[str, ...], against: str | No
     from accelsim.reference.replay import replay
 
     config, net = _target(target, hardware)
+    check_executable(net.layers(), config.simulation.batch, target)
     result = simulate(net, config.hardware, config.simulation)
     shape = net.layer(net.inputs[0]).output_shape
     x = np.random.default_rng(seed).standard_normal(

@@ -156,6 +156,12 @@ _LIMITS = (
     ("kernel, stride (model file)", f"{limits.MAX_WINDOW:,}", "accelsim.limits.MAX_WINDOW"),
     ("padding per side (model file)", f"{limits.MAX_PADDING:,}", "accelsim.limits.MAX_PADDING"),
     ("repeat count (model file)", f"{limits.MAX_REPEAT:,}", "accelsim.limits.MAX_REPEAT"),
+    ("repeat start counter, either sign (model file)", f"{limits.MAX_COUNTER:,}",
+     "accelsim.limits.MAX_COUNTER"),
+    ("batch x feature map in `accelsim verify`", f"{limits.MAX_EXECUTED_ELEMENTS:,}",
+     "accelsim.limits.MAX_EXECUTED_ELEMENTS"),
+    ("batch x network MACs in `accelsim verify`", f"{limits.MAX_EXECUTED_MACS:,}",
+     "accelsim.limits.MAX_EXECUTED_MACS"),
 )
 
 

@@ -55,6 +55,7 @@ from accelsim.ir.layers import Activation
 from accelsim.ir.zoo import MODELS, build_model
 from accelsim.limits import (
     MAX_CHANNELS,
+    MAX_COUNTER,
     MAX_DIM,
     MAX_LAYERS,
     MAX_PADDING,
@@ -106,6 +107,14 @@ def _any_int(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     raise _Invalid(f"must be an integer, got {_shown(value)}")
+
+
+def _counter(value: Any) -> int:
+    number = _any_int(value)
+    if abs(number) > MAX_COUNTER:
+        raise _Invalid(f"must be an integer from {-MAX_COUNTER:,} to {MAX_COUNTER:,}, "
+                       f"got {_shown(value)}")
+    return number
 
 
 def _window(value: Any) -> int | tuple[int, ...]:
@@ -306,7 +315,7 @@ def _parse_item(src: _Source, loc: _Loc, item: Any) -> _LayerSpec | _RepeatSpec:
         return _RepeatSpec(
             src.checked(loc + ("repeat",), block["repeat"], _at_most(_positive_int, MAX_REPEAT)),
             src.checked(loc + ("var",), block.get("var", "i"), _identifier),
-            src.checked(loc + ("start",), block.get("start", 1), _any_int),
+            src.checked(loc + ("start",), block.get("start", 1), _counter),
             _parse_layers(src, loc + ("layers",), block["layers"]),
         )
     if not isinstance(item, dict) or len(item) != 1:
