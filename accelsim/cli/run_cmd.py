@@ -11,6 +11,7 @@ import click
 from accelsim.cli.app import cli
 from accelsim.cli.outdir import prepare_out_dir, staged_files
 from accelsim.cli.params import Choice, Number, shown_path
+from accelsim.cli.progress import run_step
 from accelsim.config.loader import load_run
 from accelsim.config.models import POLICIES
 from accelsim.errors import AccelsimError, ScheduleError
@@ -77,7 +78,7 @@ def run(
     config = load_run(runfile, overrides)
     out_dir = prepare_out_dir(out if out is not None else Path("reports") / config.name)
     try:
-        result = run_config(config)
+        result = run_step(f"simulating {config.name}", run_config, config)
     except ScheduleError as exc:  # e.g. an SRAM too small for some layer: name the file
         raise ScheduleError(f"{runfile}: {exc}") from None
     with staged_files(out_dir) as stage:

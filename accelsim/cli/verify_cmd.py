@@ -16,6 +16,7 @@ import click
 import numpy as np
 
 from accelsim.cli.app import cli
+from accelsim.cli.progress import run_step
 from accelsim.config.loader import load_run
 from accelsim.config.models import RunConfig
 from accelsim.errors import AccelsimError
@@ -97,7 +98,7 @@ def verify(target: str, hardware: str, modes: tuple[str, ...], against: str | No
 
     config, net = _target(target, hardware)
     check_executable(net.layers(), config.simulation.batch, target)
-    result = simulate(net, config.hardware, config.simulation)
+    result = run_step("scheduling", simulate, net, config.hardware, config.simulation)
     shape = net.layer(net.inputs[0]).output_shape
     x = np.random.default_rng(seed).standard_normal(
         (config.simulation.batch, *shape)).astype(np.float32)
@@ -105,8 +106,8 @@ def verify(target: str, hardware: str, modes: tuple[str, ...], against: str | No
     precision = Precision(p.activation_bits, p.weight_bits, p.accumulator_bits)
     checks: list[dict[str, Any]] = []
     for mode in modes or ("float32", "int"):
-        r = replay(net, result.schedule, x, mode=mode, precision=precision,  # type: ignore[arg-type]
-                   seed=seed)
+        r = run_step(f"replaying the schedule ({mode})", replay, net, result.schedule, x,
+                     mode=mode, precision=precision, seed=seed)
         checks.append({"check": f"schedule replay ({config.simulation.policy}, {mode})",
                        "max_abs_err": r.max_abs_err, "max_rel_err": r.max_rel_err,
                        "passed": r.passed, "steps": r.steps,
