@@ -12,8 +12,9 @@ damaged as text (a tab, a duplicated line, a cut). The judge loads and simulates
   input (a tiled layer may skip input rows no output uses); MACs = network MACs x batch;
   energy the sum of its parts); `below_compulsory` counts the runs whose traffic is under
   the full compulsory bytes;
-* `rejected`: an AccelsimError naming the file (a too-small SRAM may name only the layer:
-  the CLI adds the file);
+* `rejected`: an AccelsimError starting with the file's name (or, for a built-in model too
+  large for the limits, the model's name, alpha and resolution; a too-small SRAM may name
+  only the layer: the CLI adds the file);
 * `unlocated`: an AccelsimError whose message names neither the run file nor the model;
 * `violation`: it ran, but an invariant failed; `crash`: any other exception.
 """
@@ -264,7 +265,7 @@ def judge(run: Path) -> Outcome:
         return Outcome("rejected", str(exc))
     except AccelsimError as exc:
         message = str(exc)
-        if str(run) not in message and str(model) not in message:
+        if not message.startswith((str(run), str(model), "model mobilenet")):
             return Outcome("unlocated", f"{type(exc).__name__}: {message}")
         return Outcome("rejected", message)
     except Exception as exc:  # noqa: BLE001 - every other exception is what we count

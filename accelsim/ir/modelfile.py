@@ -461,7 +461,8 @@ def resolve_model(
     check_model_options(alpha, resolution, classes)
     if spec in MODELS:
         network = build_model(spec, alpha, resolution, classes)
-        check_network_size(network.layers(), f"model {spec}")
+        check_network_size(network.layers(), f"model {spec} (alpha {alpha:g}, resolution "
+                                             f"{network.layer(network.inputs[0]).output_shape[0]})")
         return network
     path = Path(spec)
     suffix = path.suffix.lower()
