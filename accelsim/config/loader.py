@@ -46,7 +46,8 @@ def find_config(name: str | Path, folder: str = "hw_configs", near: Path | None 
     if near is not None and not path.is_absolute():
         candidates.insert(0, near / path)
     if not path.is_absolute():
-        inner = Path(*path.parts[1:]) if path.parts[:1] == (folder,) and len(path.parts) > 1 else path
+        nested = path.parts[:1] == (folder,) and len(path.parts) > 1
+        inner = Path(*path.parts[1:]) if nested else path
         candidates += [Path.cwd() / folder / inner, PROJECT_DIR / folder / inner]
     for candidate in candidates:
         if candidate.is_file():
