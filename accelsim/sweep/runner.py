@@ -4,7 +4,7 @@ Two kinds of task go to the backend: `prepare` (one per distinct schedule: the p
 arrays of every group that shares it) and `evaluate` (one chunk of a group's points).
 Chunks are fed a few at a time, so memory stays flat however many points there are, and
 each finished chunk is written to the store at once; each finished schedule is kept too.
-The first chunks of a group are small (FIRST_CHUNK points, doubling up to the chunk size),
+The sweep's first chunks are small (FIRST_CHUNK points, doubling up to the chunk size),
 so a part lands within moments and a sweep killed at any time, then resumed, always
 makes progress. The sweep owns its folder (a lock) from the first write to the last.
 """
@@ -39,7 +39,7 @@ __all__ = ["DEFAULT_CHUNK", "SweepRun", "default_out", "execute", "group_configs
 
 #: Points per evaluate task (and per part file).
 DEFAULT_CHUNK = 65536
-#: Points in a group's first chunk; each later chunk doubles, up to the chunk size.
+#: Points in the sweep's first chunk; each later chunk doubles, up to the chunk size.
 FIRST_CHUNK = 256
 
 
@@ -78,15 +78,21 @@ def group_configs(spec: SweepSpec, design: Design) -> list[RunConfig]:
     return configs
 
 
-def _ramp(chunks: Iterator[np.ndarray], first: int) -> Iterator[np.ndarray]:
-    """The same ids, the leading chunks cut to first, 2 x first, 4 x first, ... points."""
-    size = first
-    for ids in chunks:
-        while len(ids) > size:
-            yield ids[:size]
-            ids = ids[size:]
-            size *= 2
-        yield ids
+class _Ramp:
+    """Cuts a sweep's first chunks to FIRST_CHUNK, 2 x FIRST_CHUNK, ... points, across groups."""
+
+    def __init__(self, limit: int) -> None:
+        self.size = min(FIRST_CHUNK, limit)
+        self.limit = limit
+
+    def cut(self, chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        """The same ids, in pieces no larger than the ramp's current size."""
+        for ids in chunks:
+            while len(ids) > self.size:
+                yield ids[:self.size]
+                ids = ids[self.size:]
+                self.size = min(2 * self.size, self.limit)
+            yield ids
 
 
 def _write_error(exc: OSError, store: ResultStore) -> SweepError:
@@ -150,12 +156,11 @@ def _execute(spec: SweepSpec, design: Design, configs: list[RunConfig], store: R
     try:
         pending: dict[Any, tuple[str, Any]] = {}
         ready: deque[tuple[GroupArrays, Iterator[np.ndarray]]] = deque()
+        ramp = _Ramp(chunk_size)
 
         def chunk_groups(groups: list[Group], prepared: list[GroupArrays]) -> None:
             for group, arrays in zip(groups, prepared, strict=True):
-                chunks = _ramp(design.chunks(group, chunk_size, done), min(FIRST_CHUNK,
-                                                                           chunk_size))
-                ready.append((arrays, chunks))
+                ready.append((arrays, ramp.cut(design.chunks(group, chunk_size, done))))
 
         for key, groups in by_schedule.items():
             saved = store.load_prepared(key) if resume else None
