@@ -285,3 +285,18 @@ def test_full_disk_during_a_sweep_keeps_finished_parts(
     assert "the disk is full" in message and "--resume" in message
     assert not (out / "results.parquet").exists()
     assert len(list((out / "parts").glob("part-*"))) == 2
+
+
+def test_any_write_failure_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import accelsim.cli.sweep_cmd
+
+    def denied(*args: Any) -> None:
+        raise OSError(errno.EACCES, "Permission denied", str(tmp_path / "out" / "knees.csv"))
+
+    monkeypatch.setattr(accelsim.cli.sweep_cmd, "_sensitivity", denied)
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text("base: mobilenet_cifar.yaml\naxes:\n  simulation.batch: [1, 2]\n")
+    message = one_line_exit_2(["sweep", str(sweep), "--out", str(tmp_path / "out"),
+                               "--backend", "serial", "--no-plots", "--sensitivity"], capsys)
+    assert message == f"accelsim: error: {tmp_path / 'out' / 'knees.csv'}: Permission denied"

@@ -9,7 +9,7 @@ from types import FrameType
 import click
 
 from accelsim.cli.app import cli
-from accelsim.cli.outdir import prepare_out_dir
+from accelsim.cli.outdir import prepare_out_dir, staged_files
 from accelsim.cli.params import Number, shown_path
 from accelsim.errors import AccelsimError
 
@@ -83,8 +83,10 @@ def sweep(sweepfile: str, out: str | None, backend: str, scheduler: str | None,
     if not no_plots:
         from accelsim.sweep.plots import write_outputs
 
-        for path in write_outputs(frame, spec, folder):
-            click.echo(f"wrote {shown_path(path)}")
+        with staged_files(folder) as stage:
+            written = write_outputs(frame, spec, stage)
+        for path in written:
+            click.echo(f"wrote {shown_path(folder / path.name)}")
     feasible = frame[frame["feasible"].astype(bool)]
     if len(feasible):
         best = feasible.loc[feasible["total_time_s"].idxmin()]
