@@ -67,7 +67,7 @@ def run_schema(model_names: Sequence[str] = ()) -> dict[str, Any]:
     schema["properties"]["hardware"] = {
         "description": hardware.get("description", ""),
         "anyOf": [{"$ref": hardware["$ref"]},
-                  {"type": "string", "pattern": r"\.[Yy][Aa]?[Mm][Ll]$",
+                  {"type": "string", "minLength": 1,
                    "description": "a hardware file: beside the run file, in ./hw_configs/ "
                                   "or in the project's hw_configs/"}],
     }
