@@ -31,6 +31,7 @@ import numpy as np
 import yaml
 
 from accelsim.errors import ConfigError, SweepError
+from accelsim.yamlio import load_yaml, load_yaml_text
 
 try:
     import fcntl
@@ -106,8 +107,11 @@ class ResultStore:
         self.out.mkdir(parents=True, exist_ok=True)
         text = yaml.safe_dump(dict(record), sort_keys=False)
         if resume and self.record_path.is_file():
-            old = yaml.safe_load(self.record_path.read_text())
-            if old != yaml.safe_load(text):
+            # both read by the one safe loader (the folder's sweep.yaml may be anything)
+            old, _ = load_yaml(self.record_path)
+            if not isinstance(old, dict):
+                old = {}
+            if old != load_yaml_text(text, str(self.record_path))[0]:
                 changed = sorted(k for k in {**old, **record} if old.get(k) != record.get(k))
                 raise ConfigError(
                     f"{self.record_path}: cannot resume: the sweep differs from the recorded "
