@@ -15,16 +15,19 @@ from typing import Protocol
 from accelsim.errors import ModelFileError
 
 __all__ = [
+    "MAX_AXIS_VALUES",
     "MAX_CHANNELS",
     "MAX_COUNTER",
     "MAX_DIM",
     "MAX_EXECUTED_ELEMENTS",
     "MAX_EXECUTED_MACS",
+    "MAX_GRID_POINTS",
     "MAX_LAYERS",
     "MAX_LAYER_PARAMS",
     "MAX_NETWORK_MACS",
     "MAX_PADDING",
     "MAX_REPEAT",
+    "MAX_SAMPLES",
     "MAX_TENSOR_ELEMENTS",
     "MAX_WINDOW",
     "check_executable",
@@ -56,6 +59,12 @@ MAX_COUNTER = 10**9
 MAX_EXECUTED_ELEMENTS = 2**27
 #: Multiply-accumulates the reference executor runs for one check: batch x network MACs.
 MAX_EXECUTED_MACS = 10**11
+#: Values of one sweep axis (each is validated as a whole run file).
+MAX_AXIS_VALUES = 10_000
+#: Points of a grid sweep (a resume keeps one flag per point in memory).
+MAX_GRID_POINTS = 10**9
+#: Samples of a random or Latin-hypercube sweep (each keeps a code per axis in memory).
+MAX_SAMPLES = 10**7
 
 
 class _SizedLayer(Protocol):

@@ -300,3 +300,23 @@ def test_any_write_failure_is_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     message = one_line_exit_2(["sweep", str(sweep), "--out", str(tmp_path / "out"),
                                "--backend", "serial", "--no-plots", "--sensitivity"], capsys)
     assert message == f"accelsim: error: {tmp_path / 'out' / 'knees.csv'}: Permission denied"
+
+
+@pytest.mark.parametrize(("axes", "extra", "fragment"), [
+    ("  hardware.dram.bandwidth: {start: 1 GB/s, stop: 8 GB/s, num: 100000000}\n", "",
+     "num: must be an integer from 1 to 10,000, got 100000000"),
+    ("  hardware.dram.bandwidth: {start: 1 GB/s, stop: 8 GB/s}\n",
+     "mode: random\nsamples: 1000000000000\n", "samples: mode random needs an integer from 1 "
+     "to 10,000,000"),
+    ("  hardware.dram.bandwidth: {start: 1 GB/s, stop: 8 GB/s, num: 10000}\n"
+     "  hardware.compute.mac_rate: {start: 1 GMAC/s, stop: 1 TMAC/s, num: 10000}\n"
+     "  hardware.dram.latency: [0, 1 ns, 2 ns, 3 ns, 4 ns, 5 ns, 6 ns, 7 ns, 8 ns, 9 ns, 10 ns]\n",
+     "", "the grid has 1,100,000,000 points, over the limit of 1,000,000,000"),
+])
+def test_sweeps_too_large_to_hold(axes: str, extra: str, fragment: str, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(f"base: mobilenet_cifar.yaml\n{extra}axes:\n{axes}")
+    message = one_line_exit_2(["sweep", str(sweep), "--out", str(tmp_path / "out"),
+                               "--backend", "serial"], capsys)
+    assert str(sweep) in message and fragment in message

@@ -162,6 +162,10 @@ _LIMITS = (
      "accelsim.limits.MAX_EXECUTED_ELEMENTS"),
     ("batch x network MACs in `accelsim verify`", f"{limits.MAX_EXECUTED_MACS:,}",
      "accelsim.limits.MAX_EXECUTED_MACS"),
+    ("values of one sweep axis", f"{limits.MAX_AXIS_VALUES:,}", "accelsim.limits.MAX_AXIS_VALUES"),
+    ("points of a grid sweep", f"{limits.MAX_GRID_POINTS:,}", "accelsim.limits.MAX_GRID_POINTS"),
+    ("samples of a random or Latin-hypercube sweep", f"{limits.MAX_SAMPLES:,}",
+     "accelsim.limits.MAX_SAMPLES"),
 )
 
 
