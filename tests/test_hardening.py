@@ -320,3 +320,24 @@ def test_sweeps_too_large_to_hold(axes: str, extra: str, fragment: str, tmp_path
     message = one_line_exit_2(["sweep", str(sweep), "--out", str(tmp_path / "out"),
                                "--backend", "serial"], capsys)
     assert str(sweep) in message and fragment in message
+
+
+def test_read_only_out_is_one_line_before_any_work(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a read-only mount: tests run as root, for whom permission bits do not stop a write
+    import accelsim.cli.outdir
+    import accelsim.pipeline
+
+    def read_only(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    def never(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("simulated before checking the output folder")
+
+    monkeypatch.setattr(accelsim.cli.outdir.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(accelsim.pipeline, "run_config", never)
+    message = one_line_exit_2(["run", "mobilenet_cifar.yaml", "--out", str(tmp_path / "ro")],
+                              capsys)
+    assert "cannot write in this folder: read-only file system" in message
+    assert "choose a folder you can write to" in message
