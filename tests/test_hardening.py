@@ -199,6 +199,16 @@ def test_unknown_model_name_names_file_line_and_close_match(
     assert "did you mean 'mobilenet_v1_cifar'?" in message
 
 
+def test_unknown_model_name_in_a_sweep_axis(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text("base: mobilenet_cifar.yaml\naxes:\n"
+                     "  model.name: [mobilenet_v1_cifar, mobilenet_v2x]\n")
+    message = one_line_exit_2(["sweep", str(sweep), "--out", str(tmp_path / "out")], capsys)
+    assert f"{sweep}:3: axes: model.name: unknown model 'mobilenet_v2x'" in message
+    assert "did you mean 'mobilenet_v2'?" in message
+
+
 def test_summary_of_a_run_file_says_so(tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "r.yaml"

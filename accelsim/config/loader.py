@@ -22,6 +22,7 @@ from accelsim.yamlio import LineMap, load_yaml
 __all__ = [
     "PROJECT_DIR",
     "apply_overrides",
+    "check_model_name",
     "find_config",
     "load_hardware",
     "load_run",
@@ -174,8 +175,8 @@ def _resolve_hardware(data: dict[str, Any], found: Path, lines: LineMap) -> dict
     return data
 
 
-def _check_model_name(config: RunConfig, found: Path, lines: LineMap) -> None:
-    """An unknown built-in model name is an error naming the file, line and close names.
+def check_model_name(config: RunConfig, where: str) -> None:
+    """An unknown built-in model name is an error naming `where` (file:line) and close names.
 
     The names are the model registry's (accelsim.ir.zoo), read when a run file is loaded.
     """
@@ -184,8 +185,6 @@ def _check_model_name(config: RunConfig, found: Path, lines: LineMap) -> None:
     name = config.model.name
     if name is None or name in MODELS:
         return
-    line = lines.line(("model", "name"))
-    where = f"{found}:{line}" if line else str(found)
     close = difflib.get_close_matches(name, list(MODELS), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise ConfigError(f"{where}: model.name: unknown model {name!r}{hint} (built-in models: "
@@ -224,7 +223,8 @@ def load_run(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Ru
     if overrides:
         data = apply_overrides(data, overrides)
     config = validate(RunConfig, data, str(found), lines)
-    _check_model_name(config, found, lines)
+    line = lines.line(("model", "name"))
+    check_model_name(config, f"{found}:{line}" if line else str(found))
     if config.model.path is not None:
         model_path = _referenced(found, lines, ("model", "path"), config.model.path, ".")
         config = config.model_copy(

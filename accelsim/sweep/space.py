@@ -31,7 +31,13 @@ import numpy as np
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from accelsim.config.loader import apply_overrides, find_config, load_run, validate
+from accelsim.config.loader import (
+    apply_overrides,
+    check_model_name,
+    find_config,
+    load_run,
+    validate,
+)
 from accelsim.config.models import RunConfig
 from accelsim.errors import AccelsimError, ConfigError
 from accelsim.limits import MAX_AXIS_VALUES, MAX_GRID_POINTS, MAX_SAMPLES
@@ -176,6 +182,7 @@ class _Checker:
             value = str(local.resolve()) if local.exists() else value
         data = apply_overrides(self.data, {path: value})
         config = validate(RunConfig, data, f"{self.where(path)}: axes")
+        check_model_name(config, f"{self.where(path)}: axes")
         return get_path(config, path)
 
 
