@@ -351,3 +351,12 @@ def test_read_only_out_is_one_line_before_any_work(
                               capsys)
     assert "cannot write in this folder: read-only file system" in message
     assert "choose a folder you can write to" in message
+
+
+@pytest.mark.parametrize(("path", "kind"), [("models/mobilenet_v1_cifar.yaml", "a model file"),
+                                            ("hw_configs/edge_1mb.yaml", "a hardware file")])
+def test_run_given_another_kind_of_file_says_which(path: str, kind: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    root = Path(__file__).resolve().parents[1]
+    message = one_line_exit_2(["run", str(root / path)], capsys)
+    assert f"{root / path}: this is {kind}" in message and "unknown key" not in message

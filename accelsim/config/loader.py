@@ -208,12 +208,26 @@ def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> di
     return out
 
 
+def _refuse_other_kinds(data: Mapping[str, Any], found: Path) -> None:
+    """A model file or a hardware-only file given where a run file belongs: say which it is."""
+    if "model" in data or "hardware" in data:
+        return
+    if "layers" in data and "input" in data:
+        raise ConfigError(f"{found}: this is a model file (keys input, layers), not a run file: "
+                          "name it in a run file's model.path, or give it to `accelsim summary` "
+                          "or `accelsim verify`")
+    if {"sram", "dram", "compute"} <= data.keys():
+        raise ConfigError(f"{found}: this is a hardware file (keys sram, dram, compute), not a "
+                          f"run file: name it in a run file, as `hardware: {found.name}`")
+
+
 def load_run_data(path: str | Path) -> tuple[dict[str, Any], Path, LineMap]:
     """The run file's raw data with `hardware:` paths inlined, its location and line map."""
     found = find_config(path)
     data, lines = load_yaml(found)
     if not isinstance(data, dict):
         raise ConfigError(f"{found}: expected a run file (keys name, model, hardware, simulation)")
+    _refuse_other_kinds(data, found)
     return _resolve_hardware(data, found, lines), found, lines
 
 
