@@ -34,7 +34,7 @@ from accelsim.config.models import POLICIES
 from accelsim.errors import AccelsimError, ScheduleError
 from accelsim.pipeline import run_config
 
-__all__ = ["Outcome", "judge", "random_model", "random_run", "write_case"]
+__all__ = ["Outcome", "damage", "judge", "pick", "random_model", "random_run", "write_case"]
 
 INF, NAN = float("inf"), float("nan")
 #: Values of every kind that must be refused wherever a number is expected.
