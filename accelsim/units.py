@@ -10,16 +10,19 @@ How each string is read (the table in README.md "Run files and units"; tested ex
   multiply-accumulate, so `1 TOPS` = 0.5 TMAC/s = 5e11 MAC/s.
 * Frequency: `Hz`, `500 MHz`. Time: `s`, `ms`, `us`, `ns`. Energy: `J`, `mJ`, `nJ`, `pJ`, `fJ`.
 * A plain number is in the base unit: bytes, bytes/s, MAC/s, Hz, seconds, joules.
+* Digits are ASCII only (a full-width `１` is refused); infinities and NaN are refused.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
 from accelsim.errors import UnitError
 
-__all__ = ["Kind", "parse_quantity", "format_bytes", "format_quantity", "KINDS"]
+__all__ = ["Kind", "parse_quantity", "format_bytes", "format_quantity", "KINDS", "kind_help",
+           "unit_pattern"]
 
 Kind = Literal["size", "bandwidth", "mac_rate", "frequency", "time", "energy", "vector_rate"]
 KINDS: tuple[str, ...] = ("size", "bandwidth", "mac_rate", "frequency", "time", "energy",
@@ -45,7 +48,8 @@ _UNITS: dict[str, dict[str, float]] = {
 }
 _BASE = {"size": "bytes", "bandwidth": "bytes/s", "mac_rate": "MAC/s", "frequency": "Hz",
          "time": "s", "energy": "J", "vector_rate": "elem/s"}
-_NUMBER = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
+_NUMBER_TEXT = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+_NUMBER = re.compile(rf"^\s*({_NUMBER_TEXT})\s*(.*?)\s*$")
 
 
 def _prefixes(kind: str) -> dict[str, float]:
@@ -72,15 +76,20 @@ def parse_quantity(value: object, kind: Kind) -> float:
     if kind not in _UNITS:
         raise UnitError(f"unknown quantity kind {kind!r}; known: {', '.join(KINDS)}")
     if isinstance(value, bool):
-        raise UnitError(f"expected a {kind} such as {_example(kind)}, got {value!r}")
+        raise UnitError(f"expected {_article(kind)} {kind} such as {_example(kind)}, got {value!r}")
     if isinstance(value, int | float):
-        return float(value)
+        try:
+            return _finite(float(value), value, kind)
+        except OverflowError:  # an integer of hundreds of digits
+            raise UnitError(f"must be a finite {kind}, such as {_example(kind)}, got a "
+                            f"{len(str(value))}-digit number") from None
     if not isinstance(value, str):
-        raise UnitError(f"expected a {kind} such as {_example(kind)}, got {value!r}")
+        raise UnitError(f"expected {_article(kind)} {kind} such as {_example(kind)}, got {value!r}")
     match = _NUMBER.match(value)
     if not match:
-        raise UnitError(f"cannot read {value!r} as a {kind}; write it like {_example(kind)}")
-    number, unit = float(match.group(1)), match.group(2).replace(" ", "")
+        raise UnitError(f"cannot read {value!r} as {_article(kind)} {kind}; write it like "
+                        f"{_example(kind)}")
+    number, unit = _finite(float(match.group(1)), value, kind), match.group(2).replace(" ", "")
     if not unit:
         return number
     factor = _unit_factor(kind, unit)
@@ -89,7 +98,31 @@ def parse_quantity(value: object, kind: Kind) -> float:
             f"unknown {kind} unit {match.group(2)!r} in {value!r}; write it like "
             f"{_example(kind)} (plain numbers are {_BASE[kind]})"
         )
-    return number * factor
+    return _finite(number * factor, value, kind)
+
+
+def _article(kind: str) -> str:
+    return "an" if kind[0] in "aeiou" else "a"
+
+
+def _finite(number: float, value: object, kind: str) -> float:
+    """`number` when finite; infinities and NaN (YAML `.inf`, `.nan`, `1e400`) are refused."""
+    if not math.isfinite(number):
+        raise UnitError(f"must be a finite {kind}, such as {_example(kind)}, got {value!r}")
+    return number
+
+
+def unit_pattern(kind: Kind, signed: bool = False) -> str:
+    """A regular expression matching exactly the strings `parse_quantity` reads as `kind`.
+
+    Used by the JSON Schema so an editor accepts what the loader accepts. Negative numbers
+    are left out unless `signed` (no quantity in a run file may be negative).
+    """
+    units = sorted({prefix + word for prefix in _prefixes(kind) for word in _UNITS[kind]},
+                   key=lambda u: (-len(u), u))
+    number = _NUMBER_TEXT if signed else _NUMBER_TEXT.replace("[-+]?", "[+]?", 1)
+    alternatives = "|".join(re.escape(u) for u in units)
+    return rf"^\s*{number}\s*(?:{alternatives})?\s*$"
 
 
 def _example(kind: str) -> str:
@@ -102,6 +135,11 @@ def _example(kind: str) -> str:
         "energy": "'4.6 pJ', '1 nJ' or a number of joules",
         "vector_rate": "'16 Gelem/s' or a number of elements/s",
     }[kind]
+
+
+def kind_help(kind: Kind) -> str:
+    """How a quantity of `kind` is written and read, in one sentence (for docs/config.md)."""
+    return f"{_BASE[kind]}; write {_example(kind)}"
 
 
 def format_bytes(n: float) -> str:

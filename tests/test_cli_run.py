@@ -267,7 +267,7 @@ BAD_FILES = {
     "type.yaml": (GOOD.replace("1 MB", "[1]"), ["type.yaml:4", "hardware.sram.capacity"]),
     "zero.yaml": (
         GOOD.replace("1 MB", "0"),
-        ["zero.yaml:4", "hardware.sram.capacity", "greater than 0"],
+        ["zero.yaml:4", "hardware.sram.capacity", "from 1 B to 1 TiB", "got 0"],
     ),
     "negative.yaml": (
         GOOD.replace("1 MB", "-1 MB"),

@@ -58,7 +58,7 @@ def test_set_equals_editing_the_file(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 @pytest.mark.parametrize(("setting", "words"), [
-    ("hardware.sram.capacity=-1 MB", ["hardware.sram.capacity", "greater than 0"]),
+    ("hardware.sram.capacity=-1 MB", ["hardware.sram.capacity", "from 1 B to 1 TiB"]),
     ("hardware.sram.capcity=1 MB", ["unknown key", "did you mean 'capacity'"]),
     ("hardware.dram.bandwidth=1 MHz", ["hardware.dram.bandwidth"]),
     ("simulation.policy=lifetime", ["must be one of liveness, accumulate"]),

@@ -32,7 +32,7 @@ def write(tmp_path: Path, data: dict[str, Any], name: str = "sweep.yaml") -> Pat
 
 @pytest.mark.parametrize("axes, message", [
     ({"hardware.sram.capcity": ["1 MB"]}, "did you mean 'capacity'"),
-    ({"hardware.sram.capacity": ["-1 MB"]}, "greater than 0"),
+    ({"hardware.sram.capacity": ["-1 MB"]}, "from 1 B to 1 TiB"),
     ({"hardware.sram.capacity": ["1 GHz"]}, "unknown size unit 'GHz'"),
     ({"hardware.dram.bandwidth": {"start": "1 GHz", "stop": "2 GB/s", "num": 3}},
      "unknown bandwidth unit"),

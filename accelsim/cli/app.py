@@ -90,6 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT if exc.exit_code == 2 else exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except OSError as exc:  # a full disk or a lost permission while writing: not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"accelsim: error: {where}{exc.strerror or exc}", err=True)
+        return EXIT_BAD_INPUT
     return result if isinstance(result, int) else 0
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
 from accelsim.cli.app import cli
+from accelsim.cli.outdir import prepare_out_dir, staged_files
 from accelsim.cli.overrides import hardware_option, load_config, set_option
 from accelsim.cli.params import Choice, Number, shown_path
-from accelsim.config.models import POLICIES, RunConfig
+from accelsim.cli.progress import run_step
+from accelsim.config.models import POLICIES
 from accelsim.errors import AccelsimError, ScheduleError
 
 __all__ = ["run", "schema"]
@@ -82,13 +83,15 @@ def run(
     flags = tuple(f"simulation.{key}={str(value).lower() if isinstance(value, bool) else value}"
                   for key, value in options.items() if value is not None)
     config, changes = load_config(runfile, flags + settings, hardware)
+    out_dir = prepare_out_dir(out if out is not None else Path("reports") / config.name)
     try:
-        result = run_config(config)
+        result = run_step(f"simulating {config.name}", run_config, config)
     except ScheduleError as exc:  # e.g. an SRAM too small for some layer: name the file
         raise ScheduleError(f"{runfile}: {exc}") from None
-    out_dir = out if out is not None else Path("reports") / config.name
-    written = write_report(result, config, out_dir, plots=not no_plots,
-                           overrides=changes.lines())
+    with staged_files(out_dir) as stage:
+        written = [out_dir / p.name for p in write_report(result, config, stage,
+                                                          plots=not no_plots,
+                                                          overrides=changes.lines())]
     if as_json:
         click.echo((out_dir / "summary.json").read_text(encoding="utf-8").rstrip())
         return
@@ -98,29 +101,10 @@ def run(
         click.echo(f"  {path.name}")
 
 
-def _editor_schema(node: Any) -> Any:
-    """The schema with unit-carrying fields accepting strings too ('1 MB', '500 GMAC/s').
-
-    pydantic describes those fields by their parsed type (integer/number), which would make
-    an editor flag every unit string; the file format accepts both.
-    """
-    if isinstance(node, list):
-        return [_editor_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {key: _editor_schema(value) for key, value in node.items()}
-    kind = out.get("unit_kind")
-    if kind is not None and out.get("type") in ("integer", "number"):
-        number: dict[str, Any] = {"type": out.pop("type")}
-        for bound, keyword in (("gt", "exclusiveMinimum"), ("ge", "minimum")):
-            if bound in out:
-                number[keyword] = out.pop(bound)
-        out["anyOf"] = [number, {"type": "string", "description": f"a {kind} with a unit"}]
-    return out
-
-
 @cli.command()
-def schema() -> None:
+@click.option("--markdown", is_flag=True,
+              help="Print the run-file reference (docs/config.md) instead.")
+def schema(markdown: bool) -> None:
     """Print the JSON Schema of run files, for editors that validate YAML.
 
     \b
@@ -129,8 +113,10 @@ def schema() -> None:
         accelsim schema > run.schema.json
         # yaml-language-server: $schema=run.schema.json
     """
-    document = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        **_editor_schema(RunConfig.model_json_schema()),
-    }
-    click.echo(json.dumps(document, indent=2))
+    from accelsim.config.schema import config_markdown, run_schema
+    from accelsim.ir.zoo import MODELS
+
+    if markdown:
+        click.echo(config_markdown(list(MODELS)), nl=False)
+        return
+    click.echo(json.dumps(run_schema(list(MODELS)), indent=2))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from accelsim.cli.app import cli
+from accelsim.cli.outdir import prepare_out_dir, staged_files
 from accelsim.cli.overrides import load_config, parse_settings, set_option
 from accelsim.cli.params import Number, shown_path
 from accelsim.errors import AccelsimError
@@ -68,7 +69,7 @@ def sweep(sweepfile: str, settings: tuple[str, ...], out: str | None, backend: s
     spec = load_sweep(sweepfile)
     if settings:
         spec = _with_settings(sweepfile, spec, settings)
-    folder = Path(out) if out else default_out(spec)
+    folder = prepare_out_dir(Path(out) if out else default_out(spec))
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         run = execute(spec, folder, backend=backend, workers=workers, resume=resume,
@@ -91,8 +92,10 @@ def sweep(sweepfile: str, settings: tuple[str, ...], out: str | None, backend: s
     if not no_plots:
         from accelsim.sweep.plots import write_outputs
 
-        for path in write_outputs(frame, spec, folder):
-            click.echo(f"wrote {shown_path(path)}")
+        with staged_files(folder) as stage:
+            written = write_outputs(frame, spec, stage)
+        for path in written:
+            click.echo(f"wrote {shown_path(folder / path.name)}")
     feasible = frame[frame["feasible"].astype(bool)]
     if len(feasible):
         best = feasible.loc[feasible["total_time_s"].idxmin()]

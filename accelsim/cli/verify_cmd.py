@@ -19,10 +19,12 @@ import numpy as np
 
 from accelsim.cli.app import cli
 from accelsim.cli.overrides import is_run_file, load_config, set_option
+from accelsim.cli.progress import run_step
 from accelsim.config.models import RunConfig
 from accelsim.errors import AccelsimError
 from accelsim.ir.graph import Network
 from accelsim.ir.modelfile import resolve_model
+from accelsim.limits import check_executable
 from accelsim.pipeline import build_network
 from accelsim.sim.simulate import simulate
 
@@ -101,7 +103,8 @@ def verify(target: str, settings: tuple[str, ...], hardware: str | None,
     from accelsim.reference.replay import replay
 
     config, net = _target(target, hardware, settings)
-    result = simulate(net, config.hardware, config.simulation)
+    check_executable(net.layers(), config.simulation.batch, target)
+    result = run_step("scheduling", simulate, net, config.hardware, config.simulation)
     shape = net.layer(net.inputs[0]).output_shape
     x = np.random.default_rng(seed).standard_normal(
         (config.simulation.batch, *shape)).astype(np.float32)
@@ -109,8 +112,8 @@ def verify(target: str, settings: tuple[str, ...], hardware: str | None,
     precision = Precision(p.activation_bits, p.weight_bits, p.accumulator_bits)
     checks: list[dict[str, Any]] = []
     for mode in modes or ("float32", "int"):
-        r = replay(net, result.schedule, x, mode=mode, precision=precision,  # type: ignore[arg-type]
-                   seed=seed)
+        r = run_step(f"replaying the schedule ({mode})", replay, net, result.schedule, x,
+                     mode=mode, precision=precision, seed=seed)
         overflowed = bool(r.overflows) and not allow_overflow
         checks.append({"check": f"schedule replay ({config.simulation.policy}, {mode})",
                        "max_abs_err": r.max_abs_err, "max_rel_err": r.max_rel_err,

@@ -22,6 +22,7 @@ from accelsim.yamlio import LineMap, load_yaml
 __all__ = [
     "PROJECT_DIR",
     "apply_overrides",
+    "check_model_name",
     "find_config",
     "load_hardware",
     "load_run",
@@ -34,18 +35,28 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 M = TypeVar("M", bound=BaseModel)
 
 
-def find_config(name: str | Path, folder: str = "hw_configs") -> Path:
-    """The file `name` as given, else in ./<folder>/, else in the project's <folder>/."""
+def find_config(name: str | Path, folder: str = "hw_configs", near: Path | None = None) -> Path:
+    """The file `name` in folder `near` (when given), as given, in ./<folder>/, else in the
+    project's <folder>/.
+
+    A name that already starts with <folder>/ is looked up below the project, not in
+    <folder>/<folder>/.
+    """
     path = Path(name)
     candidates = [path]
+    if near is not None and not path.is_absolute():
+        candidates.insert(0, near / path)
     if not path.is_absolute():
-        candidates += [Path.cwd() / folder / path, PROJECT_DIR / folder / path]
+        nested = path.parts[:1] == (folder,) and len(path.parts) > 1
+        inner = Path(*path.parts[1:]) if nested else path
+        candidates += [Path.cwd() / folder / inner, PROJECT_DIR / folder / inner]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
     if path.is_dir():
         raise ConfigError(f"{name}: is a directory, expected a YAML file")
-    searched = ", ".join(str(c) for c in dict.fromkeys(candidates))
+    unique = {c.resolve(): c for c in reversed(candidates)}  # first spelling of each place
+    searched = ", ".join(str(c) for c in reversed(unique.values()))
     raise ConfigError(f"{name}: file not found (looked in {searched})")
 
 
@@ -70,6 +81,26 @@ def _fields_of(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return []
 
 
+#: pydantic's type complaints in the file's own terms (no coercion: "4" is not 4).
+_PLAIN_TYPES: dict[str, str] = {
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be a string",
+    "model_type": "must be a mapping of keys to values",
+    "dict_type": "must be a mapping of keys to values",
+}
+
+
+def _clipped(text: str, limit: int = 120) -> str:
+    """`text`, cut to `limit` characters with a note of how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def _format_error(
     err: Mapping[str, Any], model: type[BaseModel], source: str, lines: LineMap,
     prefix: tuple[str, ...],
@@ -86,9 +117,14 @@ def _format_error(
         return (f"{where}: {field}: unknown key{suggestion} (allowed: {', '.join(allowed)})")
     if err["type"] == "missing":
         return f"{where}: {field}: required field is missing"
-    message = str(err["msg"]).removeprefix("Value error, ")
-    got = f"got {err.get('input')!r}"
-    return f"{where}: {field}: {message}" + ("" if got in message else f", {got}")
+    message = _PLAIN_TYPES.get(err["type"], str(err["msg"])).removeprefix("Value error, ")
+    if err["type"] in _PLAIN_TYPES and err["type"] not in ("string_type", "model_type",
+                                                             "dict_type") \
+            and isinstance(err.get("input"), str):
+        message += " (write it without quotes)"
+    if "got " not in message:
+        message += f", got {_clipped(repr(err.get('input')))}"
+    return f"{where}: {field}: {_clipped(message, 300)}"
 
 
 def validate(
@@ -114,16 +150,45 @@ def load_hardware(path: str | Path) -> HardwareConfig:
     return validate(HardwareConfig, data, str(found), lines)
 
 
-def _resolve_hardware(data: dict[str, Any], base: Path) -> dict[str, Any]:
+def _referenced(run_file: Path, lines: LineMap, field: tuple[str, ...], name: str,
+                folder: str) -> Path:
+    """A file a run file names (hardware or model.path): beside it, else like find_config.
+
+    When it is nowhere, the error names the run file, the line and the field as well.
+    """
+    try:
+        return find_config(name, folder=folder, near=run_file.parent)
+    except ConfigError as exc:
+        line = lines.line(field)
+        where = f"{run_file}:{line}" if line else str(run_file)
+        raise ConfigError(f"{where}: {'.'.join(field)}: {exc}") from None
+
+
+def _resolve_hardware(data: dict[str, Any], found: Path, lines: LineMap) -> dict[str, Any]:
     """Replace `hardware: some.yaml` by that file's contents, looked up beside the run file."""
     hardware = data.get("hardware")
     if isinstance(hardware, str):
-        local = base / hardware
-        found = local if local.is_file() else find_config(hardware)
-        hw_data, _ = load_yaml(found)
-        validate(HardwareConfig, hw_data, str(found))
+        hw_file = _referenced(found, lines, ("hardware",), hardware, "hw_configs")
+        hw_data, hw_lines = load_yaml(hw_file)
+        validate(HardwareConfig, hw_data, str(hw_file), hw_lines)
         data = {**data, "hardware": hw_data}
     return data
+
+
+def check_model_name(config: RunConfig, where: str) -> None:
+    """An unknown built-in model name is an error naming `where` (file:line) and close names.
+
+    The names are the model registry's (accelsim.ir.zoo), read when a run file is loaded.
+    """
+    from accelsim.ir.zoo import MODELS
+
+    name = config.model.name
+    if name is None or name in MODELS:
+        return
+    close = difflib.get_close_matches(name, list(MODELS), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(f"{where}: model.name: unknown model {name!r}{hint} (built-in models: "
+                      f"{', '.join(sorted(MODELS))}; or give model.path, a model or ONNX file)")
 
 
 def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -143,13 +208,27 @@ def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> di
     return out
 
 
+def _refuse_other_kinds(data: Mapping[str, Any], found: Path) -> None:
+    """A model file or a hardware-only file given where a run file belongs: say which it is."""
+    if "model" in data or "hardware" in data:
+        return
+    if "layers" in data and "input" in data:
+        raise ConfigError(f"{found}: this is a model file (keys input, layers), not a run file: "
+                          "name it in a run file's model.path, or give it to `accelsim summary` "
+                          "or `accelsim verify`")
+    if {"sram", "dram", "compute"} <= data.keys():
+        raise ConfigError(f"{found}: this is a hardware file (keys sram, dram, compute), not a "
+                          f"run file: name it in a run file, as `hardware: {found.name}`")
+
+
 def load_run_data(path: str | Path) -> tuple[dict[str, Any], Path, LineMap]:
     """The run file's raw data with `hardware:` paths inlined, its location and line map."""
     found = find_config(path)
     data, lines = load_yaml(found)
     if not isinstance(data, dict):
         raise ConfigError(f"{found}: expected a run file (keys name, model, hardware, simulation)")
-    return _resolve_hardware(data, found.parent), found, lines
+    _refuse_other_kinds(data, found)
+    return _resolve_hardware(data, found, lines), found, lines
 
 
 def load_run(path: str | Path, overrides: Mapping[str, Any] | None = None) -> RunConfig:
@@ -158,14 +237,10 @@ def load_run(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Ru
     if overrides:
         data = apply_overrides(data, overrides)
     config = validate(RunConfig, data, str(found), lines)
+    line = lines.line(("model", "name"))
+    check_model_name(config, f"{found}:{line}" if line else str(found))
     if config.model.path is not None:
-        model_path = Path(config.model.path)
-        if not model_path.is_absolute():
-            local = found.parent / model_path
-            if local.exists():
-                model_path = local
-            else:
-                model_path = find_config(model_path, folder=".")
+        model_path = _referenced(found, lines, ("model", "path"), config.model.path, ".")
         config = config.model_copy(
             update={"model": config.model.model_copy(update={"path": str(model_path)})}
         )

@@ -2,6 +2,9 @@
 
 Every model is frozen and forbids unknown keys. Quantities accept unit strings
 (see accelsim.units) and are stored in base units: bytes, bytes/s, MAC/s, Hz, s, J.
+Every number has finite bounds, stated in the error message and in docs/config.md; types
+are strict: `batch: "4"`, `overlap: "yes"` and `overlap: 1` are errors, not coerced. The
+docstring under each field is its description in the JSON Schema and docs/config.md.
 """
 
 from __future__ import annotations
@@ -35,9 +38,28 @@ def _parsed(kind: Kind) -> BeforeValidator:
     return BeforeValidator(lambda v: parse_quantity(v, kind))
 
 
-def _positive(kind: Kind) -> Any:
-    """Field constraint > 0, tagged with its unit kind for the JSON schema and sweeps."""
-    return Field(gt=0, json_schema_extra={"unit_kind": kind})
+def _bounds(low: float, high: float, shown: str, kind: Kind | None = None,
+            open_low: bool = False) -> tuple[AfterValidator, Any]:
+    """Check low <= value <= high (low < value when `open_low`); `shown` states the range.
+
+    Returns the validator and a Field carrying the bounds (and the unit kind) for the JSON
+    schema, docs/config.md and sweeps.
+    """
+    def check(value: float) -> float:
+        if not (low < value if open_low else low <= value) or value > high:
+            raise ValueError(f"must be {shown}")
+        return value
+
+    extra: dict[str, Any] = {"exclusiveMinimum" if open_low else "minimum": low, "maximum": high,
+                             "bounds": shown}
+    if kind is not None:
+        extra["unit_kind"] = kind
+    return AfterValidator(check), Field(json_schema_extra=extra)
+
+
+def _int_bounds(low: int, high: int) -> tuple[Any, AfterValidator, Any]:
+    """A strict integer (no strings, floats or booleans) from `low` to `high`."""
+    return Field(strict=True), *_bounds(low, high, f"an integer from {low:,} to {high:,}")
 
 
 def _whole_bytes(v: float) -> int:
@@ -48,48 +70,66 @@ def _whole_bytes(v: float) -> int:
 
 
 Size = Annotated[int, BeforeValidator(lambda v: _whole_bytes(parse_quantity(v, "size"))),
-                 _positive("size")]
-Bandwidth = Annotated[float, _parsed("bandwidth"), _positive("bandwidth")]
-MacRate = Annotated[float, _parsed("mac_rate"), _positive("mac_rate")]
-VectorRate = Annotated[float, _parsed("vector_rate"), _positive("vector_rate")]
+                 *_bounds(1, 2**40, "from 1 B to 1 TiB (1,099,511,627,776 bytes)", "size")]
+Bandwidth = Annotated[float, _parsed("bandwidth"),
+                      *_bounds(1e3, 1e15, "from 1 kB/s to 1 PB/s (1e3 to 1e15 bytes/s)",
+                               "bandwidth")]
+MacRate = Annotated[float, _parsed("mac_rate"),
+                    *_bounds(1e3, 1e18, "from 1 kMAC/s to 1000 PMAC/s (1e3 to 1e18 MAC/s)",
+                             "mac_rate")]
+VectorRate = Annotated[float, _parsed("vector_rate"),
+                       *_bounds(1e3, 1e18, "from 1 kelem/s to 1e18 elem/s", "vector_rate")]
 #: Default vector unit: one element per cycle for every 16 MAC units of peak rate.
 VECTOR_RATE_PER_MAC_RATE = 1 / 16
-Frequency = Annotated[float, _parsed("frequency"), _positive("frequency")]
-Energy = Annotated[float, _parsed("energy"), Field(ge=0, json_schema_extra={"unit_kind": "energy"})]
-Latency = Annotated[float, _parsed("time"), Field(ge=0, json_schema_extra={"unit_kind": "time"})]
-Bits = Annotated[int, Field(ge=1, le=64)]
+Frequency = Annotated[float, _parsed("frequency"),
+                      *_bounds(1e3, 1e11, "from 1 kHz to 100 GHz", "frequency")]
+Energy = Annotated[float, _parsed("energy"),
+                   *_bounds(0.0, 1e-6, "from 0 to 1 uJ (1e-6 J) per event", "energy")]
+Latency = Annotated[float, _parsed("time"), *_bounds(0.0, 1.0, "from 0 to 1 s", "time")]
+Bits = Annotated[int, *_int_bounds(1, 64)]
+PeCount = Annotated[int, *_int_bounds(1, 4096)]
+Flag = Annotated[bool, Field(strict=True)]
 
 
 class Strict(BaseModel):
     """Base: frozen, unknown keys rejected, no silent type coercion of strings to numbers."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True,
+                              use_attribute_docstrings=True)
 
 
 class SramConfig(Strict):
     """On-chip buffer. capacity: bytes ('1 MB' = 1,000,000 B; '1 MiB' = 1,048,576 B)."""
 
     capacity: Size
+    """On-chip buffer size in bytes; holds feature maps, filters and partial sums."""
 
 
 class DramConfig(Strict):
     """External memory bus. bandwidth in bytes/s; latency added once per DRAM transfer."""
 
     bandwidth: Bandwidth
+    """Sustained DRAM bandwidth in bytes/s (`1 GB/s` = 1e9 bytes/s, `8 Gb/s` the same)."""
     latency: Latency = 0.0
+    """Fixed time added once per DRAM transfer, in seconds (`100 ns`)."""
 
 
 class ComputeConfig(Strict):
     """Either an ideal `mac_rate` (MAC/s) or a PE array (pe_rows x pe_cols at `clock`)."""
 
     mac_rate: MacRate | None = None
-    pe_rows: Annotated[int, Field(ge=1)] | None = None
-    pe_cols: Annotated[int, Field(ge=1)] | None = None
+    """Ideal compute rate in MAC/s (`500 GMAC/s`; `1 TOPS` = 0.5 TMAC/s); excludes a PE array."""
+    pe_rows: PeCount | None = None
+    """Rows of the processing-element array (with pe_cols and clock, instead of mac_rate)."""
+    pe_cols: PeCount | None = None
+    """Columns of the processing-element array."""
     clock: Frequency | None = None
+    """PE-array clock in Hz (`500 MHz`); one MAC per PE per cycle."""
     dataflow: Literal["os", "ws", "is"] = "os"
-    #: elements/s of the vector unit (pools, element-wise ops, costly activations);
-    #: default peak_mac_rate / 16.
+    """PE-array dataflow: output (os), weight (ws) or input (is) stationary."""
     vector_rate: VectorRate | None = None
+    """Elements/s of the vector unit (pools, element-wise ops, costly activations;
+    `16 Gelem/s`); default peak MAC rate / 16."""
 
     @model_validator(mode="after")
     def _one_model(self) -> ComputeConfig:
@@ -125,8 +165,11 @@ class PrecisionConfig(Strict):
     """Element widths in bits: feature maps, weights, and the accumulator (partial sums)."""
 
     activation_bits: Bits = 8
+    """Bits per feature-map element (input and output activations)."""
     weight_bits: Bits = 8
+    """Bits per filter weight."""
     accumulator_bits: Bits = 32
+    """Bits per partial sum held between accumulation steps."""
 
 
 class EnergyConfig(Strict):
@@ -138,31 +181,48 @@ class EnergyConfig(Strict):
     """
 
     mac: Energy = 0.3e-12
+    """Energy of one multiply-accumulate, in joules."""
     sram_read_byte: Energy = 12.5e-12
+    """Energy of reading one byte from SRAM, in joules."""
     sram_write_byte: Energy = 12.5e-12
+    """Energy of writing one byte to SRAM, in joules."""
     dram_read_byte: Energy = 162.5e-12
+    """Energy of reading one byte from DRAM, in joules."""
     dram_write_byte: Energy = 162.5e-12
+    """Energy of writing one byte to DRAM, in joules."""
 
 
 class HardwareConfig(Strict):
     """The accelerator: SRAM, DRAM, compute, precision and energy per event."""
 
     name: str | None = None
+    """A label for the hardware, shown in reports."""
     sram: SramConfig
+    """The on-chip SRAM."""
     dram: DramConfig
+    """The external DRAM bus."""
     compute: ComputeConfig
+    """The compute unit: an ideal MAC rate or a PE array."""
     precision: PrecisionConfig = PrecisionConfig()
+    """Element widths in bits."""
     energy: EnergyConfig = EnergyConfig()
+    """Energy per event (45 nm defaults)."""
 
 
 class ModelRef(Strict):
     """Which network: a registry `name` with multipliers, or a `path` to a model/ONNX file."""
 
     name: str | None = None
+    """A built-in model (see `accelsim models`); excludes path."""
     path: str | None = None
-    alpha: Annotated[float, Field(gt=0)] = 1.0
-    resolution: Annotated[int, Field(ge=1)] | None = None
-    classes: Annotated[int, Field(ge=1)] | None = None
+    """A model file (.yaml/.yml) or an ONNX file, relative to the run file; excludes name."""
+    alpha: Annotated[float, Field(strict=True),
+                     *_bounds(0.0, 4.0, "a number above 0 and at most 4", open_low=True)] = 1.0
+    """Width multiplier of a built-in model (channels scaled by alpha)."""
+    resolution: Annotated[int, *_int_bounds(1, 8192)] | None = None
+    """Input height and width in pixels (default: the model's own)."""
+    classes: Annotated[int, *_int_bounds(1, 65536)] | None = None
+    """Output classes of a built-in model (default: the model's own)."""
 
     @model_validator(mode="after")
     def _name_or_path(self) -> ModelRef:
@@ -180,15 +240,23 @@ def _check_policy(value: str) -> str:
 class SimulationConfig(Strict):
     """How to simulate: placement policy, compute/transfer overlap, batch size."""
 
-    policy: Annotated[str, AfterValidator(_check_policy)] = "liveness"
-    overlap: bool = False
-    batch: Annotated[int, Field(ge=1)] = 1
+    policy: Annotated[str, Field(strict=True, json_schema_extra={"enum": list(POLICIES)}),
+                      AfterValidator(_check_policy)] = "liveness"
+    """SRAM placement policy."""
+    overlap: Flag = False
+    """Overlap compute with DRAM transfers (double buffering), or add their times."""
+    batch: Annotated[int, *_int_bounds(1, 4096)] = 1
+    """Inputs processed together (filters are fetched once per batch)."""
 
 
 class RunConfig(Strict):
     """A run file: what to simulate (model) on what (hardware) and how (simulation)."""
 
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    """Run name: letters, digits, `_`, `.` and `-`; the default report folder is reports/<name>/."""
     model: ModelRef
+    """The network to simulate."""
     hardware: HardwareConfig
+    """The accelerator, inline or the name of a hardware file (`hardware: edge_1mb.yaml`)."""
     simulation: SimulationConfig = SimulationConfig()
+    """How to simulate: policy, overlap, batch."""

@@ -62,6 +62,17 @@ from accelsim.ir.graph import Network
 from accelsim.ir.layers import Activation
 from accelsim.ir.ops.resize import RESIZE_MODES
 from accelsim.ir.zoo import MODELS, build_model
+from accelsim.limits import (
+    MAX_CHANNELS,
+    MAX_COUNTER,
+    MAX_DIM,
+    MAX_LAYERS,
+    MAX_PADDING,
+    MAX_REPEAT,
+    MAX_WINDOW,
+    check_model_options,
+    check_network_size,
+)
 from accelsim.yamlio import LineMap, load_yaml
 
 __all__ = ["MODEL_FILE_SUFFIXES", "ONNX_SUFFIX", "load_model_file", "resolve_model"]
@@ -105,6 +116,14 @@ def _any_int(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     raise _Invalid(f"must be an integer, got {_shown(value)}")
+
+
+def _counter(value: Any) -> int:
+    number = _any_int(value)
+    if abs(number) > MAX_COUNTER:
+        raise _Invalid(f"must be an integer from {-MAX_COUNTER:,} to {MAX_COUNTER:,}, "
+                       f"got {_shown(value)}")
+    return number
 
 
 def _window(value: Any) -> int | tuple[int, ...]:
@@ -199,13 +218,27 @@ def _shape(value: Any) -> tuple[int, ...]:
     raise _Invalid(f"must be a list of positive integers such as [28, 28, 3], got {_shown(value)}")
 
 
+def _at_most(check: Callable[[Any], Any], high: int) -> Callable[[Any], Any]:
+    """`check`, then every integer of its result at most `high` (accelsim.limits)."""
+    def bounded(value: Any) -> Any:
+        out = check(value)
+        numbers = out if isinstance(out, tuple) else (out,)
+        if any(isinstance(n, int) and n > high for n in numbers):
+            raise _Invalid(f"must be at most {high:,}, got {_shown(value)}")
+        return out
+    return bounded
+
+
 _FIELD_CHECKS: dict[str, Callable[[Any], Any]] = {
-    "name": _text, "input": _text, "inputs": _layer_names, "filters": _positive_int,
-    "units": _positive_int, "groups": _positive_int, "kernel": _window, "stride": _window,
-    "padding": _padding, "use_bias": _boolean, "batch_norm": _boolean,
-    "activation": _activation, "kind": _activation, "ceil_mode": _boolean,
-    "output_padding": _pair_of_counts, "start": _any_index, "stop": _positive_int,
-    "scale": _window, "mode": _resize_mode,
+    "name": _text, "input": _text, "inputs": _layer_names,
+    "filters": _at_most(_positive_int, MAX_CHANNELS),
+    "units": _at_most(_positive_int, MAX_CHANNELS), "groups": _at_most(_positive_int, MAX_CHANNELS),
+    "kernel": _at_most(_window, MAX_WINDOW),
+    "stride": _at_most(_window, MAX_WINDOW), "padding": _at_most(_padding, MAX_PADDING),
+    "use_bias": _boolean, "batch_norm": _boolean, "activation": _activation, "kind": _activation,
+    "ceil_mode": _boolean, "output_padding": _at_most(_pair_of_counts, MAX_WINDOW),
+    "start": _at_most(_any_index, MAX_CHANNELS), "stop": _at_most(_positive_int, MAX_CHANNELS),
+    "scale": _at_most(_window, MAX_WINDOW), "mode": _resize_mode,
 }
 #: Ops reading a list of layers (`inputs`) and the check of that list.
 _MULTI_INPUT: dict[str, Callable[[Any], Any]] = {
@@ -337,9 +370,9 @@ def _parse_item(src: _Source, loc: _Loc, item: Any) -> _LayerSpec | _RepeatSpec:
     if isinstance(item, dict) and "repeat" in item:
         block = src.mapping(loc, item, _REPEAT_KEYS, ("repeat", "layers"))
         return _RepeatSpec(
-            src.checked(loc + ("repeat",), block["repeat"], _positive_int),
+            src.checked(loc + ("repeat",), block["repeat"], _at_most(_positive_int, MAX_REPEAT)),
             src.checked(loc + ("var",), block.get("var", "i"), _identifier),
-            src.checked(loc + ("start",), block.get("start", 1), _any_int),
+            src.checked(loc + ("start",), block.get("start", 1), _counter),
             _parse_layers(src, loc + ("layers",), block["layers"]),
         )
     if not isinstance(item, dict) or len(item) != 1:
@@ -438,12 +471,19 @@ def load_model_file(path: str | Path, resolution: int | None = None) -> Network:
     except ConfigError as exc:
         raise ModelFileError(str(exc)) from None
     src = _Source(str(path), lines)
+    if isinstance(data, dict) and "model" in data and "hardware" in data:
+        raise src.error((), "this is a run file (it has model and hardware), not a model file: "
+                        "simulate it with `accelsim run`, or give the model it names")
     top = src.mapping((), data, _TOP_KEYS, ("input", "layers"))
     name = src.checked(("name",), top.get("name", Path(path).stem), _text)
     spec_in = src.mapping(("input",), top["input"], _INPUT_KEYS, ("shape",))
     input_name = src.checked(("input", "name"), spec_in.get("name", "input"), _text)
-    shape = src.checked(("input", "shape"), spec_in["shape"], _shape)
+    shape = src.checked(("input", "shape"), spec_in["shape"], _at_most(_shape, MAX_DIM))
     layers = _parse_layers(src, ("layers",), top["layers"])
+    expanded = _expanded(layers)
+    if expanded > MAX_LAYERS:
+        raise src.error(("layers",), f"{expanded:,} layers once repeat blocks are expanded, over "
+                        f"the limit of {MAX_LAYERS:,}")
     if resolution is not None:
         if resolution < 1:
             raise ModelFileError(f"resolution must be >= 1, got {resolution}")
@@ -455,6 +495,12 @@ def load_model_file(path: str | Path, resolution: int | None = None) -> Network:
     return builder.build()
 
 
+def _expanded(items: Sequence[_LayerSpec | _RepeatSpec]) -> int:
+    """Layers the specs build once every repeat block is expanded."""
+    return sum(item.count * _expanded(item.body) if isinstance(item, _RepeatSpec) else 1
+               for item in items)
+
+
 def _load_onnx(path: Path) -> Network:
     """Import an ONNX file; the importer needs the optional onnx packages."""
     try:
@@ -463,6 +509,8 @@ def _load_onnx(path: Path) -> Network:
         raise AccelsimError(
             f"{path}: reading ONNX files needs the onnx extra: pip install accelsim[onnx] ({exc})"
         ) from None
+    if path.is_file() and path.stat().st_size == 0:
+        raise ModelFileError(f"{path}: the file is empty, not an ONNX model")
     network: Network = load_onnx(path)
     return network
 
@@ -474,8 +522,12 @@ def resolve_model(
 
     alpha and classes reshape built-in models only; resolution also resizes a model file.
     """
+    check_model_options(alpha, resolution, classes)
     if spec in MODELS:
-        return build_model(spec, alpha, resolution, classes)
+        network = build_model(spec, alpha, resolution, classes)
+        check_network_size(network.layers(), f"model {spec} (alpha {alpha:g}, resolution "
+                                             f"{network.layer(network.inputs[0]).output_shape[0]})")
+        return network
     path = Path(spec)
     suffix = path.suffix.lower()
     if suffix not in (*MODEL_FILE_SUFFIXES, ONNX_SUFFIX):
@@ -494,6 +546,6 @@ def resolve_model(
                 f"{path}: the {option} of {'an ONNX' if onnx else 'a model'} file cannot be "
                 f"changed; edit the file, or use a built-in model ({', '.join(sorted(MODELS))})"
             )
-    if onnx:
-        return _load_onnx(path)
-    return load_model_file(path, resolution)
+    network = _load_onnx(path) if onnx else load_model_file(path, resolution)
+    check_network_size(network.layers(), str(path))
+    return network

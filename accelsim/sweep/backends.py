@@ -1,6 +1,7 @@
 """Where sweep tasks run: a registry of backends sharing submit / wait_any / close.
 
-* `local`: worker processes (concurrent.futures.ProcessPoolExecutor), os.cpu_count() default.
+* `local`: worker processes (concurrent.futures.ProcessPoolExecutor), os.cpu_count() default;
+  each worker exits within PARENT_POLL_S of its parent's death, even a SIGKILL.
 * `dask`: a Dask distributed cluster at a scheduler address, or a LocalCluster when none is
   given. Dask is the optional extra `accelsim[dask]`, imported only here and only then.
 * `serial`: everything in the calling process (debugging, tiny sweeps).
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
@@ -36,9 +39,22 @@ class Backend(Protocol):
         ...
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which closes the store cleanly."""
+#: How often a worker checks that the sweep that started it is still alive, in seconds.
+PARENT_POLL_S = 0.2
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit this worker as soon as `parent` is no longer its parent (it died)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
+
+
+def _init_worker() -> None:
+    """Workers leave Ctrl-C to the parent, and exit when the parent dies (however it dies)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True,
+                     name="accelsim-parent-watch").start()
 
 
 class LocalBackend:
@@ -46,7 +62,7 @@ class LocalBackend:
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
-        self.pool = ProcessPoolExecutor(self.workers, initializer=_ignore_sigint)
+        self.pool = ProcessPoolExecutor(self.workers, initializer=_init_worker)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """Start fn(*args) in a worker process."""

@@ -3,11 +3,15 @@
 Two kinds of task go to the backend: `prepare` (one per distinct schedule: the per-layer
 arrays of every group that shares it) and `evaluate` (one chunk of a group's points).
 Chunks are fed a few at a time, so memory stays flat however many points there are, and
-each finished chunk is written to the store at once.
+each finished chunk is written to the store at once; each finished schedule is kept too.
+The sweep's first chunks are small (FIRST_CHUNK points, doubling up to the chunk size),
+so a part lands within moments and a sweep killed at any time, then resumed, always
+makes progress. The sweep owns its folder (a lock) from the first write to the last.
 """
 
 from __future__ import annotations
 
+import errno
 import sys
 import time
 from collections import deque
@@ -35,6 +39,8 @@ __all__ = ["DEFAULT_CHUNK", "SweepRun", "default_out", "execute", "group_configs
 
 #: Points per evaluate task (and per part file).
 DEFAULT_CHUNK = 65536
+#: Points in the sweep's first chunk; each later chunk doubles, up to the chunk size.
+FIRST_CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,30 @@ def group_configs(spec: SweepSpec, design: Design) -> list[RunConfig]:
     return configs
 
 
+class _Ramp:
+    """Cuts a sweep's first chunks to FIRST_CHUNK, 2 x FIRST_CHUNK, ... points, across groups."""
+
+    def __init__(self, limit: int) -> None:
+        self.size = min(FIRST_CHUNK, limit)
+        self.limit = limit
+
+    def cut(self, chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        """The same ids, in pieces no larger than the ramp's current size."""
+        for ids in chunks:
+            while len(ids) > self.size:
+                yield ids[:self.size]
+                ids = ids[self.size:]
+                self.size = min(2 * self.size, self.limit)
+            yield ids
+
+
+def _write_error(exc: OSError, store: ResultStore) -> SweepError:
+    """A failed write of the sweep folder, as one line saying what is kept and what to do."""
+    reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+    return SweepError(f"{store.out}: cannot write sweep results: {reason}; finished chunks are "
+                      "kept, free space (or choose another --out) and run again with --resume")
+
+
 def _spec(path_or_spec: str | Path | Mapping[str, Any] | SweepSpec) -> SweepSpec:
     return path_or_spec if isinstance(path_or_spec, SweepSpec) else load_sweep(path_or_spec)
 
@@ -91,6 +121,20 @@ def execute(
     if isinstance(backend, str) and backend not in BACKENDS:
         raise ConfigError(f"backend: must be one of {', '.join(BACKENDS)}, got {backend!r}")
     store = ResultStore(out if out is not None else default_out(spec))
+    try:
+        store.lock()
+        return _execute(spec, design, configs, store, backend, workers, resume, progress,
+                        scheduler, chunk_size, start)
+    except OSError as exc:
+        raise _write_error(exc, store) from None
+    finally:
+        store.unlock()
+
+
+def _execute(spec: SweepSpec, design: Design, configs: list[RunConfig], store: ResultStore,
+             backend: str | Backend, workers: int | None, resume: bool, progress: bool,
+             scheduler: str | None, chunk_size: int, start: float) -> SweepRun:
+    """execute() once the folder is owned: plan, run the backend, store, merge."""
     store.start(spec.record(), resume)
     done = store.done_mask(design.n_points) if resume else None
     already = int(done.sum()) if done is not None else 0
@@ -106,14 +150,25 @@ def execute(
     # The backend first: a missing optional package is an error before any output.
     runner = make_backend(backend, scheduler, workers) if isinstance(backend, str) else backend
     bar = tqdm(total=design.n_points, initial=already, unit="pt", unit_scale=True,
-               desc="sweep", file=sys.stderr, disable=not progress, smoothing=0.1)
+               desc="sweep", file=sys.stderr, disable=None if progress else True,
+               smoothing=0.1)  # None: shown on a terminal only
     computed = 0
     try:
         pending: dict[Any, tuple[str, Any]] = {}
-        for groups in by_schedule.values():
-            future = runner.submit(prepare, [configs[g.index] for g in groups])
-            pending[future] = ("prepare", groups)
         ready: deque[tuple[GroupArrays, Iterator[np.ndarray]]] = deque()
+        ramp = _Ramp(chunk_size)
+
+        def chunk_groups(groups: list[Group], prepared: list[GroupArrays]) -> None:
+            for group, arrays in zip(groups, prepared, strict=True):
+                ready.append((arrays, ramp.cut(design.chunks(group, chunk_size, done))))
+
+        for key, groups in by_schedule.items():
+            saved = store.load_prepared(key) if resume else None
+            if saved is not None and len(saved) == len(groups):
+                chunk_groups(groups, saved)
+            else:
+                future = runner.submit(prepare, [configs[g.index] for g in groups])
+                pending[future] = ("prepare", (key, groups))
         limit = 2 * getattr(runner, "workers", 1) + 2
         in_flight = 0
         while pending or ready:
@@ -138,8 +193,9 @@ def execute(
                         "point); finished chunks are kept, run again with --resume, fewer "
                         "--workers or a narrower axis") from None
                 if kind == "prepare":
-                    for group, arrays in zip(info, result, strict=True):
-                        ready.append((arrays, design.chunks(group, chunk_size, done)))
+                    key, groups = info
+                    store.save_prepared(key, result)
+                    chunk_groups(groups, result)
                 else:
                     in_flight -= 1
                     store.write(result)

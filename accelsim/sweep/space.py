@@ -31,9 +31,16 @@ import numpy as np
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from accelsim.config.loader import apply_overrides, find_config, load_run, validate
+from accelsim.config.loader import (
+    apply_overrides,
+    check_model_name,
+    find_config,
+    load_run,
+    validate,
+)
 from accelsim.config.models import RunConfig
 from accelsim.errors import AccelsimError, ConfigError
+from accelsim.limits import MAX_AXIS_VALUES, MAX_GRID_POINTS, MAX_SAMPLES
 from accelsim.units import parse_quantity
 from accelsim.yamlio import LineMap, load_yaml
 
@@ -175,6 +182,7 @@ class _Checker:
             value = str(local.resolve()) if local.exists() else value
         data = apply_overrides(self.data, {path: value})
         config = validate(RunConfig, data, f"{self.where(path)}: axes")
+        check_model_name(config, f"{self.where(path)}: axes")
         return get_path(config, path)
 
 
@@ -211,9 +219,9 @@ def _range_values(checker: _Checker, path: str, spec: Mapping[str, Any], mode: s
             raise ConfigError(f"{checker.where(path)}: axes: {path}.num: a grid range needs "
                               "num (the number of values)")
         return Axis(path, tuple(ends), path in FAST_PATHS, low, high, scale, integer)
-    if isinstance(num, bool) or not isinstance(num, int) or num < 1:
-        raise ConfigError(f"{checker.where(path)}: axes: {path}.num: must be an integer >= 1, "
-                          f"got {num!r}")
+    if isinstance(num, bool) or not isinstance(num, int) or not 1 <= num <= MAX_AXIS_VALUES:
+        raise ConfigError(f"{checker.where(path)}: axes: {path}.num: must be an integer from 1 "
+                          f"to {MAX_AXIS_VALUES:,}, got {num!r}")
     if num == 1 and low != high:
         raise ConfigError(f"{checker.where(path)}: axes: {path}.num: 1 value cannot span "
                           f"{low:g} to {high:g}; give num >= 2, or list the single value")
@@ -232,8 +240,9 @@ def _axis(checker: _Checker, path: Any, spec: Any, mode: str) -> Axis:
     if isinstance(spec, Mapping):
         return _range_values(checker, path, spec, mode)
     items = list(spec) if isinstance(spec, list | tuple) else [spec]
-    if not items:
-        raise ConfigError(f"{checker.where(path)}: axes: {path}: needs at least one value")
+    if not 1 <= len(items) <= MAX_AXIS_VALUES:
+        raise ConfigError(f"{checker.where(path)}: axes: {path}: needs from 1 to "
+                          f"{MAX_AXIS_VALUES:,} values, got {len(items):,}")
     values = tuple(checker.check(path, v) for v in items)
     return Axis(path, values, path in FAST_PATHS)
 
@@ -275,9 +284,9 @@ def load_sweep(path_or_spec: str | Path | Mapping[str, Any],
         raise ConfigError(f"{source}: mode: must be one of {', '.join(MODES)}, got {mode!r}")
     samples, seed = data.get("samples"), data.get("seed", 0)
     if mode != "grid" and (isinstance(samples, bool) or not isinstance(samples, int)
-                           or samples < 1):
-        raise ConfigError(f"{source}: samples: mode {mode} needs an integer >= 1, "
-                          f"got {samples!r}")
+                           or not 1 <= samples <= MAX_SAMPLES):
+        raise ConfigError(f"{source}: samples: mode {mode} needs an integer from 1 to "
+                          f"{MAX_SAMPLES:,}, got {samples!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f"{source}: seed: must be an integer, got {seed!r}")
     local = here / data["base"]
@@ -319,6 +328,10 @@ class Design:
             self.tables = [np.asarray(a.values) for a in self.axes]
             self.shape = tuple(len(a.values) for a in self.axes)
             self.n_points = math.prod(self.shape)
+            if self.n_points > MAX_GRID_POINTS:
+                raise ConfigError(f"{spec.source}: axes: the grid has {self.n_points:,} points, "
+                                  f"over the limit of {MAX_GRID_POINTS:,}; use fewer values "
+                                  "or mode: random")
         else:
             self._draw(spec)
             self.shape = ()

@@ -2,27 +2,41 @@
 
 Layout of a sweep folder::
 
+    .lock             held (flock) by the one sweep writing the folder; records its PID
     sweep.yaml        what was asked (resume refuses a different one)
+    prepared/         each finished schedule's per-layer arrays, so a resume never redoes one
     parts/            one file per finished chunk, written to a temporary name and renamed,
-                      so a part is either complete or absent (Ctrl-C, SIGTERM, power loss)
+                      so a part is either complete or absent (Ctrl-C, SIGTERM, SIGKILL)
     results.parquet   all rows, written when the sweep completes (results.csv without pyarrow)
 
 Resume reads the point ids already in results and parts and runs only the others; the
-final merge drops any id seen before, so a row can never appear twice.
+final merge drops any id seen before, so a row can never appear twice. Temporary names
+carry the writer's PID and a random token, so no two processes ever share one; the lock
+makes a second sweep on the same folder refuse at once, naming the first one's PID. The
+kernel drops the lock when its process dies, however it dies, so a lock is never stale.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pickle
+import secrets
 import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
 
-from accelsim.errors import ConfigError
+from accelsim.errors import ConfigError, SweepError
+from accelsim.yamlio import load_yaml, load_yaml_text
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: the folder is not locked (the PID is still recorded)
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,7 +63,43 @@ class ResultStore:
         self.parts = self.out / "parts"
         self.results = self.out / f"results.{self.fmt}"
         self.record_path = self.out / "sweep.yaml"
+        self.lock_path = self.out / ".lock"
+        self.prepared = self.out / "prepared"
         self._seq = 0
+        self._lock: IO[str] | None = None
+
+    # ---- ownership of the folder -----------------------------------------------------------
+    def lock(self) -> None:
+        """Own the folder, or raise SweepError naming the sweep that owns it and what to do."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        handle = self.lock_path.open("a+")
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.seek(0)
+                owner = handle.read().strip() or "unknown"
+                handle.close()
+                raise SweepError(
+                    f"{self.out}: another sweep (PID {owner}) is writing this folder; wait for "
+                    f"it, stop it (kill {owner}), or give another --out. The lock is released "
+                    f"when that process ends; if it persists with no such process (a network "
+                    f"file system), delete {self.lock_path}") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._lock = handle
+
+    def unlock(self) -> None:
+        """Release the folder (the lock file stays; it is free once no process holds it)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def _tmp(self, final: Path) -> Path:
+        """A temporary name beside `final` that no other process or call can share."""
+        return final.parent / f".{final.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
 
     # ---- the record of what was asked ----------------------------------------------------
     def start(self, record: Mapping[str, Any], resume: bool) -> None:
@@ -57,8 +107,11 @@ class ResultStore:
         self.out.mkdir(parents=True, exist_ok=True)
         text = yaml.safe_dump(dict(record), sort_keys=False)
         if resume and self.record_path.is_file():
-            old = yaml.safe_load(self.record_path.read_text())
-            if old != yaml.safe_load(text):
+            # both read by the one safe loader (the folder's sweep.yaml may be anything)
+            old, _ = load_yaml(self.record_path)
+            if not isinstance(old, dict):
+                old = {}
+            if old != load_yaml_text(text, str(self.record_path))[0]:
                 changed = sorted(k for k in {**old, **record} if old.get(k) != record.get(k))
                 raise ConfigError(
                     f"{self.record_path}: cannot resume: the sweep differs from the recorded "
@@ -66,17 +119,20 @@ class ResultStore:
         elif not resume:
             self.clear()
         self.parts.mkdir(exist_ok=True)
-        for stale in self.parts.glob(".*.tmp"):
-            stale.unlink()
+        self.prepared.mkdir(exist_ok=True)
+        for folder in (self.out, self.parts, self.prepared):  # left by a killed sweep
+            for stale in folder.glob(".*.tmp"):
+                stale.unlink()
         self._seq = max((int(p.stem.split("-")[1]) for p in self._part_files()), default=0)
-        tmp = self.record_path.with_suffix(".yaml.tmp")
+        tmp = self._tmp(self.record_path)
         tmp.write_text(text)
         os.replace(tmp, self.record_path)
 
     def clear(self) -> None:
         """Remove the results and parts of an earlier sweep in this folder."""
-        if self.parts.is_dir():
-            shutil.rmtree(self.parts)
+        for folder in (self.parts, self.prepared):
+            if folder.is_dir():
+                shutil.rmtree(folder)
         for name in ("results.parquet", "results.csv"):
             if (self.out / name).exists():
                 (self.out / name).unlink()
@@ -91,8 +147,8 @@ class ResultStore:
     def write(self, columns: Mapping[str, np.ndarray]) -> Path:
         """Write one finished chunk atomically; returns the part's path."""
         self._seq += 1
-        final = self.parts / f"part-{self._seq:06d}.{self.fmt}"
-        tmp = self.parts / f".{final.name}.tmp"
+        final = self.parts / f"part-{self._seq:06d}-{secrets.token_hex(4)}.{self.fmt}"
+        tmp = self._tmp(final)
         if self.fmt == "parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -104,6 +160,29 @@ class ResultStore:
             pd.DataFrame(dict(columns)).to_csv(tmp, index=False)
         os.replace(tmp, final)
         return final
+
+    def _prepared_path(self, key: str) -> Path:
+        return self.prepared / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.pickle"
+
+    def save_prepared(self, key: str, arrays: Any) -> None:
+        """Keep a finished schedule's arrays (written atomically) for a later resume."""
+        final = self._prepared_path(key)
+        tmp = self._tmp(final)
+        with tmp.open("wb") as handle:
+            pickle.dump((key, arrays), handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, final)
+
+    def load_prepared(self, key: str) -> Any | None:
+        """The arrays saved for schedule `key` by this sweep folder, or None."""
+        path = self._prepared_path(key)
+        if not path.is_file():
+            return None
+        try:
+            with path.open("rb") as handle:
+                stored_key, arrays = pickle.load(handle)  # noqa: S301 - written by save_prepared
+        except Exception:  # noqa: BLE001 - an unreadable cache entry is recomputed
+            return None
+        return arrays if stored_key == key else None
 
     # ---- reading ---------------------------------------------------------------------------
     def _sources(self) -> list[Path]:
@@ -141,7 +220,7 @@ class ResultStore:
     def finalize(self, n_points: int) -> Path:
         """Merge results and parts into one results file (streaming), then drop the parts."""
         seen = np.zeros(n_points, dtype=bool)
-        tmp = self.out / f".results.{self.fmt}.tmp"
+        tmp = self._tmp(self.results)
         writer: Any = None
         first = True
         for table in self._tables():
@@ -171,6 +250,7 @@ class ResultStore:
             return self.results
         os.replace(tmp, self.results)
         shutil.rmtree(self.parts, ignore_errors=True)
+        shutil.rmtree(self.prepared, ignore_errors=True)
         return self.results
 
     def read(self, columns: list[str] | None = None) -> pd.DataFrame:
