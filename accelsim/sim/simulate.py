@@ -28,6 +28,7 @@ from accelsim.mapping import (
     Store,
     build_schedule,
 )
+from accelsim.mapping.tiling import hwc, input_region_cols, input_region_rows
 from accelsim.sim.compute import ComputeModel, Work, compute_model
 from accelsim.sim.cost import LayerCost, layer_times
 from accelsim.sim.overlap import build_ladder, choose_rung
@@ -149,11 +150,21 @@ def _sram_traffic(schedule: Schedule) -> list[tuple[int, int]]:
 
 
 def _compulsory(net: Network, layer: Layer, sizes: Sizes) -> int:
-    """Bytes the layer must move even with unlimited SRAM: its filters, network I/O."""
+    """Bytes the layer must move even with unlimited SRAM: its filters, network I/O.
+
+    Of a network input only the rows and columns some output reads count (a strided
+    'valid' convolution may never read the last row).
+    """
     inputs = set(net.inputs)
     total = sizes.weight_bytes(layer)
-    total += sum(sizes.fmap_bytes(net.layer(s).output_shape) for s in dict.fromkeys(
-        layer.inputs) if s in inputs)
+    ho, wo, co = hwc(layer.output_shape)
+    for index, src in enumerate(layer.inputs):
+        if src in inputs and src not in layer.inputs[:index]:
+            shape = net.layer(src).output_shape
+            rows = input_region_rows(layer, (0, ho), index)
+            cols = input_region_cols(layer, (0, wo), index)
+            total += sizes.region_bytes(shape, (0, sizes.batch), rows, (0, hwc(shape)[2]),
+                                        cols)
     if net.graph.out_degree(layer.name) == 0:
         total += sizes.fmap_bytes(layer.output_shape)
     return total
