@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -52,7 +53,11 @@ def main() -> None:
     ax.axhline(compulsory / 1e6, color="k", ls="--", lw=1, label="compulsory")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel("SRAM capacity (KiB)")
+    ticks = [16, 64, 256, 1024, 4096]
+    ax.set_xticks(ticks, [f"{t} KiB" if t < 1024 else f"{t // 1024} MiB" for t in ticks])
+    ax.set_yticks([4.4, 6, 10, 15, 25], ["4.4", "6", "10", "15", "25"])
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel("SRAM capacity")
     ax.set_ylabel("DRAM traffic per inference (MB)")
     ax.set_title("MobileNet v1 1.0-224, 8-bit, batch 1")
     ax.grid(True, which="both", alpha=0.3)
