@@ -279,6 +279,15 @@ def test_layers_csv_names_groups_and_verify_passes(tmp_path: Path,
     assert list(table["fusion_group"]) == [ls.group for ls in result.schedule.layers]
     first = table["fusion_group"].iloc[0]
     assert first.startswith("conv1..") and (table["fusion_group"] == first).sum() > 1
+    # The terminal table and report.md name each layer's group.
+    out_dir = tmp_path / "out"
+    assert main(["run", str(run), "--no-plots", "--out", str(out_dir)]) == 0
+    terminal = capsys.readouterr().out
+    report = (out_dir / "report.md").read_text()
+    for text in (terminal, report):
+        assert "fused group" in text
+        assert sum(first in line for line in text.splitlines()) == (
+            table["fusion_group"] == first).sum()
 
 
 def test_overlap_timing_runs_on_interleaved_schedules() -> None:

@@ -143,6 +143,7 @@ _TERMINAL_COLUMNS: tuple[_Column, ...] = (
 
 
 #: Columns added after MACs when compute is a PE array (cycles and utilisation).
+_GROUP_COLUMN: _Column = ("fused group", "fusion_group", lambda v: str(v) or "-", False)
 _PE_COLUMNS: tuple[_Column, ...] = (
     ("cycles", "compute_cycles", "{:,}".format, True),
     ("PE util", "pe_utilization", "{:.0%}".format, True),
@@ -150,9 +151,14 @@ _PE_COLUMNS: tuple[_Column, ...] = (
 
 
 def with_pe(columns: Sequence[_Column], result: SimResult) -> tuple[_Column, ...]:
-    """`columns` with the PE-array columns after MACs when the run has a PE array."""
+    """`columns` with the PE-array columns after MACs when the run has a PE array, and the
+    fusion group after the name when some layers ran in fused groups."""
+    columns = tuple(columns)
+    if any(r["fusion_group"] for r in result.rows):
+        at = [c[1] for c in columns].index("name") + 1
+        columns = (*columns[:at], _GROUP_COLUMN, *columns[at:])
     if not result.hardware.compute.is_pe_array:
-        return tuple(columns)
+        return columns
     at = [c[1] for c in columns].index("macs") + 1
     return (*columns[:at], *_PE_COLUMNS, *columns[at:])
 
@@ -296,7 +302,7 @@ def format_terminal(result: SimResult, config: RunConfig) -> str:
     rows = cells(result.rows, columns)
     utilization = pe_utilization(result)
     totals = {
-        "layer": "", "name": "total", "op": "", "macs": f"{s['macs']:,}",
+        "layer": "", "name": "total", "op": "", "fusion_group": "", "macs": f"{s['macs']:,}",
         "compute_cycles": f"{sum(int(r['compute_cycles']) for r in result.rows):,}",
         "pe_utilization": f"{utilization or 0:.0%}",
         "dram_read_bytes": f"{s['dram_read_bytes']:,}",

@@ -172,6 +172,7 @@ def _sram_panel(ax: Axes, table: Table, capacity_bytes: float) -> None:
     capacity = capacity_bytes / scale
     colors = [_DRAM if p > 0.999 * capacity else _SRAM for p in peak]
     _bars(ax, x, peak, 0.8, colors, "peak SRAM in use during the layer")
+    _shade_groups(ax, x, table)
     ax.axhline(capacity, color="black", linestyle="--", linewidth=1.2,
                label=f"capacity {size_text(capacity_bytes, binary)}")
     if len(peak):
@@ -186,6 +187,22 @@ def _sram_panel(ax: Axes, table: Table, capacity_bytes: float) -> None:
     ax.set_ylabel(f"SRAM occupancy ({unit})")
     ax.set_title("Peak SRAM occupancy per layer")
     ax.legend(loc="upper left", ncol=2)
+
+
+def _shade_groups(ax: Axes, x: Any, table: Table) -> None:
+    """Shade the layers of each fused group of two or more layers (their feature maps live
+    as line buffers: only the group's last layer writes to DRAM)."""
+    groups = [str(g) for g in _col(table, "fusion_group")] if "fusion_group" in table else []
+    start, shaded = 0, 0
+    for i in range(1, len(groups) + 1):
+        if i < len(groups) and groups[i] == groups[start]:
+            continue
+        if groups[start] and i - start > 1:
+            color = ("tab:orange", "tab:purple")[shaded % 2]  # neighbours told apart
+            ax.axvspan(x[start] - 0.45, x[i - 1] + 0.45, color=color, alpha=0.12, zorder=0,
+                       label=None if shaded else "fused group (line buffers)")
+            shaded += 1
+        start = i
 
 
 def _place_labels(ax: Axes, points: list[tuple[float, float, str]]) -> None:
