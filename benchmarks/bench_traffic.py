@@ -3,7 +3,7 @@
 The reference accelerator: 32x32 weight-stationary PE array at 500 MHz, 1 GB/s DDR,
 8-bit data; SRAM 1 MB and 16 KiB. Compulsory traffic is every filter byte, the network
 input and its output, once. Prints the modelled traffic, its ratio to compulsory, the
-time, and the planning (schedule build) time.
+simulated run time (`run ms`), and the wall time of scheduling and costing (`plan ms`).
 
     python benchmarks/bench_traffic.py
 """
@@ -29,7 +29,7 @@ def hardware(capacity: str) -> HardwareConfig:
 def main() -> None:
     net = build_model("mobilenet_v1")
     print(f"{'SRAM':>8}  {'policy':<10} {'overlap':<7} {'DRAM bytes':>12} {'compulsory':>11} "
-          f"{'ratio':>6} {'time ms':>8} {'plan ms':>8}")
+          f"{'ratio':>6} {'run ms':>8} {'plan ms':>8}")
     for capacity in ("1 MB", "16 KiB"):
         for policy in POLICIES:
             for overlap in (False, True):
