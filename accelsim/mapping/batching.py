@@ -81,26 +81,45 @@ def _moved(action: Action, offset: int, count: int, tag: str) -> Action:
         accumulator=action.accumulator + tag if action.accumulator else None)
 
 
-def _chain(build: Builder, net: Network, sizes: Sizes, capacity: int, step: int,
-           peaks: tuple[int, ...]) -> Schedule:
-    """The batch as consecutive passes of `step` samples (the last may be smaller)."""
-    if step == sizes.batch:
-        return build(net, sizes, capacity, peaks, 1)
+Pass = tuple[int, int, Schedule]  # first sample, samples, the pass's schedule
+
+
+def _passes(build: Builder, net: Network, sizes: Sizes, capacity: int, step: int,
+            peaks: tuple[int, ...]) -> list[Pass]:
+    """The batch as consecutive passes of `step` samples (the last may be smaller); one
+    schedule is built per distinct pass size, with its slice of the reference peaks."""
+    count_passes = -(-sizes.batch // step)
+    per_pass = len(net.order) - len(net.inputs)
+    built: dict[int, Schedule] = {}
+    passes = []
+    for number, offset in enumerate(range(0, sizes.batch, step)):
+        count = min(step, sizes.batch - offset)
+        if count not in built:
+            here = number * per_pass
+            built[count] = build(net, dataclasses.replace(sizes, batch=count), capacity,
+                                 peaks[here:here + per_pass], count_passes)
+        passes.append((offset, count, built[count]))
+    return passes
+
+
+def _key(passes: list[Pass], step: int) -> tuple[int, int, int]:
+    """What the pass size is chosen by: DRAM bytes, then transfers, then larger passes."""
+    moved = transfers = 0
+    for _, _, schedule in passes:
+        for read, write, count in schedule.traffic():
+            moved, transfers = moved + read + write, transfers + count
+    return moved, transfers, -step
+
+
+def _chain(passes: list[Pass], batch: int, step: int) -> Schedule:
+    """One schedule of the whole batch from its passes, in order."""
+    if len(passes) == 1:
+        return passes[0][2]
     layers: list[LayerSchedule] = []
     order: list[int] = []
     interleaved = False
-    first: Schedule | None = None
-    built: dict[int, Schedule] = {}
-    passes = -(-sizes.batch // step)
-    for offset in range(0, sizes.batch, step):
-        count = min(step, sizes.batch - offset)
+    for offset, count, schedule in passes:
         here = len(layers)
-        if count not in built:
-            per_pass = len(net.order) - len(net.inputs)
-            built[count] = build(net, dataclasses.replace(sizes, batch=count), capacity,
-                                 peaks[here:here + per_pass], passes)
-        schedule = built[count]
-        first = first or schedule
         interleaved |= schedule.order is not None
         order += [here + i for i, _ in schedule.steps()]
         tag = f"#{offset}"
@@ -108,8 +127,8 @@ def _chain(build: Builder, net: Network, sizes: Sizes, capacity: int, step: int,
             layers.append(dataclasses.replace(
                 ls, index=len(layers) + 1, samples=(offset, offset + count),
                 actions=[_moved(a, offset, count, tag) for a in ls.actions]))
-    assert first is not None
-    return Schedule(first.policy, capacity, sizes.batch, layers, first.tensors,
+    first = passes[0][2]
+    return Schedule(first.policy, first.capacity_bytes, batch, layers, first.tensors,
                     order if interleaved else None, step)
 
 
@@ -117,21 +136,21 @@ def sub_batched(build: Builder, net: Network, sizes: Sizes, capacity: int, sub_b
                 peaks: tuple[int, ...]) -> Schedule:
     """The batch's schedule in passes of `sub_batch` samples, or (0) of the best size."""
     steps = [sub_batch] if sub_batch else pass_sizes(sizes.batch)
-    best: tuple[tuple[int, int, int], Schedule] | None = None
+    best: tuple[tuple[int, int, int], list[Pass]] | None = None
     error: ScheduleError | None = None
     for step in steps:
         try:
-            schedule = _chain(build, net, sizes, capacity, step, peaks)
+            passes = _passes(build, net, sizes, capacity, step, peaks)
         except ScheduleError as exc:
             error = error or exc
             continue
-        traffic = schedule.traffic()
-        key = (sum(r + w for r, w, _ in traffic), sum(t for _, _, t in traffic), -step)
+        key = _key(passes, step)
         if best is None or key < best[0]:
-            best = (key, schedule)
+            best = (key, passes)
         if step == sizes.batch and key[0] <= _compulsory(net, sizes):
             break  # the whole batch moves every byte once: passes could only re-read
     if best is None:
         assert error is not None
         raise error
-    return dataclasses.replace(best[1], sub_batch=-best[0][2])
+    step = -best[0][2]
+    return dataclasses.replace(_chain(best[1], sizes.batch, step), sub_batch=step)
