@@ -60,7 +60,7 @@ Span = tuple[int, int]
 Builder = Callable[[Network, Sizes, int, BuildOptions], Schedule]
 #: A fused schedule of more compute steps than this would take long to build: the
 #: layer-by-layer schedule (which has the same kind of limit) is used instead.
-MAX_COMPUTES = 300_000
+MAX_COMPUTES = 100_000
 
 
 @dataclass

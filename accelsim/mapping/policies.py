@@ -57,7 +57,7 @@ __all__ = ["POLICIES", "build_schedule"]
 
 WHOLE = Region()
 #: A schedule of more tiles than this would take minutes and gigabytes to build: refused.
-MAX_SCHEDULE_TILES = 300_000
+MAX_SCHEDULE_TILES = 100_000
 
 @dataclass(frozen=True)
 class _Spec:
