@@ -156,7 +156,7 @@ def hardware_record(config: RunConfig) -> dict[str, Any]:
     peak, bandwidth = hw.compute.peak_mac_rate, hw.dram.bandwidth
     return {
         "name": hw.name,
-        "sram_capacity_bytes": hw.sram.capacity,
+        "sram_capacity_bytes": hw.sram_capacity,
         "dram_bandwidth_bytes_per_s": bandwidth,
         "dram_latency_s": hw.dram.latency,
         "peak_mac_rate_mac_per_s": peak,

@@ -46,7 +46,7 @@ def _write_plots(result: SimResult, config: RunConfig, out_dir: Path) -> list[Pa
     table = layer_columns(result)
     hw = config.hardware
     figures = (
-        plots.layers_figure(table, hw.sram.capacity, overlap=config.simulation.overlap),
+        plots.layers_figure(table, hw.sram_capacity, overlap=config.simulation.overlap),
         plots.roofline_figure(table, hw.compute.peak_mac_rate, hw.dram.bandwidth),
     )
     paths = []

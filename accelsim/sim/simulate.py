@@ -176,7 +176,7 @@ def simulate(net: Network, hardware: HardwareConfig,
     """
     simulation = simulation or SimulationConfig()
     sizes = sizes_for(hardware, simulation.batch)
-    capacity, policy = hardware.sram.capacity, simulation.policy
+    capacity, policy = hardware.sram_capacity, simulation.policy
     model = compute_model(hardware.compute)
     if not simulation.overlap:
         schedule = build_schedule(net, sizes, capacity, policy)

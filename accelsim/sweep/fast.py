@@ -58,7 +58,7 @@ _NETWORKS: dict[str, Network] = {}
 def schedule_key(config: RunConfig) -> str:
     """What a schedule depends on: model, SRAM capacity, precision, policy, batch, overlap."""
     hw, sim = config.hardware, config.simulation
-    return json.dumps([config.model.model_dump(mode="json"), hw.sram.capacity,
+    return json.dumps([config.model.model_dump(mode="json"), hw.sram_capacity,
                        hw.precision.model_dump(mode="json"), sim.policy, sim.batch,
                        sim.overlap])
 
@@ -120,7 +120,7 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
     first = configs[0]
     net = _network(first)
     sizes = sizes_for(first.hardware, first.simulation.batch)
-    capacity, policy = first.hardware.sram.capacity, first.simulation.policy
+    capacity, policy = first.hardware.sram_capacity, first.simulation.policy
     ladder = None
     try:
         if first.simulation.overlap:

@@ -31,7 +31,13 @@ import numpy as np
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from accelsim.config.loader import apply_overrides, find_config, load_run, validate
+from accelsim.config.loader import (
+    apply_overrides,
+    find_config,
+    item_index,
+    load_run,
+    validate,
+)
 from accelsim.config.models import RunConfig
 from accelsim.errors import AccelsimError, ConfigError
 from accelsim.units import parse_quantity
@@ -72,7 +78,10 @@ def get_path(config: BaseModel, dotted: str) -> Any:
     """The value at a dotted path of a (validated) config."""
     value: Any = config
     for part in dotted.split("."):
-        value = getattr(value, part)
+        if isinstance(value, tuple):  # a list of records, e.g. hardware.memory.ifmap
+            value = value[item_index(list(value), part, dotted)]
+        else:
+            value = getattr(value, part)
     return value
 
 
@@ -81,12 +90,20 @@ def _field_info(dotted: str) -> FieldInfo | None:
     model: Any = RunConfig
     info: FieldInfo | None = None
     for part in dotted.split("."):
+        if isinstance(model, list):  # an item of a list of records: the record's fields
+            model = model[0]
+            continue
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return None
         info = model.model_fields.get(part)
         if info is None:
             return None
         candidates = [info.annotation, *typing.get_args(info.annotation)]
+        items = [a for c in candidates if typing.get_origin(c) is tuple
+                 for a in typing.get_args(c) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if items:
+            model = items[:1]
+            continue
         model = next((c for c in candidates
                       if isinstance(c, type) and issubclass(c, BaseModel)), None)
     return info

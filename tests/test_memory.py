@@ -1,0 +1,136 @@
+"""Memory levels: the record, its checks, the SRAM energy model, the `sram` shorthand."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from accelsim.cli.app import main
+from accelsim.config import load_hardware, load_run
+from accelsim.config.models import HardwareConfig
+from accelsim.pipeline import run_config
+from accelsim.report.tables import layer_table
+from accelsim.sim.energy import level_energy, sram_energy_per_byte
+from accelsim.sweep.space import load_sweep
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE = {"dram": {"bandwidth": "1 GB/s"},
+        "compute": {"pe_rows": 8, "pe_cols": 8, "clock": "500 MHz"}}
+SPLIT = [{"name": "ifmap", "capacity": "512 KB", "holds": ["inputs"], "level": 0},
+         {"name": "filter", "capacity": "256 KB", "holds": ["weights"], "level": 0},
+         {"name": "ofmap", "capacity": "256 KB", "holds": ["outputs", "partial_sums"],
+          "level": 0}]
+
+
+def hardware(**fields: Any) -> HardwareConfig:
+    return HardwareConfig.model_validate({**BASE, **fields})
+
+
+def test_levels_parse_units_and_per_cycle_bandwidth() -> None:
+    hw = hardware(memory=[{**SPLIT[0], "read_bandwidth": "16 B/cycle",
+                           "write_bandwidth": "64 GB/s"}, *SPLIT[1:]])
+    ifmap = hw.levels[0]
+    assert ifmap.capacity == 512_000
+    assert ifmap.read_bandwidth == 16 * 500e6  # 16 B per cycle at 500 MHz = 8e9 B/s
+    assert ifmap.write_bandwidth == 64e9
+    assert hw.levels[1].read_bandwidth is None  # unlimited
+    assert hw.sram_capacity == 512_000 + 256_000 + 256_000
+
+
+def test_shorthand_is_one_shared_level_at_the_flat_energy() -> None:
+    hw = hardware(sram={"capacity": "1 MiB"}, energy={"sram_read_byte": "3 pJ"})
+    (level,) = hw.levels
+    assert level.capacity == 1 << 20 and set(level.holds) == {
+        "inputs", "weights", "outputs", "partial_sums"}
+    assert level_energy(level) == (3e-12, 12.5e-12)
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"sram": {"capacity": "1 MB"}, "memory": SPLIT}, "exactly one of sram"),
+    ({}, "exactly one of sram"),
+    ({"memory": SPLIT[:2]}, "must hold outputs (none does)"),
+    ({"memory": [{**SPLIT[0], "holds": ["inputs", "weights"]}, *SPLIT[1:]]},
+     "must hold weights (ifmap, filter both do)"),
+    ({"memory": [SPLIT[0], {**SPLIT[0]}]}, "names must be unique"),
+    ({"memory": [{"name": "rf", "capacity": 64, "per_pe": True, "level": 0}]},
+     "per_pe levels go inside"),
+    ({"memory": [{"name": "a", "capacity": 64, "level": 1},
+                 {"name": "b", "capacity": 64, "level": 0}]}, "outermost first"),
+    ({"memory": [{"name": "a", "capacity": 64}, {"name": "b", "capacity": 64}]},
+     "must be per_pe"),
+    ({"memory": SPLIT, "energy": {"sram_read_byte": "1 pJ"}}, "read_energy/write_energy"),
+    ({"memory": [{**SPLIT[0], "holds": []}, *SPLIT[1:]]}, "at least one"),
+])
+def test_bad_hierarchies_are_refused(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        hardware(**fields)
+
+
+def test_per_cycle_bandwidth_needs_a_clock() -> None:
+    with pytest.raises(ValueError, match="needs compute.clock"):
+        HardwareConfig.model_validate({
+            "dram": {"bandwidth": "1 GB/s"}, "compute": {"mac_rate": "1 TMAC/s"},
+            "memory": [{"name": "gb", "capacity": "1 MB", "read_bandwidth": "8 B/cycle"}]})
+
+
+def test_both_blocks_is_one_line_naming_the_file(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "r.yaml"
+    run.write_text("name: r\nmodel: {name: mobilenet_v1_cifar}\nhardware:\n"
+                   "  sram: {capacity: 1 MB}\n  memory: [{name: gb, capacity: 1 MB}]\n"
+                   "  dram: {bandwidth: 1 GB/s}\n  compute: {mac_rate: 1 TOPS}\n")
+    assert main(["run", str(run), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(run) in err[0] and "exactly one of sram" in err[0]
+
+
+def test_energy_model_through_horowitz_figures() -> None:
+    # Horowitz (ISSCC 2014): 64-bit access 10 pJ at 8 KB, 20 pJ at 32 KB, 100 pJ at 1 MB.
+    assert sram_energy_per_byte(8 * 1024) == pytest.approx(10e-12 / 8)
+    assert sram_energy_per_byte(1 << 20) == pytest.approx(100e-12 / 8)
+    assert sram_energy_per_byte(32 * 1024) == pytest.approx(20e-12 / 8, rel=0.04)
+    # Quadrupling capacity multiplies energy by 4**k, k = log 10 / log 128.
+    assert sram_energy_per_byte(4096) / sram_energy_per_byte(1024) == pytest.approx(
+        4 ** (2.302585 / 4.852030), rel=1e-5)
+
+
+def _bundled() -> list[Any]:
+    base = load_run(ROOT / "hw_configs" / "mobilenet_cifar.yaml")
+    configs = [base] + [base.model_copy(update={"hardware": load_hardware(p)})
+                        for p in sorted(glob.glob(str(ROOT / "hw_configs" / "*.yaml")))
+                        if "mobilenet_cifar" not in p]
+    return configs
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+def test_shorthand_equals_the_same_single_level(overlap: bool) -> None:
+    for config in _bundled():
+        hw = config.hardware
+        assert hw.sram is not None
+        level = {"name": "sram", "capacity": hw.sram.capacity,
+                 "read_energy": hw.energy.sram_read_byte,
+                 "write_energy": hw.energy.sram_write_byte}
+        data = hw.model_dump(exclude_none=True)
+        del data["sram"]
+        listed = HardwareConfig.model_validate({**data, "memory": [level]})
+        sim = config.simulation.model_copy(update={"overlap": overlap})
+        one = layer_table(run_config(config.model_copy(update={"simulation": sim})))
+        two = layer_table(run_config(config.model_copy(update={"simulation": sim,
+                                                               "hardware": listed})))
+        assert one.equals(two), hw.name
+
+
+def test_sweep_paths_reach_a_level_by_name_or_index(tmp_path: Path) -> None:
+    base = tmp_path / "r.yaml"
+    base.write_text(yaml.safe_dump({"name": "r", "model": {"name": "mobilenet_v1_cifar"},
+                                    "hardware": {**BASE, "memory": SPLIT}}))
+    spec = load_sweep({"base": str(base), "axes": {"hardware.memory.filter.capacity": ["128 KB"],
+                                              "hardware.memory.0.read_bandwidth": ["1 GB/s"]}})
+    assert spec.axes[0].values == (128_000,)  # unit string read as bytes
+    assert spec.axes[1].values == (1e9,)
+    with pytest.raises(Exception, match="no item 'psum'"):
+        load_sweep({"base": str(base), "axes": {"hardware.memory.psum.capacity": [1]}})
