@@ -37,8 +37,7 @@ class MemoryLevel(BaseModel):
 
     read_bandwidth / write_bandwidth: bytes/s moved out of / into the level (None:
     unlimited). read_energy / write_energy: J per byte (None: the capacity-dependent model
-    of accelsim.sim.energy). double_buffer: the level is split in two halves so one fills
-    while the other is used.
+    of accelsim.sim.energy).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
@@ -53,7 +52,6 @@ class MemoryLevel(BaseModel):
     write_bandwidth: Annotated[float, BeforeValidator(lambda v: parse_quantity(v, "bandwidth")),
                                Field(gt=0, json_schema_extra={"unit_kind": "bandwidth"})
                                ] | None = None
-    double_buffer: bool = False
     read_energy: Annotated[float, BeforeValidator(lambda v: parse_quantity(v, "energy")),
                            Field(ge=0, json_schema_extra={"unit_kind": "energy"})] | None = None
     write_energy: Annotated[float, BeforeValidator(lambda v: parse_quantity(v, "energy")),

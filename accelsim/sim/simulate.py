@@ -28,6 +28,7 @@ from accelsim.mapping import (
     Store,
     build_schedule,
 )
+from accelsim.mapping.memory import memory_spec
 from accelsim.sim.compute import ComputeModel, compute_model
 from accelsim.sim.cost import LayerCost, layer_times
 from accelsim.sim.overlap import build_ladder, choose_rung
@@ -176,7 +177,7 @@ def simulate(net: Network, hardware: HardwareConfig,
     """
     simulation = simulation or SimulationConfig()
     sizes = sizes_for(hardware, simulation.batch)
-    capacity, policy = hardware.sram_capacity, simulation.policy
+    capacity, policy = memory_spec(hardware), simulation.policy
     model = compute_model(hardware.compute)
     if not simulation.overlap:
         schedule = build_schedule(net, sizes, capacity, policy)

@@ -22,6 +22,7 @@ from accelsim.config.models import RunConfig
 from accelsim.errors import ScheduleError
 from accelsim.ir.graph import Network
 from accelsim.mapping import Schedule, build_schedule
+from accelsim.mapping.memory import memory_spec
 from accelsim.pipeline import build_network
 from accelsim.sim.compute import compute_model
 from accelsim.sim.cost import layer_times
@@ -56,9 +57,10 @@ _NETWORKS: dict[str, Network] = {}
 
 
 def schedule_key(config: RunConfig) -> str:
-    """What a schedule depends on: model, SRAM capacity, precision, policy, batch, overlap."""
+    """What a schedule depends on: model, on-chip levels, precision, policy, batch, overlap."""
     hw, sim = config.hardware, config.simulation
-    return json.dumps([config.model.model_dump(mode="json"), hw.sram_capacity,
+    levels = [[lv.name, lv.capacity, lv.holds] for lv in memory_spec(hw).levels]
+    return json.dumps([config.model.model_dump(mode="json"), levels,
                        hw.precision.model_dump(mode="json"), sim.policy, sim.batch,
                        sim.overlap])
 
@@ -120,7 +122,7 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
     first = configs[0]
     net = _network(first)
     sizes = sizes_for(first.hardware, first.simulation.batch)
-    capacity, policy = first.hardware.sram_capacity, first.simulation.policy
+    capacity, policy = memory_spec(first.hardware), first.simulation.policy
     ladder = None
     try:
         if first.simulation.overlap:
