@@ -25,7 +25,9 @@ from accelsim.pipeline import run_config
 from accelsim.reference.replay import replay
 from accelsim.report.tables import layer_table
 from accelsim.sim.energy import level_energy, sram_energy_per_byte
-from accelsim.sim.simulate import simulate
+from accelsim.sim.simulate import LAYER_COLUMNS, simulate
+from accelsim.sweep import run_sweep
+from accelsim.sweep.fast import RESULT_COLUMNS
 from accelsim.sweep.space import load_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +66,7 @@ def test_shorthand_is_one_shared_level_at_the_flat_energy() -> None:
     ({"sram": {"capacity": "1 MB"}, "memory": SPLIT}, "exactly one of sram"),
     ({}, "exactly one of sram"),
     ({"memory": SPLIT[:2]}, "must hold outputs (none does)"),
+    ({"memory": [{"name": "dram", "capacity": 64}]}, "is reserved"),
     ({"memory": [{**SPLIT[0], "holds": ["inputs", "weights"]}, *SPLIT[1:]]},
      "must hold weights (ifmap, filter both do)"),
     ({"memory": [SPLIT[0], {**SPLIT[0]}]}, "names must be unique"),
@@ -122,7 +125,7 @@ def test_shorthand_equals_the_same_single_level(overlap: bool) -> None:
     for config in _bundled():
         hw = config.hardware
         assert hw.sram is not None
-        level = {"name": "sram", "capacity": hw.sram.capacity,
+        level = {"name": "gb", "capacity": hw.sram.capacity,
                  "read_energy": hw.energy.sram_read_byte,
                  "write_energy": hw.energy.sram_write_byte}
         data = hw.model_dump(exclude_none=True)
@@ -132,7 +135,10 @@ def test_shorthand_equals_the_same_single_level(overlap: bool) -> None:
         one = layer_table(run_config(config.model_copy(update={"simulation": sim})))
         two = layer_table(run_config(config.model_copy(update={"simulation": sim,
                                                                "hardware": listed})))
-        assert one.equals(two), hw.name
+        assert list(two.columns) == [*LAYER_COLUMNS, "gb_read_bytes", "gb_write_bytes"]
+        assert one.equals(two[list(LAYER_COLUMNS)]), hw.name
+        assert (two.gb_read_bytes == one.sram_read_bytes).all()
+        assert (two.gb_write_bytes == one.sram_write_bytes).all()
 
 
 def test_sweep_paths_reach_a_level_by_name_or_index(tmp_path: Path) -> None:
@@ -241,3 +247,71 @@ def test_dedicated_levels_hold_their_operands_within_capacity(
     assert (table.total_time_s >= table.compute_time_s * (1 - 1e-12)).all()
     x = np.random.default_rng(3).standard_normal((batch, 28, 28, 3)).astype(np.float32)
     assert replay(net, result.schedule, x, mode="int").passed
+
+
+# ---- traffic, time and energy per level -------------------------------------------------
+
+HAND = [{"name": "ifmap", "capacity": 256, "holds": ["inputs"], "level": 0,
+         "read_energy": "0.5 pJ", "write_energy": "0.5 pJ"},
+        {"name": "filter", "capacity": 320, "holds": ["weights"], "level": 0,
+         "read_energy": "1 pJ", "write_energy": "1 pJ"},
+        {"name": "ofmap", "capacity": 1024, "holds": ["outputs", "partial_sums"], "level": 0,
+         "read_energy": "1 pJ", "write_energy": "2 pJ", "read_bandwidth": "1 kB/s"}]
+
+
+def test_per_level_traffic_time_and_energy_by_hand() -> None:
+    hw = HardwareConfig.model_validate({"dram": {"bandwidth": "1 GB/s"},
+                                        "compute": {"mac_rate": "1 GMAC/s"}, "memory": HAND})
+    result = simulate(two_convs(), hw)
+    table = result.table()
+    # c1: loads in (256 B) into ifmap and its filters (288 B) into filter, computes its
+    # 512 B output into ofmap, reading in and the filters once. c2: loads 64 B of filters,
+    # reads c1 (512 B) where it is, in ofmap, writes its 512 B output there and stores it
+    # (another 512 B read from ofmap).
+    assert table.ifmap_read_bytes.tolist() == [256, 0]
+    assert table.ifmap_write_bytes.tolist() == [256, 0]
+    assert table.filter_read_bytes.tolist() == [288, 64]
+    assert table.filter_write_bytes.tolist() == [288, 64]
+    assert table.ofmap_read_bytes.tolist() == [0, 1024]
+    assert table.ofmap_write_bytes.tolist() == [512, 512]
+    assert table.sram_read_bytes.tolist() == [256 + 288, 64 + 1024]
+    # Energy, pJ: c1 = 256 x 0.5 x 2 + 288 x 1 x 2 + 512 x 2 = 1856;
+    # c2 = 64 x 1 x 2 + 1024 x 1 + 512 x 2 = 2176.
+    assert table.energy_sram_j.tolist() == pytest.approx([1856e-12, 2176e-12])
+    # c2 reads 1024 B over ofmap's 1 kB/s read port: 1.024 s, far above its compute
+    # (8x8x8x8 = 4096 MACs at 1 GMAC/s); c1 reads nothing from ofmap.
+    assert table.compute_time_s.tolist() == pytest.approx([8 * 8 * 8 * 36 / 1e9, 1.024])
+    levels = {lv["name"]: lv for lv in result.summary()["levels"]}
+    assert levels["ofmap"]["read_bytes"] == 1024 and levels["ofmap"]["write_bytes"] == 1024
+    assert levels["ofmap"]["energy_j"] == pytest.approx((1024 * 1 + 1024 * 2) * 1e-12)
+
+
+def test_overlap_is_bounded_by_the_slowest_link() -> None:
+    hw = HardwareConfig.model_validate({"dram": {"bandwidth": "1 GB/s"},
+                                        "compute": {"mac_rate": "1 GMAC/s"}, "memory": HAND})
+    table = simulate(two_convs(), hw, SimulationConfig(overlap=True)).table()
+    assert table.total_time_s[1] >= 1.024
+    assert (table.total_time_s >= table.compute_time_s).all()
+
+
+def test_fast_path_equals_the_pipeline_with_levels(tmp_path: Path) -> None:
+    base = tmp_path / "split.yaml"
+    levels = [{**SPLIT[0], "read_bandwidth": "4 B/cycle"}, SPLIT[1],
+              {**SPLIT[2], "write_energy": "3 pJ"}]
+    base.write_text(yaml.safe_dump({"name": "split", "model": {"name": "mobilenet_v1_cifar"},
+                                    "hardware": {**BASE, "memory": levels}}))
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(yaml.safe_dump({"base": str(base), "axes": {
+        "hardware.memory.filter.capacity": ["64 KB", "256 KB"],
+        "hardware.compute.clock": ["100 MHz", "1 GHz"],
+        "hardware.memory.ofmap.read_energy": ["1 pJ", "4 pJ"],
+        "simulation.overlap": [False, True]}}))
+    frame = run_sweep(sweep, out=tmp_path / "out", backend="serial")
+    assert len(frame) == 16
+    spec = load_sweep(sweep)
+    for _, row in frame.iterrows():
+        overrides = {a.path: row[a.path] for a in spec.axes}
+        overrides = {k: v.item() if hasattr(v, "item") else v for k, v in overrides.items()}
+        summary = run_config(load_run(base, overrides)).summary()
+        for column in RESULT_COLUMNS[:-2]:
+            assert row[column] == pytest.approx(summary[column], rel=1e-9, abs=0), column

@@ -88,6 +88,10 @@ def check_levels(levels: tuple[MemoryLevel, ...]) -> None:
     if not levels:
         raise ValueError("memory: give at least one level")
     names = [lv.name for lv in levels]
+    reserved = [n for n in names if n in ("sram", "dram")]
+    if reserved:
+        raise ValueError(f"memory: level name {reserved[0]!r} is reserved (layers.csv already "
+                         "has its columns); name levels for what they hold, e.g. gb, ifmap")
     if len(set(names)) != len(names):
         raise ValueError(f"memory: level names must be unique, got {', '.join(names)}")
     depths = [depth(levels, i) for i in range(len(levels))]

@@ -139,8 +139,9 @@ class _Accumulate(Rules):
     prefetches = False
 
     def before(self, b: _Builder, layer: Layer, at: int) -> None:
+        moved, _ = b.whole_placement(layer)
         missing = sum(b.fmap_bytes(s) for s in dict.fromkeys(layer.inputs)
-                      if not b.is_resident(s))
+                      if not b.is_resident(s) or s in moved)
         need: dict[Operand, int] = {"inputs": missing, "weights": b.sizes.weight_bytes(layer),
                                     "outputs": b.fmap_bytes(layer.name)}
         new = sum(need.values())
@@ -625,11 +626,15 @@ class _Builder:
             self.layers.append(ls)
             self.current = ls
             self.sram.begin(ls)
-            if layer.name in self.plans or not self.fits_whole_now(layer):
+            tiled = layer.name in self.plans or not self.fits_whole_now(layer)
+            if not tiled:
+                self.rules.before(self, layer, at)
+                # a spill may have sent inputs from the output level to DRAM: recheck
+                tiled = not self.fits_whole_now(layer)
+            if tiled:
                 self.rules.before_tiled(self, layer)
                 ls.tiling = self.run_tiled(layer, at).describe(layer, self.sizes.batch)
             else:
-                self.rules.before(self, layer, at)
                 self.run_whole(layer, at)
             self.rules.after(self, layer, at)
             if at == len(self.net.order) - 1:

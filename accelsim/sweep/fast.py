@@ -27,7 +27,7 @@ from accelsim.pipeline import build_network
 from accelsim.sim.compute import compute_model
 from accelsim.sim.cost import layer_times
 from accelsim.sim.overlap import Ladder, build_ladder, choose_rung
-from accelsim.sim.simulate import cost_schedule, layer_compute, sizes_for
+from accelsim.sim.simulate import cost_schedule, layer_compute, serial_links, sizes_for
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -57,9 +57,12 @@ _NETWORKS: dict[str, Network] = {}
 
 
 def schedule_key(config: RunConfig) -> str:
-    """What a schedule depends on: model, on-chip levels, precision, policy, batch, overlap."""
+    """What a schedule and its on-chip costs depend on: model, on-chip levels, precision,
+    policy, batch, overlap."""
     hw, sim = config.hardware, config.simulation
-    levels = [[lv.name, lv.capacity, lv.holds] for lv in memory_spec(hw).levels]
+    # Memory levels' bandwidths and energies are not fast fields: their points group apart.
+    levels = ([lv.model_dump(mode="json") for lv in hw.memory] if hw.memory is not None else
+              [[lv.name, lv.capacity, lv.holds] for lv in memory_spec(hw).levels])
     return json.dumps([config.model.model_dump(mode="json"), levels,
                        hw.precision.model_dump(mode="json"), sim.policy, sim.batch,
                        sim.overlap])
@@ -89,6 +92,8 @@ class GroupArrays:
     defaults: Mapping[str, Any]
     ladder: Ladder | None = None
     infeasible: str = ""  # why no schedule exists (empty when one does)
+    #: Per layer, the slowest on-chip link's seconds (the floor of compute time).
+    links: np.ndarray | None = None
 
 
 def _network(config: RunConfig) -> Network:
@@ -114,6 +119,8 @@ def _variant(net: Network, config: RunConfig, schedule: Schedule) -> Variant:
             "dram_read_bytes": total.dram_read_bytes,
             "dram_write_bytes": total.dram_write_bytes,
             "peak_sram_bytes": schedule.peak_sram_bytes, "spills": schedule.spills,
+            **({"energy_sram_j": total.energy_sram_j} if config.hardware.memory is not None
+               else {}),
         })
 
 
@@ -151,7 +158,7 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
                            for ls in schedules[-1].layers], dtype=float),
             cycles=np.array([w.cycles for w in works], dtype=float),
             variants=variants, is_pe=hw.compute.is_pe_array, defaults=defaults,
-            ladder=ladder,
+            ladder=ladder, links=serial_links(hw, schedules[-1]),
         ))
     return out
 
@@ -159,8 +166,9 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
 def energy_j(totals: Mapping[str, float], constants: Mapping[str, Any]) -> Any:
     """Energy as simulate() sums it: MACs x mac + SRAM bytes x J/B + DRAM bytes x J/B."""
     mac = totals["macs"] * constants["mac"]
-    sram = (totals["sram_read_bytes"] * constants["sram_read_byte"]
-            + totals["sram_write_bytes"] * constants["sram_write_byte"])
+    sram = totals["energy_sram_j"] if "energy_sram_j" in totals else (  # memory levels
+        totals["sram_read_bytes"] * constants["sram_read_byte"]
+        + totals["sram_write_bytes"] * constants["sram_write_byte"])
     dram = (totals["dram_read_bytes"] * constants["dram_read_byte"]
             + totals["dram_write_bytes"] * constants["dram_write_byte"])
     return mac + sram + dram
@@ -199,6 +207,8 @@ def evaluate(arrays: GroupArrays, ids: np.ndarray,
             compute = arrays.macs[None, :] / np.asarray(
                 param("hardware.compute.mac_rate"), dtype=float)
         shape = (hi - lo, len(arrays.macs))
+        if arrays.links is not None:
+            compute = np.maximum(compute, arrays.links[None, :])
         compute = np.broadcast_to(compute, shape)
         bandwidth, latency = param("hardware.dram.bandwidth"), param("hardware.dram.latency")
         if arrays.ladder is not None:
