@@ -17,14 +17,16 @@ from networks import two_convs
 from accelsim.cli.app import main
 from accelsim.config import load_hardware, load_run
 from accelsim.config.models import HardwareConfig, SimulationConfig
-from accelsim.errors import ReplayError, ScheduleError
+from accelsim.errors import ConfigError, ReplayError, ScheduleError
 from accelsim.ir import build_model
 from accelsim.mapping import POLICIES, Alloc, Free, Load, Sizes, build_schedule
 from accelsim.mapping.memory import MemorySpec, StoreLevel
 from accelsim.pipeline import run_config
 from accelsim.reference.replay import replay
 from accelsim.report.tables import layer_table
+from accelsim.sim.buffers import element_accesses
 from accelsim.sim.energy import level_energy, sram_energy_per_byte
+from accelsim.sim.pe_array import PEArray
 from accelsim.sim.simulate import LAYER_COLUMNS, simulate
 from accelsim.sweep import run_sweep
 from accelsim.sweep.fast import RESULT_COLUMNS
@@ -84,6 +86,16 @@ def test_bad_hierarchies_are_refused(fields: dict[str, Any], message: str) -> No
         hardware(**fields)
 
 
+def test_a_clock_sweep_refuses_per_cycle_bandwidths(tmp_path: Path) -> None:
+    base = tmp_path / "b.yaml"
+    base.write_text(yaml.safe_dump({"name": "b", "model": {"name": "mobilenet_v1_cifar"},
+                                    "hardware": {**BASE, "memory": [
+                                        {**SPLIT[0], "read_bandwidth": "4 B/cycle"},
+                                        *SPLIT[1:]]}}))
+    with pytest.raises(ConfigError, match="give them in B/s to sweep the clock"):
+        load_sweep({"base": str(base), "axes": {"hardware.compute.clock": ["1 GHz"]}})
+
+
 def test_per_cycle_bandwidth_needs_a_clock() -> None:
     with pytest.raises(ValueError, match="needs compute.clock"):
         HardwareConfig.model_validate({
@@ -136,9 +148,15 @@ def test_shorthand_equals_the_same_single_level(overlap: bool) -> None:
         two = layer_table(run_config(config.model_copy(update={"simulation": sim,
                                                                "hardware": listed})))
         assert list(two.columns) == [*LAYER_COLUMNS, "gb_read_bytes", "gb_write_bytes"]
-        assert one.equals(two[list(LAYER_COLUMNS)]), hw.name
-        assert (two.gb_read_bytes == one.sram_read_bytes).all()
-        assert (two.gb_write_bytes == one.sram_write_bytes).all()
+        # With a PE array, memory levels count the array's reads per dataflow (tested
+        # below); everything else, and everything on ideal compute, is the same.
+        on_chip = {"sram_read_bytes", "sram_write_bytes", "energy_sram_j", "energy_j"}
+        same = [c for c in LAYER_COLUMNS if not (hw.compute.is_pe_array and c in on_chip)]
+        assert one[same].equals(two[same]), hw.name
+        assert (two.gb_read_bytes == two.sram_read_bytes).all()
+        assert (two.gb_write_bytes == two.sram_write_bytes).all()
+        if not hw.compute.is_pe_array:
+            assert one.equals(two[list(LAYER_COLUMNS)]), hw.name
 
 
 def test_sweep_paths_reach_a_level_by_name_or_index(tmp_path: Path) -> None:
@@ -296,7 +314,7 @@ def test_overlap_is_bounded_by_the_slowest_link() -> None:
 
 def test_fast_path_equals_the_pipeline_with_levels(tmp_path: Path) -> None:
     base = tmp_path / "split.yaml"
-    levels = [{**SPLIT[0], "read_bandwidth": "4 B/cycle"}, SPLIT[1],
+    levels = [{**SPLIT[0], "read_bandwidth": "2 GB/s"}, SPLIT[1],
               {**SPLIT[2], "write_energy": "3 pJ"}]
     base.write_text(yaml.safe_dump({"name": "split", "model": {"name": "mobilenet_v1_cifar"},
                                     "hardware": {**BASE, "memory": levels}}))
@@ -308,10 +326,77 @@ def test_fast_path_equals_the_pipeline_with_levels(tmp_path: Path) -> None:
         "simulation.overlap": [False, True]}}))
     frame = run_sweep(sweep, out=tmp_path / "out", backend="serial")
     assert len(frame) == 16
+    assert len(frame[["total_time_s", "energy_j"]].drop_duplicates()) > 8  # points differ
     spec = load_sweep(sweep)
     for _, row in frame.iterrows():
         overrides = {a.path: row[a.path] for a in spec.axes}
         overrides = {k: v.item() if hasattr(v, "item") else v for k, v in overrides.items()}
         summary = run_config(load_run(base, overrides)).summary()
         for column in RESULT_COLUMNS[:-2]:
-            assert row[column] == pytest.approx(summary[column], rel=1e-9, abs=0), column
+            assert row[column] == pytest.approx(summary[column], rel=1e-9, abs=0), (
+                column, overrides)
+
+
+# ---- PE-array buffer accesses per dataflow ----------------------------------------------
+
+def scalesim_loops(m: int, n: int, k: int, rows: int, cols: int, dataflow: str
+                   ) -> tuple[int, int, int]:
+    """SCALE-Sim v2's fold loops (systolic_compute_*.py), summing the demand slices each
+    fold takes of the operand matrices: ifmap (T x Sr or its transpose), filter, ofmap."""
+    sr, sc, t = {"os": (m, n, k), "ws": (k, n, m), "is": (k, m, n)}[dataflow]
+    ifmap = filt = ofmap = 0
+    for fc in range(-(-sc // cols)):
+        for fr in range(-(-sr // rows)):
+            r = min(rows, sr - fr * rows)  # rows of the array this fold uses
+            c = min(cols, sc - fc * cols)  # columns it uses
+            if dataflow == "os":  # ifmap: K x r pixels; filter: K x c; ofmap: r x c
+                ifmap, filt, ofmap = ifmap + t * r, filt + t * c, ofmap + r * c
+            elif dataflow == "ws":  # ifmap: M x r; filter: r x c (once); ofmap: M x c
+                ifmap, filt, ofmap = ifmap + t * r, filt + r * c, ofmap + t * c
+            else:  # is: ifmap r x c (once); filter: r x N; ofmap: c x N
+                ifmap, filt, ofmap = ifmap + r * c, filt + r * t, ofmap + c * t
+    return ifmap, filt, ofmap
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
+def test_element_accesses_follow_scalesim_fold_loops(dataflow: str) -> None:
+    array = PEArray(4, 4, dataflow)  # type: ignore[arg-type]
+    for m, n, k in [(10, 5, 7), (16, 4, 4), (1, 33, 9), (49, 64, 288)]:
+        assert element_accesses(m, n, k, array) == scalesim_loops(m, n, k, 4, 4, dataflow)
+
+
+def test_by_hand_ws_reads_filters_once_os_reads_outputs_once() -> None:
+    # M=10, N=5, K=7 on 4x4. os: 3 row folds (M), 2 column folds (N): ifmap 10*7*2 = 140,
+    # filter 7*5*3 = 105, ofmap 50. ws: 2 row folds (K), 2 column folds (N): ifmap 140,
+    # filter 35, ofmap 10*5*2 = 100.
+    assert element_accesses(10, 5, 7, PEArray(4, 4, "os")) == (140, 105, 50)
+    assert element_accesses(10, 5, 7, PEArray(4, 4, "ws")) == (140, 35, 100)
+
+
+def test_ws_and_os_differ_in_energy_on_mobilenet_v1() -> None:
+    net = build_model("mobilenet_v1", 1.0)
+    energies = {}
+    for dataflow in ("os", "ws"):
+        hw = HardwareConfig.model_validate({
+            "dram": {"bandwidth": "1 GB/s"}, "memory": [{"name": "gb", "capacity": "1 MB"}],
+            "compute": {"pe_rows": 32, "pe_cols": 32, "clock": "500 MHz",
+                        "dataflow": dataflow}})
+        energies[dataflow] = simulate(net, hw).summary()["energy_sram_j"]
+    # ws re-reads inputs once per 32 filters and writes partial sums per 32-deep K fold;
+    # os keeps outputs in the array: more than twice the on-chip energy for ws.
+    assert energies["ws"] > 2 * energies["os"]
+
+
+def test_a_register_file_takes_one_read_per_mac() -> None:
+    hw = HardwareConfig.model_validate({
+        "dram": {"bandwidth": "1 GB/s"},
+        "compute": {"pe_rows": 4, "pe_cols": 4, "clock": "1 GHz", "dataflow": "ws"},
+        "memory": [{"name": "gb", "capacity": "1 MB", "level": 0},
+                   {"name": "rf", "capacity": 64, "per_pe": True, "level": 1,
+                    "holds": ["weights"]}]})
+    table = simulate(two_convs(), hw).table()
+    # c1: 8x8x8 outputs x 36 MACs = 18432 MACs, each reading one 8-bit weight from the RF;
+    # the RF is filled with what gb delivers of the filters: ws reads each of the K x N =
+    # 36 x 8 weights once.
+    assert table.rf_read_bytes[0] == 8 * 8 * 8 * 36
+    assert table.rf_write_bytes[0] == 36 * 8

@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from accelsim.units import parse_quantity
 
 __all__ = ["OPERANDS", "MemoryLevel", "Operand", "check_levels", "depth", "per_cycle_bandwidths",
-           "store_levels"]
+           "per_cycle_levels", "store_levels"]
 
 Operand = Literal["inputs", "weights", "outputs", "partial_sums"]
 #: What a level may hold: feature maps read, filters, feature maps written, accumulators.
@@ -113,6 +113,17 @@ def check_levels(levels: tuple[MemoryLevel, ...]) -> None:
     if inner:
         raise ValueError(f"memory: {', '.join(inner)}: levels inside the outermost one must "
                          "be per_pe (a register file or scratchpad in every PE)")
+
+
+def per_cycle_levels(run: Any) -> list[str]:
+    """Names of the levels of raw run-file data whose bandwidths are given in B/cycle."""
+    hardware = run.get("hardware") if isinstance(run, dict) else None
+    levels = hardware.get("memory") if isinstance(hardware, dict) else None
+    if not isinstance(levels, list):
+        return []
+    return [str(item.get("name")) for item in levels if isinstance(item, dict) and any(
+        isinstance(item.get(k), str) and _PER_CYCLE.match(item[k])
+        for k in ("read_bandwidth", "write_bandwidth"))]
 
 
 def per_cycle_bandwidths(data: Any, clock: Any) -> Any:

@@ -25,6 +25,7 @@ from accelsim.mapping import (
     build_schedule,
 )
 from accelsim.mapping.memory import memory_spec
+from accelsim.sim.buffers import array_traffic
 from accelsim.sim.compute import ComputeModel, compute_model
 from accelsim.sim.cost import LayerCost, layer_times
 from accelsim.sim.energy import level_energy
@@ -36,6 +37,7 @@ from accelsim.sim.levels import (
     store_of,
 )
 from accelsim.sim.overlap import build_ladder, choose_rung
+from accelsim.sim.pe_array import PEArray
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -137,7 +139,7 @@ class SimResult:
     def level_summary(self) -> list[dict[str, Any]]:
         """Per on-chip level: capacity, bytes read and written, and their energy."""
         out = []
-        for level in store_of(self.hardware):
+        for level in self.hardware.levels:
             read = sum(int(r[f"{level.name}_read_bytes"]) for r in self.rows)
             write = sum(int(r[f"{level.name}_write_bytes"]) for r in self.rows)
             read_j, write_j = level_energy(level)
@@ -179,17 +181,33 @@ def simulate(net: Network, hardware: HardwareConfig,
         return cost_schedule(net, hardware, simulation, schedule, model)
     ladder = build_ladder(net, sizes, capacity, policy)
     compute_s = np.maximum([w.time_s for w in layer_compute(net, ladder.serial, model)],
-                           serial_links(hardware, ladder.serial))
+                           serial_links(net, hardware, ladder.serial))
     rung, times = choose_rung(ladder, compute_s, hardware.dram.bandwidth, hardware.dram.latency)
     return cost_schedule(net, hardware, simulation, ladder.rung(int(rung[0]))[0], model,
                          times[0], ladder.serial)
 
 
-def serial_links(hardware: HardwareConfig, serial: Schedule) -> np.ndarray:
+def serial_links(net: Network, hardware: HardwareConfig, serial: Schedule) -> np.ndarray:
     """Per layer, the slowest on-chip link's time for the serial schedule's traffic: the
     floor of each layer's compute time in every schedule of the overlap ladder."""
-    levels = store_of(hardware)
-    return link_times(level_traffic(serial, levels), levels)
+    c = hardware.compute
+    pes = c.pe_rows * c.pe_cols if c.pe_rows and c.pe_cols else 1
+    return link_times(on_chip_traffic(net, hardware, serial), hardware.levels, pes)
+
+
+def on_chip_traffic(net: Network, hardware: HardwareConfig, schedule: Schedule) -> np.ndarray:
+    """Bytes read from / written into every on-chip level per layer (accelsim.sim.levels):
+    with memory levels and a PE array, the array's dataflow counts."""
+    c, p = hardware.compute, hardware.precision
+    array = None
+    if hardware.memory is not None and c.is_pe_array:
+        assert c.pe_rows and c.pe_cols
+        pe = PEArray(c.pe_rows, c.pe_cols, c.dataflow)
+        sizes = sizes_for(hardware, schedule.batch)
+        array = [array_traffic(net.layer(ls.name), ls.sample_count(schedule.batch), pe, sizes)
+                 for ls in schedule.layers]
+    return level_traffic(schedule, hardware.levels, array,
+                         (p.activation_bits, p.weight_bits, p.accumulator_bits))
 
 
 def cost_schedule(net: Network, hardware: HardwareConfig, simulation: SimulationConfig,
@@ -208,18 +226,18 @@ def cost_schedule(net: Network, hardware: HardwareConfig, simulation: Simulation
     energy, batch = hardware.energy, simulation.batch
     works = layer_compute(net, schedule, model)
     traffic = np.array(schedule.traffic(), dtype=float).reshape(-1, 3)
-    levels = store_of(hardware)
-    on_chip = level_traffic(schedule, levels)
-    compute_s = np.maximum([w.time_s for w in works], serial_links(hardware,
+    on_chip = on_chip_traffic(net, hardware, schedule)
+    compute_s = np.maximum([w.time_s for w in works], serial_links(net, hardware,
                                                                   reference or schedule))
-    level_j = level_energy_j(on_chip, levels)
+    level_j = level_energy_j(on_chip, hardware.levels)
     movement, serial = layer_times(compute_s, traffic[:, 0] + traffic[:, 1], traffic[:, 2],
                                    hardware.dram.bandwidth, hardware.dram.latency)
     totals = np.asarray(serial if times is None else times).reshape(-1)
     passes = []
     for i, ls in enumerate(schedule.layers):
         layer, work = net.layer(ls.name), works[i]
-        sram_read, sram_write = (int(v) for v in on_chip[i].sum(axis=0))
+        sram_read, sram_write = (int(v) for v in on_chip[i, :len(store_of(hardware))].sum(
+            axis=0))
         read, write, transfers = (int(v) for v in traffic[i])
         macs = layer.macs * ls.sample_count(batch)
         passes.append(LayerCost(

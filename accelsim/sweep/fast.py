@@ -158,7 +158,7 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
                            for ls in schedules[-1].layers], dtype=float),
             cycles=np.array([w.cycles for w in works], dtype=float),
             variants=variants, is_pe=hw.compute.is_pe_array, defaults=defaults,
-            ladder=ladder, links=serial_links(hw, schedules[-1]),
+            ladder=ladder, links=serial_links(net, hw, schedules[-1]),
         ))
     return out
 

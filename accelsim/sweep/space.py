@@ -36,8 +36,10 @@ from accelsim.config.loader import (
     find_config,
     item_index,
     load_run,
+    load_run_data,
     validate,
 )
+from accelsim.config.memory import per_cycle_levels
 from accelsim.config.models import RunConfig
 from accelsim.errors import AccelsimError, ConfigError
 from accelsim.units import parse_quantity
@@ -310,6 +312,11 @@ def load_sweep(path_or_spec: str | Path | Mapping[str, Any],
                           "sweep one or the other")
     checker = _Checker(base, source, lines, here)
     axes = tuple(_axis(checker, p, s, mode) for p, s in axes_data.items())
+    clocked = [a.path for a in axes if a.path == "hardware.compute.clock"]
+    if clocked and per_cycle_levels(load_run_data(base_path)[0]):
+        raise ConfigError(f"{checker.where(clocked[0])}: axes: {clocked[0]}: the base gives "
+                          "memory bandwidths in B/cycle, converted once at its own clock; "
+                          "give them in B/s to sweep the clock")
     return SweepSpec(source, str(base_path), base, axes, mode,
                      samples if mode != "grid" else None, seed, data)
 
