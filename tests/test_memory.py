@@ -129,7 +129,20 @@ def _bundled() -> list[Any]:
     configs = [base] + [base.model_copy(update={"hardware": load_hardware(p)})
                         for p in sorted(glob.glob(str(ROOT / "hw_configs" / "*.yaml")))
                         if "mobilenet_cifar" not in p]
-    return configs
+    return [c for c in configs if c.hardware.sram is not None]
+
+
+@pytest.mark.parametrize("preset", ["scalesim_default", "eyeriss_like", "edge_npu_like"])
+def test_presets_run_replay_and_report_every_level(preset: str) -> None:
+    config = load_run(ROOT / "hw_configs" / "mobilenet_cifar.yaml").model_copy(
+        update={"hardware": load_hardware(ROOT / "hw_configs" / f"{preset}.yaml")})
+    net = build_model("mobilenet_v1_cifar", 0.25, 28, 10)
+    result = simulate(net, config.hardware, config.simulation)
+    names = [lv.name for lv in config.hardware.levels]
+    assert [lv["name"] for lv in result.summary()["levels"]] == names
+    assert all(lv["read_bytes"] > 0 for lv in result.summary()["levels"])
+    x = np.random.default_rng(0).standard_normal((1, 28, 28, 3)).astype(np.float32)
+    assert replay(net, result.schedule, x, mode="int").passed
 
 
 @pytest.mark.parametrize("overlap", [False, True])
