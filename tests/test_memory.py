@@ -413,3 +413,13 @@ def test_a_register_file_takes_one_read_per_mac() -> None:
     # 36 x 8 weights once.
     assert table.rf_read_bytes[0] == 8 * 8 * 8 * 36
     assert table.rf_write_bytes[0] == 36 * 8
+
+
+def test_sensitivity_nudges_every_level(tmp_path: Path) -> None:
+    from accelsim.sweep.sensitivity import sensitivity
+
+    base = tmp_path / "split.yaml"
+    base.write_text(yaml.safe_dump({"name": "split", "model": {"name": "mobilenet_v1_cifar"},
+                                    "hardware": {**BASE, "memory": SPLIT}}))
+    paths = set(sensitivity(base).iloc[:, 0])
+    assert {f"hardware.memory.{lv['name']}.capacity" for lv in SPLIT} <= paths

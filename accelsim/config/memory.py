@@ -32,6 +32,14 @@ def _size(value: object) -> int:
     return int(number)
 
 
+#: Bytes/s read from or written into a level ('B/cycle' is converted by HardwareConfig).
+Rate = Annotated[float, BeforeValidator(lambda v: parse_quantity(v, "bandwidth")),
+                 Field(gt=0, json_schema_extra={"unit_kind": "bandwidth"})]
+#: Joules per byte.
+PerByte = Annotated[float, BeforeValidator(lambda v: parse_quantity(v, "energy")),
+                    Field(ge=0, json_schema_extra={"unit_kind": "energy"})]
+
+
 class MemoryLevel(BaseModel):
     """One on-chip buffer: name, capacity (per PE when per_pe), operands held, links, energy.
 
@@ -46,16 +54,10 @@ class MemoryLevel(BaseModel):
     capacity: Annotated[int, BeforeValidator(_size), Field(gt=0, json_schema_extra={
         "unit_kind": "size"})]
     holds: tuple[Operand, ...] = OPERANDS
-    read_bandwidth: Annotated[float, BeforeValidator(lambda v: parse_quantity(v, "bandwidth")),
-                              Field(gt=0, json_schema_extra={"unit_kind": "bandwidth"})
-                              ] | None = None
-    write_bandwidth: Annotated[float, BeforeValidator(lambda v: parse_quantity(v, "bandwidth")),
-                               Field(gt=0, json_schema_extra={"unit_kind": "bandwidth"})
-                               ] | None = None
-    read_energy: Annotated[float, BeforeValidator(lambda v: parse_quantity(v, "energy")),
-                           Field(ge=0, json_schema_extra={"unit_kind": "energy"})] | None = None
-    write_energy: Annotated[float, BeforeValidator(lambda v: parse_quantity(v, "energy")),
-                            Field(ge=0, json_schema_extra={"unit_kind": "energy"})] | None = None
+    read_bandwidth: Rate | None = None
+    write_bandwidth: Rate | None = None
+    read_energy: PerByte | None = None
+    write_energy: PerByte | None = None
     per_pe: bool = False
     level: Annotated[int, Field(ge=0)] | None = None
 
