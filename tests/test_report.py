@@ -117,8 +117,8 @@ def test_plots_return_figures(liveness: tuple[SimResult, RunConfig], overlap: bo
     table = result.table()
     hw = config.hardware
     figures = [
-        plots.layers_figure(table, hw.sram.capacity, overlap=overlap),
-        plots.layers_figure(table, hw.sram.capacity, log=True),
+        plots.layers_figure(table, hw.sram_capacity, overlap=overlap),
+        plots.layers_figure(table, hw.sram_capacity, log=True),
         plots.roofline_figure(table, hw.compute.peak_mac_rate, hw.dram.bandwidth),
     ]
     for fig in figures:

@@ -55,10 +55,10 @@ def describe(path: Path) -> dict[str, Any]:
              f"{si(compute.clock or 0.0, 'Hz')}" if compute.is_pe_array else "ideal")
     return {
         **record, "kind": "run file" if is_run else "hardware", "model": model,
-        "sram": size_text(hw.sram.capacity, binary_size(hw.sram.capacity)),
+        "sram": size_text(hw.sram_capacity, binary_size(hw.sram_capacity)),
         "dram": si(hw.dram.bandwidth, "B/s"),
         "compute": f"{si(compute.peak_mac_rate, 'MAC/s')} ({shape})",
-        "sram_capacity_bytes": hw.sram.capacity,
+        "sram_capacity_bytes": hw.sram_capacity,
         "dram_bandwidth_bytes_per_s": hw.dram.bandwidth,
         "peak_mac_rate_mac_per_s": compute.peak_mac_rate,
     }

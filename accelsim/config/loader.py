@@ -24,6 +24,7 @@ __all__ = [
     "apply_overrides",
     "check_model_name",
     "find_config",
+    "item_index",
     "load_hardware",
     "load_run",
     "resolved_yaml",
@@ -195,16 +196,22 @@ def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> di
     """A copy of `data` with dotted-path keys ('hardware.sram.capacity') set to new values."""
     out: dict[str, Any] = copy.deepcopy(dict(data))
     for dotted, value in overrides.items():
-        node = out
+        node: Any = out
         parts = dotted.split(".")
         for part in parts[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
+            if isinstance(node, list):
+                child = node[item_index(node, part, dotted)]
+            else:
+                child = node.get(part)
+                if child is None:
+                    child = node[part] = {}
+            if not isinstance(child, dict | list):
                 raise ConfigError(f"override {dotted}: {part} is not a mapping")
             node = child
-        node[parts[-1]] = value
+        if isinstance(node, list):
+            node[item_index(node, parts[-1], dotted)] = value
+        else:
+            node[parts[-1]] = value
     return out
 
 
@@ -219,6 +226,18 @@ def _refuse_other_kinds(data: Mapping[str, Any], found: Path) -> None:
     if {"sram", "dram", "compute"} <= data.keys():
         raise ConfigError(f"{found}: this is a hardware file (keys sram, dram, compute), not a "
                           f"run file: name it in a run file, as `hardware: {found.name}`")
+
+
+def item_index(items: list[Any], part: str, dotted: str) -> int:
+    """Which list item a path part names: its index ('0') or its `name` ('ifmap')."""
+    names = [item.get("name") if isinstance(item, dict) else getattr(item, "name", None)
+             for item in items]
+    if part.isdigit() and int(part) < len(items):
+        return int(part)
+    if part in names:
+        return names.index(part)
+    raise ConfigError(f"override {dotted}: no item {part!r} (give an index 0..{len(items) - 1} "
+                      f"or a name: {', '.join(str(n) for n in names)})")
 
 
 def load_run_data(path: str | Path) -> tuple[dict[str, Any], Path, LineMap]:

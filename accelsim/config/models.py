@@ -13,6 +13,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from accelsim.config.memory import (
+    MemoryLevel,
+    check_levels,
+    per_cycle_bandwidths,
+    store_levels,
+)
 from accelsim.units import Kind, parse_quantity
 
 __all__ = [
@@ -20,6 +26,7 @@ __all__ = [
     "DramConfig",
     "EnergyConfig",
     "HardwareConfig",
+    "MemoryLevel",
     "ModelRef",
     "POLICIES",
     "PrecisionConfig",
@@ -193,12 +200,15 @@ class EnergyConfig(Strict):
 
 
 class HardwareConfig(Strict):
-    """The accelerator: SRAM, DRAM, compute, precision and energy per event."""
+    """The accelerator: on-chip memory (`sram` shorthand or `memory` levels), DRAM, compute,
+    precision and energy per event."""
 
     name: str | None = None
     """A label for the hardware, shown in reports."""
-    sram: SramConfig
-    """The on-chip SRAM."""
+    sram: SramConfig | None = None
+    """The on-chip SRAM as one shared level (shorthand; or give `memory`)."""
+    memory: tuple[MemoryLevel, ...] | None = None
+    """On-chip levels, outermost (next to DRAM) first (or give the `sram` shorthand)."""
     dram: DramConfig
     """The external DRAM bus."""
     compute: ComputeConfig
@@ -207,6 +217,44 @@ class HardwareConfig(Strict):
     """Element widths in bits."""
     energy: EnergyConfig = EnergyConfig()
     """Energy per event (45 nm defaults)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cycles_to_seconds(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "memory" in data:
+            compute = data.get("compute")
+            clock = compute.get("clock") if isinstance(compute, dict) else None
+            data = {**data, "memory": per_cycle_bandwidths(data["memory"], clock)}
+        return data
+
+    @model_validator(mode="after")
+    def _sram_or_memory(self) -> HardwareConfig:
+        if (self.sram is None) == (self.memory is None):
+            raise ValueError("give exactly one of sram (one shared buffer) or memory (a list "
+                             "of levels)")
+        if self.memory is not None:
+            check_levels(self.memory)
+            flat = [f for f in ("sram_read_byte", "sram_write_byte")
+                    if getattr(self.energy, f) != EnergyConfig.model_fields[f].default]
+            if flat:
+                raise ValueError(f"energy.{flat[0]} applies to the sram shorthand; with "
+                                 "memory levels give read_energy/write_energy per level")
+        return self
+
+    @property
+    def levels(self) -> tuple[MemoryLevel, ...]:
+        """The on-chip levels; `sram` is one shared level at energy.sram_*_byte per byte."""
+        if self.memory is not None:
+            return self.memory
+        assert self.sram is not None
+        return (MemoryLevel(name="sram", capacity=self.sram.capacity,
+                            read_energy=self.energy.sram_read_byte,
+                            write_energy=self.energy.sram_write_byte),)
+
+    @property
+    def sram_capacity(self) -> int:
+        """Bytes of the on-chip store (the outermost levels, shared by the array)."""
+        return sum(lv.capacity for lv in store_levels(self.levels))
 
 
 class ModelRef(Strict):

@@ -53,7 +53,7 @@ def export_hardware(hardware: HardwareConfig, array: PEArray) -> ExportHardware:
         clock = compute.clock
     else:
         clock = compute.peak_mac_rate / (array.rows * array.cols)
-    return ExportHardware(array, clock, hardware.sram.capacity, hardware.dram.bandwidth,
+    return ExportHardware(array, clock, hardware.sram_capacity, hardware.dram.bandwidth,
                           hardware.precision.activation_bits, hardware)
 
 
@@ -62,7 +62,7 @@ def _header(target: ExportHardware, tool: str) -> str:
     hw = target.hardware
     return (f"# {tool} hardware written by accelsim from the run's hardware "
             f"({hw.name or 'unnamed'}):\n"
-            f"# SRAM {hw.sram.capacity:,} B, DRAM {target.dram_bytes_per_s:.6g} B/s = "
+            f"# SRAM {hw.sram_capacity:,} B, DRAM {target.dram_bytes_per_s:.6g} B/s = "
             f"{target.dram_words_per_cycle:.6g} words/cycle at {target.clock_hz:.6g} Hz, "
             f"{target.array.rows}x{target.array.cols} PEs ({target.array.dataflow}).\n")
 

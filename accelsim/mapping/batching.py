@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from accelsim.errors import ScheduleError
 from accelsim.ir.graph import Network
+from accelsim.mapping.memory import Capacity
 from accelsim.mapping.schedule import (
     Action,
     Alloc,
@@ -33,7 +34,7 @@ __all__ = ["pass_sizes", "sub_batched"]
 
 #: Builds one pass: (network, sizes at the pass's batch, capacity, reference peaks, how many
 #: passes there are, so that a schedule too large in total is refused before it is built).
-Builder = Callable[[Network, Sizes, int, tuple[int, ...], int], Schedule]
+Builder = Callable[[Network, Sizes, Capacity, tuple[int, ...], int], Schedule]
 
 
 def _compulsory(net: Network, sizes: Sizes) -> int:
@@ -84,7 +85,7 @@ def _moved(action: Action, offset: int, count: int, tag: str) -> Action:
 Pass = tuple[int, int, Schedule]  # first sample, samples, the pass's schedule
 
 
-def _passes(build: Builder, net: Network, sizes: Sizes, capacity: int, step: int,
+def _passes(build: Builder, net: Network, sizes: Sizes, capacity: Capacity, step: int,
             peaks: tuple[int, ...]) -> list[Pass]:
     """The batch as consecutive passes of `step` samples (the last may be smaller); one
     schedule is built per distinct pass size, with its slice of the reference peaks."""
@@ -129,11 +130,11 @@ def _chain(passes: list[Pass], batch: int, step: int) -> Schedule:
                 actions=[_moved(a, offset, count, tag) for a in ls.actions]))
     first = passes[0][2]
     return Schedule(first.policy, first.capacity_bytes, batch, layers, first.tensors,
-                    order if interleaved else None, step)
+                    order if interleaved else None, step, first.memory)
 
 
-def sub_batched(build: Builder, net: Network, sizes: Sizes, capacity: int, sub_batch: int,
-                peaks: tuple[int, ...]) -> Schedule:
+def sub_batched(build: Builder, net: Network, sizes: Sizes, capacity: Capacity,
+                sub_batch: int, peaks: tuple[int, ...]) -> Schedule:
     """The batch's schedule in passes of `sub_batch` samples, or (0) of the best size."""
     steps = [sub_batch] if sub_batch else pass_sizes(sizes.batch)
     best: tuple[tuple[int, int, int], list[Pass]] | None = None

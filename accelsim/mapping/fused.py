@@ -35,6 +35,7 @@ from accelsim.mapping.fusion import (
     group_geometry,
     plan_fusion,
 )
+from accelsim.mapping.memory import Capacity, as_spec
 from accelsim.mapping.options import BuildOptions
 from accelsim.mapping.schedule import (
     Compute,
@@ -57,7 +58,7 @@ from accelsim.mapping.tiling import (
 __all__ = ["emit_plan", "fused_schedule"]
 
 Span = tuple[int, int]
-Builder = Callable[[Network, Sizes, int, BuildOptions], Schedule]
+Builder = Callable[[Network, Sizes, Capacity, BuildOptions], Schedule]
 #: A fused schedule of more compute steps than this would take long to build: the
 #: layer-by-layer schedule (which has the same kind of limit) is used instead.
 MAX_COMPUTES = 100_000
@@ -381,7 +382,7 @@ def _dram_bytes(schedule: Schedule) -> int:
     return sum(ls.dram_read_bytes + ls.dram_write_bytes for ls in schedule.layers)
 
 
-def fused_schedule(net: Network, sizes: Sizes, capacity: int, options: BuildOptions,
+def fused_schedule(net: Network, sizes: Sizes, capacity: Capacity, options: BuildOptions,
                    layer_by_layer: Builder) -> Schedule:
     """The fused schedule, or the `layer_by_layer` one (relabelled) when that moves fewer
     DRAM bytes or no fused plan fits.
@@ -389,11 +390,17 @@ def fused_schedule(net: Network, sizes: Sizes, capacity: int, options: BuildOpti
     The choice compares serial schedules, so every buffering makes the same one; a
     layer-by-layer schedule that runs ahead gets its own serial schedule's peaks as its
     reference (the fused one's would not bound its occupancy).
+    Bands live in one shared SRAM: with dedicated on-chip levels the network is scheduled
+    layer by layer.
     """
-    plan = plan_fusion(net, sizes, capacity)
+    spec = as_spec(capacity)
+    if not spec.shared:
+        alone = layer_by_layer(net, sizes, capacity, options)
+        return dataclasses.replace(alone, policy="fused")
+    plan = plan_fusion(net, sizes, spec.total)
     if plan is not None and plan.least_computes > MAX_COMPUTES:
         plan = None  # too many bands to build quickly: layer by layer decides
-    fused = emit_plan(net, sizes, capacity, plan) if plan is not None else None
+    fused = emit_plan(net, sizes, spec.total, plan) if plan is not None else None
     floor = _floor(net, sizes)
     if fused is not None and _dram_bytes(fused) <= floor:
         return fused

@@ -23,11 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from accelsim.config.memory import Operand
 from accelsim.errors import ScheduleError
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
 from accelsim.mapping.batching import sub_batched
 from accelsim.mapping.fused import fused_schedule
+from accelsim.mapping.memory import Capacity
 from accelsim.mapping.options import BuildOptions
 from accelsim.mapping.schedule import (
     Compute,
@@ -117,10 +119,14 @@ class _Accumulate(Rules):
     prefetches = False
 
     def before(self, b: _Builder, layer: Layer, at: int) -> None:
+        moved, _ = b.whole_placement(layer)
         missing = sum(b.fmap_bytes(s) for s in dict.fromkeys(layer.inputs)
-                      if not b.is_resident(s))
-        new = missing + b.sizes.weight_bytes(layer) + b.fmap_bytes(layer.name)
-        if not b.sram.fits(new):
+                      if not b.is_resident(s) or s in moved)
+        need: dict[Operand, int] = {"inputs": missing, "weights": b.sizes.weight_bytes(layer),
+                                    "outputs": b.fmap_bytes(layer.name)}
+        new = sum(need.values())
+        if not all(b.sram.fits(size, level)
+                   for level, size in b.sram.spec.per_level(need).items()):
             b.spill_all(f"occupancy {b.sram.used} B + {new} B for {layer.name} exceeds "
                         f"{b.sram.capacity} B: everything resident written to DRAM")
 
@@ -131,7 +137,7 @@ class _Accumulate(Rules):
 class _Builder:
     """Shared state of one schedule build: the network, sizes, SRAM and DRAM copies."""
 
-    def __init__(self, net: Network, sizes: Sizes, capacity: int, rules: Rules,
+    def __init__(self, net: Network, sizes: Sizes, capacity: Capacity, rules: Rules,
                  options: BuildOptions) -> None:
         self.net = net
         self.rules = rules
@@ -191,11 +197,16 @@ class _Builder:
         self.spill_reason[tensor] = reason
         self.note_spill(reason)
 
-    def make_room(self, size: int, pinned: set[str], at: int, for_what: str) -> None:
-        """Evict feature maps, furthest next use first, until `size` more bytes fit."""
-        while not self.sram.fits(size):
+    def make_room(self, size: int, pinned: set[str], at: int, for_what: str,
+                  levels: tuple[str, ...] = ()) -> None:
+        """Evict feature maps, furthest next use first, until `size` more bytes fit in each
+        of `levels` (default: every level)."""
+        levels = levels or tuple(lv.name for lv in self.sram.spec.levels)
+        while not all(self.sram.fits(size, level) for level in levels):
+            short = {level for level in levels if not self.sram.fits(size, level)}
             victims = [r.tensor for r in self.sram.resident.values()
-                       if r.kind == "fmap" and r.region == WHOLE and r.tensor not in pinned]
+                       if r.kind == "fmap" and r.region == WHOLE and r.tensor not in pinned
+                       and r.level in short]
             if not victims:
                 raise ScheduleError(f"internal error: nothing to evict for {for_what}")
             victim = max(victims, key=lambda t: (self.next_use(t, at), -self.position[t]))
@@ -218,16 +229,20 @@ class _Builder:
     def run_whole(self, layer: Layer, at: int) -> None:
         """Inputs resident, filters loaded, output allocated, one compute."""
         pinned = set(layer.inputs)
+        self.crowding_inputs(layer, at)
         for src in layer.inputs:
             if not self.is_resident(src):
-                self.make_room(self.fmap_bytes(src), pinned, at, f"input {src}")
+                self.make_room(self.fmap_bytes(src), pinned, at, f"input {src}",
+                               (self.sram.spec.level_of("inputs"),))
                 self.sram.load("fmap", src, WHOLE, self.fmap_bytes(src))
         weights = self.prefetched.pop(layer.name, None)
         if layer.is_weighted and weights is None:
             size = self.sizes.weight_bytes(layer)
-            self.make_room(size, pinned, at, f"filters of {layer.name}")
+            self.make_room(size, pinned, at, f"filters of {layer.name}",
+                           (self.sram.spec.level_of("weights"),))
             weights = self.sram.load("weights", layer.name, WHOLE, size)
-        self.make_room(self.fmap_bytes(layer.name), pinned, at, f"output of {layer.name}")
+        self.make_room(self.fmap_bytes(layer.name), pinned, at, f"output of {layer.name}",
+                       (self.sram.spec.level_of("outputs"),))
         out = self.sram.alloc(layer.name, WHOLE, self.fmap_bytes(layer.name))
         self.prefetch_filters()
         ho = hwc(layer.output_shape)
@@ -239,6 +254,42 @@ class _Builder:
         if weights is not None and not self.rules.keeps_filters:
             self.sram.free(weights)
 
+    def whole_placement(self, layer: Layer) -> tuple[list[str], dict[str, int]]:
+        """How the layer would run whole now: the resident inputs to move out of the output's
+        level (they crowd it; read again into the input level) and the bytes it then needs
+        per level. With one shared level nothing moves."""
+        spec = self.sram.spec
+        out_level, in_level = spec.level_of("outputs"), spec.level_of("inputs")
+        need = {lv.name: 0 for lv in spec.levels}
+        need[spec.level_of("weights")] += self.sizes.weight_bytes(layer)
+        need[out_level] += self.fmap_bytes(layer.name)
+        crowding = []
+        for src in dict.fromkeys(layer.inputs):
+            level = self.sram.resident[self.buffer_of(src)].level if self.is_resident(
+                src) else in_level
+            need[level] += self.fmap_bytes(src)
+            if level == out_level != in_level:
+                crowding.append(src)
+        moved = []
+        while crowding and need[out_level] > spec.capacity(out_level):
+            victim = crowding.pop()
+            moved.append(victim)
+            need[out_level] -= self.fmap_bytes(victim)
+            need[in_level] += self.fmap_bytes(victim)
+        return moved, need
+
+    def fits_whole_now(self, layer: Layer) -> bool:
+        """True when the layer can run whole given where its inputs are now."""
+        _, need = self.whole_placement(layer)
+        return all(size <= self.sram.spec.capacity(level) for level, size in need.items())
+
+    def crowding_inputs(self, layer: Layer, at: int) -> None:
+        """Evict resident inputs that sit in the output's level and leave it no room there
+        (a level holding outputs but not inputs): they are read again into the input level."""
+        for victim in self.whole_placement(layer)[0]:
+            self.evict(victim, f"{victim} shares {self.sram.spec.level_of('outputs')} with "
+                               f"the output of {layer.name}: read again into the input level")
+
     def prefetch_filters(self) -> None:
         """Load later layers' filters now, where the serial schedule leaves room for them.
 
@@ -249,7 +300,7 @@ class _Builder:
         """
         peaks = self.options.reference_peaks
         if (self.options.buffering == "none" or len(peaks) != len(self.computed)
-                or not self.rules.prefetches):
+                or not self.rules.prefetches or not self.sram.spec.shared):
             return
         here = len(self.layers) - 1
         if len(self.extra) < len(peaks):
@@ -306,8 +357,7 @@ class _Builder:
             penalty = sum(self.fmap_bytes(s) * ((s not in self.in_dram) + self.used_later(s, at))
                           for s in evicted)
             for keep_output in ([True, False] if consumed else [False]):
-                fixed = sum(self.fmap_bytes(s) for s in kept) + output * keep_output
-                room = (self.sram.capacity - fixed) // ways
+                room = self.tile_room(kept, output * keep_output) // ways
                 if room <= 0:
                     continue
                 keep = Keep(len(kept), keep_output)
@@ -324,6 +374,15 @@ class _Builder:
         if best is None:
             raise ScheduleError(f"internal error: no tiling of {layer.name} fits")
         return best[2], best[3]
+
+    def tile_room(self, kept: list[str], output: int) -> int:
+        """Bytes a tile may take beside the kept inputs and the kept output (`output` bytes):
+        with several levels, the least left in any of them, so every part of a tile fits."""
+        fixed = {lv.name: 0 for lv in self.sram.spec.levels}
+        for src in kept:
+            fixed[self.sram.resident[self.buffer_of(src)].level] += self.fmap_bytes(src)
+        fixed[self.sram.spec.level_of("outputs")] += output
+        return min(self.sram.spec.capacity(level) - used for level, used in fixed.items())
 
     def run_tiled(self, layer: Layer, at: int) -> TilePlan:
         """Run the layer tile by tile, reading resident inputs in place.
@@ -349,7 +408,8 @@ class _Builder:
         kept = {s for s in layer.inputs if self.is_resident(s)}
         out = None
         if plan.keep.output:
-            self.make_room(self.fmap_bytes(layer.name), kept, at, f"output of {layer.name}")
+            self.make_room(self.fmap_bytes(layer.name), kept, at, f"output of {layer.name}",
+                           (self.sram.spec.level_of("outputs"),))
             out = self.sram.alloc(layer.name, WHOLE, self.fmap_bytes(layer.name))
         self.make_room(plan.peak_bytes * ways, kept | {layer.name}, at,
                        f"tiles of {layer.name}")
@@ -506,10 +566,14 @@ class _Builder:
             self.sram.free(out)
 
     # ---- the whole network -----------------------------------------------------------
-    def working_set(self, layer: Layer) -> int:
-        """Bytes a layer needs at once when run whole."""
+    def fits_whole(self, layer: Layer) -> bool:
+        """True when the layer's inputs, filters and output each fit their level (summed
+        where levels coincide), its inputs either loaded or left where their producer put
+        them (in the output level)."""
         inputs = sum(self.fmap_bytes(s) for s in dict.fromkeys(layer.inputs))
-        return inputs + self.sizes.weight_bytes(layer) + self.fmap_bytes(layer.name)
+        weights, output = self.sizes.weight_bytes(layer), self.fmap_bytes(layer.name)
+        return (self.sram.spec.fits({"inputs": inputs, "weights": weights, "outputs": output})
+                or self.sram.spec.fits({"weights": weights, "outputs": inputs + output}))
 
     def finish(self) -> Schedule:
         placements = []
@@ -526,14 +590,14 @@ class _Builder:
                     self.position[name], self.position[name],
                     "dram, loaded into sram for its layer"))
         return Schedule(self.rules.name, self.sram.capacity, self.sizes.batch, self.layers,
-                        placements)
+                        placements, memory=None if self.sram.spec.shared else self.sram.spec)
 
     def plan_oversized(self) -> None:
         """Search the tiling of every layer that cannot run whole, before emitting anything,
         so an SRAM too small for some later layer fails at once, not after minutes."""
         for layer in self.net.layers():
-            if layer.op != "input" and self.working_set(layer) > self.sram.capacity:
-                self.plans[layer.name] = search_tiles(layer, self.sizes, self.sram.capacity)
+            if layer.op != "input" and not self.fits_whole(layer):
+                self.plans[layer.name] = search_tiles(layer, self.sizes, self.sram.spec.smallest)
         tiles = sum(plan.tiles for plan in self.plans.values()) * self.options.passes
         if tiles > MAX_SCHEDULE_TILES:
             worst = max(self.plans.values(), key=lambda p: p.tiles)
@@ -555,11 +619,15 @@ class _Builder:
             self.layers.append(ls)
             self.current = ls
             self.sram.begin(ls)
-            if layer.name in self.plans:
+            tiled = layer.name in self.plans or not self.fits_whole_now(layer)
+            if not tiled:
+                self.rules.before(self, layer, at)
+                # a spill may have sent inputs from the output level to DRAM: recheck
+                tiled = not self.fits_whole_now(layer)
+            if tiled:
                 self.rules.before_tiled(self, layer)
                 ls.tiling = self.run_tiled(layer, at).describe(layer, self.sizes.batch)
             else:
-                self.rules.before(self, layer, at)
                 self.run_whole(layer, at)
             self.rules.after(self, layer, at)
             if at == len(self.net.order) - 1:
@@ -575,9 +643,9 @@ class _Builder:
             self.sram.free(r.buffer)
 
 
-def _builder(rules: Rules) -> Callable[[Network, Sizes, int, BuildOptions], Schedule]:
+def _builder(rules: Rules) -> Callable[[Network, Sizes, Capacity, BuildOptions], Schedule]:
     """A registry entry: build a schedule with these rules."""
-    def build(net: Network, sizes: Sizes, capacity: int, options: BuildOptions) -> Schedule:
+    def build(net: Network, sizes: Sizes, capacity: Capacity, options: BuildOptions) -> Schedule:
         schedule = _Builder(net, sizes, capacity, rules, options).run()
         return dataclasses.replace(schedule, sub_batch=sizes.batch)
     return build
@@ -586,14 +654,14 @@ def _builder(rules: Rules) -> Callable[[Network, Sizes, int, BuildOptions], Sche
 _LIVENESS = _builder(_Liveness())
 
 #: Policy name -> schedule builder. Names match accelsim.config.POLICIES.
-POLICIES: dict[str, Callable[[Network, Sizes, int, BuildOptions], Schedule]] = {
+POLICIES: dict[str, Callable[[Network, Sizes, Capacity, BuildOptions], Schedule]] = {
     "liveness": _LIVENESS,
     "accumulate": _builder(_Accumulate()),
     "fused": partial(fused_schedule, layer_by_layer=_LIVENESS),
 }
 
 
-def build_schedule(net: Network, sizes: Sizes, capacity: int, policy: str = "liveness",
+def build_schedule(net: Network, sizes: Sizes, capacity: Capacity, policy: str = "liveness",
                    options: BuildOptions | None = None) -> Schedule:
     """Schedule `net` on an SRAM of `capacity` bytes with the named policy."""
     try:
@@ -603,7 +671,7 @@ def build_schedule(net: Network, sizes: Sizes, capacity: int, policy: str = "liv
             f"unknown policy {policy!r}; known: {', '.join(POLICIES)}") from None
     options = options or BuildOptions()
 
-    def one_pass(net: Network, sizes: Sizes, capacity: int, peaks: tuple[int, ...],
+    def one_pass(net: Network, sizes: Sizes, capacity: Capacity, peaks: tuple[int, ...],
                  passes: int) -> Schedule:
         return builder(net, sizes, capacity, dataclasses.replace(
             options, reference_peaks=peaks, passes=passes))

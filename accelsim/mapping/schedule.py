@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from accelsim.mapping.memory import MemorySpec
+
 __all__ = [
     "Action",
     "Alloc",
@@ -85,7 +87,8 @@ class Load:
     """Copy `region` of `tensor` from DRAM into SRAM buffer `buffer`.
 
     `owner` is the layer the bytes are for when they are loaded early, during another
-    layer (a prefetch); "" means the layer whose actions hold the load.
+    layer (a prefetch); "" means the layer whose actions hold the load. `level`: the
+    on-chip level the buffer lives in ("" with a single shared SRAM).
     """
 
     buffer: str
@@ -94,6 +97,7 @@ class Load:
     region: Region
     bytes: int
     owner: str = ""
+    level: str = ""
 
 
 @dataclass(frozen=True)
@@ -109,12 +113,14 @@ class Store:
 
 @dataclass(frozen=True)
 class Alloc:
-    """Reserve SRAM buffer `buffer` for `region` of `tensor`, produced by the next compute."""
+    """Reserve SRAM buffer `buffer` for `region` of `tensor`, produced by the next compute,
+    in on-chip level `level` ("" with a single shared SRAM)."""
 
     buffer: str
     tensor: str
     region: Region
     bytes: int
+    level: str = ""
 
 
 @dataclass(frozen=True)
@@ -217,6 +223,13 @@ class Schedule:
     #: Samples per pass of the whole network (== batch unless the batch runs in sub-batches;
     #: then `layers` holds every layer once per pass, in execution order).
     sub_batch: int = 0
+    #: The on-chip levels and their capacities (None: one shared SRAM of capacity_bytes).
+    memory: MemorySpec | None = None
+
+    def level_capacity(self, level: str) -> int:
+        """Bytes of on-chip level `level` ("": the single shared SRAM)."""
+        return self.capacity_bytes if not level or self.memory is None else (
+            self.memory.capacity(level))
 
     def passes(self) -> dict[str, list[int]]:
         """Layer name -> indices into `layers` of its passes, in network order."""

@@ -2,14 +2,17 @@
 
 Every action goes through it, so occupancy, the peak and the capacity invariant are
 accounted in one place: an action that would exceed capacity raises ScheduleError,
-which is a bug in a policy, never a result.
+which is a bug in a policy, never a result. With several on-chip levels (MemorySpec) each
+buffer is placed in the level that holds its operand and each level's capacity is enforced.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from accelsim.config.memory import Operand
 from accelsim.errors import ScheduleError
+from accelsim.mapping.memory import MemorySpec, as_spec
 from accelsim.mapping.schedule import (
     Action,
     Alloc,
@@ -36,24 +39,47 @@ def buffer_name(kind: str, tensor: str, region: Region) -> str:
 
 @dataclass(frozen=True)
 class Resident:
-    """A buffer held in SRAM: its name, what it holds (kind, tensor, region) and its size."""
+    """A buffer held in SRAM: its name, what it holds (kind, tensor, region), its size and
+    the level it lives in ("" with one shared SRAM)."""
 
     buffer: str
     kind: str
     tensor: str
     region: Region
     size: int
+    level: str = ""
+
+
+#: Buffer kind and how it arrives -> the operand it is: loaded feature maps are inputs,
+#: allocated ones outputs.
+_OPERAND: dict[tuple[str, bool], Operand] = {
+    ("fmap", True): "inputs", ("weights", True): "weights", ("fmap", False): "outputs",
+    ("psum", False): "partial_sums"}
 
 
 class SramTracker:
-    """Resident buffers and their sizes; records each action into the current layer."""
+    """Resident buffers, their sizes and levels; records each action into the current layer."""
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
+    def __init__(self, capacity: int | MemorySpec) -> None:
+        self.spec = as_spec(capacity)
+        self.capacity = self.spec.total
         self.resident: dict[str, Resident] = {}
         self.used = 0
+        self.used_in: dict[str, int] = {lv.name: 0 for lv in self.spec.levels}
         self.layer: LayerSchedule | None = None
         self.order: list[int] = []  # LayerSchedule.index - 1 of each action, as recorded
+
+    def level_for(self, kind: str, loaded: bool) -> str:
+        """The level a buffer of `kind` lives in, loaded from DRAM or allocated."""
+        return self.spec.level_of(_OPERAND[kind, loaded])
+
+    def free_in(self, level: str) -> int:
+        """Bytes still free in `level`."""
+        return self.spec.capacity(level) - self.used_in[level]
+
+    def _tag(self, level: str) -> str:
+        """The level as recorded in actions: '' when there is only one."""
+        return "" if self.spec.shared else level
 
     def begin(self, layer: LayerSchedule) -> None:
         """Start recording actions for `layer`."""
@@ -77,35 +103,40 @@ class SramTracker:
         self.order.append(self.layer.index - 1)
         self.layer.peak_sram_bytes = max(self.layer.peak_sram_bytes, self.used)
 
-    def _take(self, buffer: str, kind: str, tensor: str, region: Region, size: int) -> None:
+    def _take(self, buffer: str, kind: str, tensor: str, region: Region, size: int,
+              level: str) -> None:
         if buffer in self.resident:
             raise ScheduleError(f"buffer {buffer} is already resident")
-        if self.used + size > self.capacity:
+        if size > self.free_in(level):
             raise ScheduleError(
-                f"internal error: {buffer} ({size} B) would exceed SRAM capacity "
-                f"({self.used} + {size} > {self.capacity} B)"
+                f"internal error: {buffer} ({size} B) would exceed the capacity of {level} "
+                f"({self.used_in[level]} + {size} > {self.spec.capacity(level)} B)"
             )
-        self.resident[buffer] = Resident(buffer, kind, tensor, region, size)
+        self.resident[buffer] = Resident(buffer, kind, tensor, region, size, level)
         self.used += size
+        self.used_in[level] += size
 
-    def fits(self, size: int) -> bool:
-        """True if `size` more bytes fit right now."""
-        return self.used + size <= self.capacity
+    def fits(self, size: int, level: str | None = None) -> bool:
+        """True if `size` more bytes fit right now in `level` (None: the first level, the
+        whole SRAM when there is one)."""
+        return size <= self.free_in(level or self.spec.levels[0].name)
 
     def load(self, kind: str, tensor: str, region: Region, size: int, owner: str = "") -> str:
         """DRAM -> SRAM for layer `owner` (default: the layer being recorded); returns the
         buffer name."""
         buffer = buffer_name(kind, tensor, region)
-        self._take(buffer, kind, tensor, region, size)
+        level = self.level_for(kind, loaded=True)
+        self._take(buffer, kind, tensor, region, size, level)
         self._record(Load(buffer, tensor, "weights" if kind == "weights" else "fmap", region,
-                          size, owner))
+                          size, owner, self._tag(level)))
         return buffer
 
     def alloc(self, tensor: str, region: Region, size: int, kind: str = "fmap") -> str:
         """Reserve SRAM for an output (tile) or, kind 'psum', its partial sums."""
         buffer = buffer_name(kind, tensor, region)
-        self._take(buffer, kind, tensor, region, size)
-        self._record(Alloc(buffer, tensor, region, size))
+        level = self.level_for(kind, loaded=False)
+        self._take(buffer, kind, tensor, region, size, level)
+        self._record(Alloc(buffer, tensor, region, size, self._tag(level)))
         return buffer
 
     def store(self, buffer: str, tensor: str, region: Region, reason: str = "") -> None:
@@ -114,8 +145,10 @@ class SramTracker:
 
     def free(self, buffer: str) -> None:
         """Release a resident buffer."""
-        size = self.resident.pop(buffer).size
+        gone = self.resident.pop(buffer)
+        size = gone.size
         self.used -= size
+        self.used_in[gone.level] -= size
         self._record(Free(buffer, size))
 
     def compute(self, action: Compute) -> None:

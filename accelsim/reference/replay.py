@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from accelsim.config.memory import Operand
 from accelsim.errors import ReplayError
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
@@ -30,6 +31,7 @@ from accelsim.mapping.tiling import (
 )
 from accelsim.reference.compare import compare
 from accelsim.reference.executor import ExecResult, Mode, run, run_layer
+from accelsim.reference.levels import check_level
 from accelsim.reference.partial import finish, partial_sum
 from accelsim.reference.quant import Precision
 from accelsim.reference.weights import Params, params_for
@@ -89,23 +91,35 @@ class _Machine:
             self.written[name] = np.ones(self.dram[name].shape, dtype=bool)
         self.sram: dict[str, _Buffer] = {}
         self.used = self.peak = self.steps = 0
+        self.level_of: dict[str, str] = {}  # resident buffer -> its on-chip level
+        self.used_in: dict[str, int] = {}  # on-chip level -> bytes resident in it
 
     def _as4d(self, tensor: str, array: np.ndarray) -> np.ndarray:
         h, w, c = hwc(self.net.layer(tensor).output_shape)
         return array.reshape(array.shape[0], h, w, c)
 
-    def _take(self, layer: str, buffer: str, size: int) -> None:
+    def _take(self, layer: str, buffer: str, size: int, level: str = "",
+              operand: Operand = "inputs") -> None:
         if buffer in self.sram:
             raise ReplayError(f"layer {layer}: buffer {buffer} is already resident")
+        check_level(self.schedule, layer, buffer, level, operand)
         if self.used + size > self.schedule.capacity_bytes:
             raise ReplayError(
                 f"layer {layer}: {buffer} ({size} B) exceeds SRAM capacity "
                 f"({self.used} + {size} > {self.schedule.capacity_bytes} B)")
+        held = self.used_in.get(level, 0)
+        if held + size > self.schedule.level_capacity(level):
+            raise ReplayError(
+                f"layer {layer}: {buffer} ({size} B) exceeds the capacity of {level} "
+                f"({held} + {size} > {self.schedule.level_capacity(level)} B)")
         self.used += size
+        self.used_in[level] = held + size
+        self.level_of[buffer] = level
         self.peak = max(self.peak, self.used)
 
     def load(self, layer: str, a: Load) -> None:
-        self._take(layer, a.buffer, a.bytes)
+        self._take(layer, a.buffer, a.bytes, a.level,
+                   "weights" if a.kind == "weights" else "inputs")
         data = None
         if a.kind == "fmap":
             if a.tensor not in self.dram:
@@ -119,7 +133,8 @@ class _Machine:
         self.sram[a.buffer] = _Buffer(a.tensor, a.region, a.bytes, data)
 
     def alloc(self, layer: str, a: Alloc) -> None:
-        self._take(layer, a.buffer, a.bytes)
+        self._take(layer, a.buffer, a.bytes, a.level,
+                   "partial_sums" if a.buffer.startswith("psum:") else "outputs")
         self.sram[a.buffer] = _Buffer(a.tensor, a.region, a.bytes, None)
 
     def store(self, layer: str, a: Store) -> None:
@@ -140,6 +155,7 @@ class _Machine:
         buf = self._resident(layer, a.buffer)
         del self.sram[a.buffer]
         self.used -= buf.bytes
+        self.used_in[self.level_of.pop(a.buffer)] -= buf.bytes
 
     def _resident(self, layer: str, buffer: str) -> _Buffer:
         try:

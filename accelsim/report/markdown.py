@@ -193,9 +193,9 @@ def hardware_rows(result: SimResult) -> list[list[str]]:
             f" ({hw.compute.pe_rows}x{hw.compute.pe_cols} PEs at "
             f"{si(hw.compute.clock or 0.0, 'Hz')}, {hw.compute.dataflow} dataflow)"
         )
-    sram = size_text(hw.sram.capacity, binary_size(hw.sram.capacity))
+    sram = size_text(hw.sram_capacity, binary_size(hw.sram_capacity))
     return [
-        ["SRAM capacity", f"{sram} ({hw.sram.capacity:,} B)"],
+        ["SRAM capacity", f"{sram} ({hw.sram_capacity:,} B)"],
         [
             "DRAM bandwidth",
             si(bandwidth, "B/s")
@@ -314,7 +314,7 @@ def format_terminal(result: SimResult, config: RunConfig) -> str:
     }
     rows.append([totals[c[1]] for c in columns])
     header = (
-        f"{config.name}: {s['model']} on {_sram(config.hardware.sram.capacity, s)} SRAM, "
+        f"{config.name}: {s['model']} on {_sram(config.hardware.sram_capacity, s)} SRAM, "
         f"{si(config.hardware.dram.bandwidth, 'B/s')}, "
         f"{si(config.hardware.compute.peak_mac_rate, 'MAC/s')} "
         f"(policy {s['policy']}, overlap {'on' if s['overlap'] else 'off'}, "

@@ -108,7 +108,7 @@ def _layer_index_of_position(result: SimResult) -> dict[int, int]:
 
 def layer_columns(result: SimResult) -> dict[str, np.ndarray]:
     """The layers table as column name -> array (what the plots read), without pandas."""
-    return {c: np.array([row[c] for row in result.rows]) for c in LAYER_COLUMNS}
+    return {c: np.array([row[c] for row in result.rows]) for c in result.columns}
 
 
 def write_csv(path: Path, columns: Sequence[str], records: Sequence[Mapping[str, Any]]) -> None:
@@ -156,7 +156,7 @@ def hardware_record(config: RunConfig) -> dict[str, Any]:
     peak, bandwidth = hw.compute.peak_mac_rate, hw.dram.bandwidth
     return {
         "name": hw.name,
-        "sram_capacity_bytes": hw.sram.capacity,
+        "sram_capacity_bytes": hw.sram_capacity,
         "dram_bandwidth_bytes_per_s": bandwidth,
         "dram_latency_s": hw.dram.latency,
         "peak_mac_rate_mac_per_s": peak,

@@ -19,7 +19,7 @@ from accelsim.report.tables import (
     write_csv,
 )
 from accelsim.report.trace import trace_document
-from accelsim.sim.simulate import LAYER_COLUMNS, SimResult
+from accelsim.sim.simulate import SimResult
 
 __all__ = ["PLOT_FILES", "REPORT_FILES", "write_report"]
 
@@ -46,7 +46,7 @@ def _write_plots(result: SimResult, config: RunConfig, out_dir: Path) -> list[Pa
     table = layer_columns(result)
     hw = config.hardware
     figures = (
-        plots.layers_figure(table, hw.sram.capacity, overlap=config.simulation.overlap),
+        plots.layers_figure(table, hw.sram_capacity, overlap=config.simulation.overlap),
         plots.roofline_figure(table, hw.compute.peak_mac_rate, hw.dram.bandwidth),
     )
     paths = []
@@ -71,7 +71,7 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / name for name in REPORT_FILES]
     layers, schedule, summary, resolved, report, page, trace = written
-    write_csv(layers, LAYER_COLUMNS, result.rows)
+    write_csv(layers, result.columns, result.rows)
     write_csv(schedule, SCHEDULE_COLUMNS, schedule_rows(result))
     record = {**summary_record(result, config), "overrides": list(overrides)}
     summary.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n", encoding="utf-8")

@@ -17,6 +17,7 @@ import numpy as np
 
 from accelsim.ir.graph import Network
 from accelsim.mapping import Buffering, BuildOptions, Schedule, Sizes, build_schedule
+from accelsim.mapping.memory import Capacity
 from accelsim.sim.cost import layer_times
 from accelsim.sim.timeline import Timeline, compile_timeline, evaluate
 
@@ -30,7 +31,7 @@ class Ladder:
     """The overlap schedules, most ahead-running first, and the serial one they are
     checked against; each rung built and compiled only when a design point needs it."""
 
-    def __init__(self, net: Network, sizes: Sizes, capacity: int, policy: str) -> None:
+    def __init__(self, net: Network, sizes: Sizes, capacity: Capacity, policy: str) -> None:
         self.net, self.sizes, self.capacity, self.policy = net, sizes, capacity, policy
         self.serial = build_schedule(net, sizes, capacity, policy)
         self.peaks = tuple(ls.peak_sram_bytes for ls in self.serial.layers)
@@ -61,7 +62,7 @@ def _same(a: Schedule, b: Schedule) -> bool:
     return all(x.actions == y.actions for x, y in zip(a.layers, b.layers, strict=True))
 
 
-def build_ladder(net: Network, sizes: Sizes, capacity: int, policy: str) -> Ladder:
+def build_ladder(net: Network, sizes: Sizes, capacity: Capacity, policy: str) -> Ladder:
     """The ladder of `net` on `capacity` bytes of SRAM (builds the serial schedule now)."""
     return Ladder(net, sizes, capacity, policy)
 

@@ -19,25 +19,32 @@ from accelsim.config.models import HardwareConfig, SimulationConfig
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
 from accelsim.mapping import (
-    Alloc,
-    Compute,
     LayerSchedule,
-    Load,
     Schedule,
     Sizes,
-    Store,
     build_schedule,
 )
+from accelsim.mapping.memory import memory_spec
 from accelsim.mapping.tiling import hwc, input_region_cols, input_region_rows
+from accelsim.sim.buffers import array_traffic
 from accelsim.sim.compute import ComputeModel, Work, compute_model
 from accelsim.sim.cost import LayerCost, layer_times
+from accelsim.sim.energy import level_energy
+from accelsim.sim.levels import (
+    level_columns,
+    level_energy_j,
+    level_traffic,
+    link_times,
+    store_of,
+)
 from accelsim.sim.overlap import build_ladder, choose_rung
+from accelsim.sim.pe_array import PEArray
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LAYER_COLUMNS", "SimResult", "cost_schedule", "layer_compute", "simulate",
-           "sizes_for"]
+__all__ = ["LAYER_COLUMNS", "SimResult", "cost_schedule", "layer_compute", "serial_links",
+           "simulate", "sizes_for"]
 
 #: Columns of layers.csv / SimResult.table(), in order; units in every name.
 LAYER_COLUMNS: tuple[str, ...] = (
@@ -84,7 +91,12 @@ class SimResult:
         """One row per layer with LAYER_COLUMNS."""
         import pandas as pd
 
-        return pd.DataFrame(self.rows, columns=list(LAYER_COLUMNS))
+        return pd.DataFrame(self.rows, columns=list(self.columns))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """LAYER_COLUMNS, then a read/write byte pair per on-chip level (memory levels)."""
+        return LAYER_COLUMNS + level_columns(self.hardware)
 
     def summary(self) -> dict[str, Any]:
         """Totals and headline facts, JSON-serialisable (the content of summary.json)."""
@@ -122,31 +134,20 @@ class SimResult:
             "energy_sram_j": total.energy_sram_j,
             "energy_dram_j": total.energy_dram_j,
             "energy_per_inference_j": total.energy_j / batch,
+            **({"levels": self.level_summary()} if self.hardware.memory is not None else {}),
         }
 
-
-def _sram_traffic(schedule: Schedule) -> list[tuple[int, int]]:
-    """(SRAM read bytes, SRAM write bytes) per layer.
-
-    Writes: every byte loaded from DRAM and every output byte computed. Reads: every byte
-    stored to DRAM and every input and filter byte a compute step reads (once per step).
-    Split input channels add a read and a write of the partial-sum tile per chunk.
-    """
-    sizes: dict[str, int] = {}
-    result = [[0, 0] for _ in schedule.layers]
-    for i, action in schedule.steps():
-        if isinstance(action, Load | Alloc):
-            sizes[action.buffer] = action.bytes
-            result[i][1] += action.bytes
-        elif isinstance(action, Store):
-            result[i][0] += action.bytes
-        elif isinstance(action, Compute):
-            result[i][0] += sum(sizes[b] for b in action.inputs)
-            result[i][0] += sizes[action.weights] if action.weights else 0
-            if action.accumulator:  # partial sums: read, add, write back
-                result[i][0] += sizes[action.accumulator]
-                result[i][1] += sizes[action.accumulator]
-    return [(read, write) for read, write in result]
+    def level_summary(self) -> list[dict[str, Any]]:
+        """Per on-chip level: capacity, bytes read and written, and their energy."""
+        out = []
+        for level in self.hardware.levels:
+            read = sum(int(r[f"{level.name}_read_bytes"]) for r in self.rows)
+            write = sum(int(r[f"{level.name}_write_bytes"]) for r in self.rows)
+            read_j, write_j = level_energy(level)
+            out.append({"name": level.name, "capacity_bytes": level.capacity,
+                        "read_bytes": read, "write_bytes": write,
+                        "energy_j": read * read_j + write * write_j})
+        return out
 
 
 def _compulsory(net: Network, layer: Layer, sizes: Sizes) -> int:
@@ -195,49 +196,79 @@ def simulate(net: Network, hardware: HardwareConfig,
     """
     simulation = simulation or SimulationConfig()
     sizes = sizes_for(hardware, simulation.batch)
-    capacity, policy = hardware.sram.capacity, simulation.policy
+    capacity, policy = memory_spec(hardware), simulation.policy
     model = compute_model(hardware.compute)
     if not simulation.overlap:
         schedule = build_schedule(net, sizes, capacity, policy)
         return cost_schedule(net, hardware, simulation, schedule, model)
     ladder = build_ladder(net, sizes, capacity, policy)
-    compute_s = np.array([w.time_s for w in layer_compute(net, ladder.serial, model)])
+    compute_s = np.maximum([w.time_s for w in layer_compute(net, ladder.serial, model)],
+                           serial_links(net, hardware, ladder.serial))
     rung, times = choose_rung(ladder, compute_s, hardware.dram.bandwidth, hardware.dram.latency)
     return cost_schedule(net, hardware, simulation, ladder.rung(int(rung[0]))[0], model,
-                         times[0])
+                         times[0], ladder.serial)
+
+
+def serial_links(net: Network, hardware: HardwareConfig, serial: Schedule) -> np.ndarray:
+    """Per layer, the slowest on-chip link's time for the serial schedule's traffic: the
+    floor of each layer's compute time in every schedule of the overlap ladder."""
+    c = hardware.compute
+    pes = c.pe_rows * c.pe_cols if c.pe_rows and c.pe_cols else 1
+    return link_times(on_chip_traffic(net, hardware, serial), hardware.levels, pes)
+
+
+def on_chip_traffic(net: Network, hardware: HardwareConfig, schedule: Schedule) -> np.ndarray:
+    """Bytes read from / written into every on-chip level per layer (accelsim.sim.levels):
+    with memory levels and a PE array, the array's dataflow counts."""
+    c, p = hardware.compute, hardware.precision
+    array = None
+    if hardware.memory is not None and c.is_pe_array:
+        assert c.pe_rows and c.pe_cols
+        pe = PEArray(c.pe_rows, c.pe_cols, c.dataflow)
+        sizes = sizes_for(hardware, schedule.batch)
+        array = [array_traffic(net.layer(ls.name), ls.sample_count(schedule.batch), pe, sizes)
+                 for ls in schedule.layers]
+    return level_traffic(schedule, hardware.levels, array,
+                         (p.activation_bits, p.weight_bits, p.accumulator_bits))
 
 
 def cost_schedule(net: Network, hardware: HardwareConfig, simulation: SimulationConfig,
                   schedule: Schedule, model: ComputeModel | None = None,
-                  times: np.ndarray | None = None) -> SimResult:
+                  times: np.ndarray | None = None,
+                  reference: Schedule | None = None) -> SimResult:
     """Cost every layer of an already built schedule on `hardware` (time, traffic, energy).
 
     `times`: per-layer times from the event timeline (overlap); None costs the layers
-    serially (compute, then data movement).
+    serially (compute, then data movement). A layer's compute time is the longer of the
+    array's time and its slowest on-chip link's (the links of `reference`, the overlap
+    ladder's serial schedule, when given: the floor `times` were computed with).
     """
     sizes = sizes_for(hardware, simulation.batch)
     model = model or compute_model(hardware.compute)
     energy, batch = hardware.energy, simulation.batch
     works = layer_compute(net, schedule, model)
     traffic = np.array(schedule.traffic(), dtype=float).reshape(-1, 3)
-    compute_s = np.array([w.time_s for w in works])
+    on_chip = on_chip_traffic(net, hardware, schedule)
+    compute_s = np.maximum([w.time_s for w in works], serial_links(net, hardware,
+                                                                  reference or schedule))
+    level_j = level_energy_j(on_chip, hardware.levels)
     movement, serial = layer_times(compute_s, traffic[:, 0] + traffic[:, 1], traffic[:, 2],
                                    hardware.dram.bandwidth, hardware.dram.latency)
     totals = np.asarray(serial if times is None else times).reshape(-1)
     passes = []
-    for i, (ls, (sram_read, sram_write)) in enumerate(zip(schedule.layers,
-                                                           _sram_traffic(schedule), strict=True)):
+    for i, ls in enumerate(schedule.layers):
         layer, work = net.layer(ls.name), works[i]
+        sram_read, sram_write = (int(v) for v in on_chip[i, :len(store_of(hardware))].sum(
+            axis=0))
         read, write, transfers = (int(v) for v in traffic[i])
         macs = layer.macs * ls.sample_count(batch)
         passes.append(LayerCost(
             macs=macs, compute_cycles=work.cycles, dram_read_bytes=read,
             dram_write_bytes=write, sram_read_bytes=sram_read,
-            sram_write_bytes=sram_write, transfers=transfers,
-            compute_time_s=float(compute_s[i]),
+            sram_write_bytes=sram_write, transfers=transfers, compute_time_s=float(compute_s[i]),
             data_movement_time_s=float(movement[i]), total_time_s=float(totals[i]),
             energy_mac_j=(macs + ls.recomputed_macs) * energy.mac,
-            energy_sram_j=sram_read * energy.sram_read_byte + sram_write * energy.sram_write_byte,
+            energy_sram_j=float(level_j[i].sum()),
             energy_dram_j=read * energy.dram_read_byte + write * energy.dram_write_byte,
         ))
     costs, rows = [], []
@@ -253,7 +284,11 @@ def cost_schedule(net: Network, hardware: HardwareConfig, simulation: Simulation
         utilization = (sum(works[i].utilization * works[i].cycles for i in ids) / cycles
                        if cycles else works[ids[0]].utilization)
         costs.append(cost)
-        rows.append(_row(net, net.layer(first.name), view, cost, sizes, utilization, len(ids)))
+        row = _row(net, net.layer(first.name), view, cost, sizes, utilization, len(ids))
+        if hardware.memory is not None:  # the shorthand's one level is sram_*_bytes
+            row.update(zip(level_columns(hardware),
+                           (int(v) for v in on_chip[ids].sum(axis=0).reshape(-1)), strict=True))
+        rows.append(row)
     return SimResult(net, hardware, simulation, schedule, costs, rows)
 
 

@@ -3,8 +3,9 @@
 Used when `overlap: true`. Actions run in schedule order on their resource; a compute
 waits for the loads of its buffers, a store waits for the compute that filled its
 buffer, and a load or alloc waits for the frees it needs room from: walking back from
-the latest free, a free is waited for when skipping it would overflow the capacity (a
-free happens when the last compute reading the buffer and any store of it are done). With a
+the latest free, a free is waited for when skipping it would overflow the capacity of the
+buffer's on-chip level (a free happens when the last compute reading the buffer and any
+store of it are done). With a
 double-buffered schedule (prefetches placed before the current compute) this gives
 transfer/compute overlap with pipeline fill and drain; with a single-buffered order
 it degenerates to little overlap, as it should.
@@ -68,8 +69,11 @@ def compile_timeline(schedule: Schedule) -> Timeline:
     deps: list[tuple[int, ...]] = []
     owner: list[int] = []
     holder: list[int] = []
-    frees: list[tuple[int, int]] = []  # (action index, bytes) in schedule order
-    used, capacity = 0, schedule.capacity_bytes
+    # Per on-chip level ("" with one shared SRAM): frees as (action index, bytes) in
+    # schedule order, and bytes in use.
+    frees: dict[str, list[tuple[int, int]]] = {}
+    used: dict[str, int] = {}
+    level_of: dict[str, str] = {}  # resident buffer -> its level
     ready: dict[str, int] = {}  # buffer -> action that made its contents valid
     users: dict[str, list[int]] = {}  # buffer -> actions that read it
     layer_macs = [sum(a.macs for a in ls.actions if isinstance(a, Compute))
@@ -86,8 +90,10 @@ def compile_timeline(schedule: Schedule) -> Timeline:
             # An alloc takes no resource: it is only the point where its space exists.
             kinds.append(LOAD if isinstance(a, Load) else SPACE)
             amounts.append(a.bytes if isinstance(a, Load) else 0.0)
-            deps.append(_space_deps(frees, used, a.bytes, capacity))
-            used += a.bytes
+            level = level_of[a.buffer] = a.level
+            deps.append(_space_deps(frees.setdefault(level, []), used.get(level, 0),
+                                    a.bytes, schedule.level_capacity(level)))
+            used[level] = used.get(level, 0) + a.bytes
             ready[a.buffer] = index
             users[a.buffer] = []
         elif isinstance(a, Compute):
@@ -111,8 +117,9 @@ def compile_timeline(schedule: Schedule) -> Timeline:
             kinds.append(SPACE)
             amounts.append(0.0)
             deps.append(tuple(users.pop(a.buffer, [])) + (ready.pop(a.buffer),))
-            frees.append((index, a.bytes))
-            used -= a.bytes
+            level = level_of.pop(a.buffer)
+            frees[level].append((index, a.bytes))
+            used[level] -= a.bytes
     return Timeline(np.array(kinds, dtype=np.int8), np.array(amounts, dtype=float),
                     tuple(deps), np.array(holder, dtype=np.int32),
                     np.array(owner, dtype=np.int32), len(schedule.layers))

@@ -22,11 +22,12 @@ from accelsim.config.models import VECTOR_RATE_PER_MAC_RATE, RunConfig
 from accelsim.errors import ScheduleError
 from accelsim.ir.graph import Network
 from accelsim.mapping import Schedule, build_schedule
+from accelsim.mapping.memory import memory_spec
 from accelsim.pipeline import build_network
 from accelsim.sim.compute import compute_model
 from accelsim.sim.cost import layer_times
 from accelsim.sim.overlap import Ladder, build_ladder, choose_rung
-from accelsim.sim.simulate import cost_schedule, layer_compute, sizes_for
+from accelsim.sim.simulate import cost_schedule, layer_compute, serial_links, sizes_for
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -56,9 +57,13 @@ _NETWORKS: dict[str, Network] = {}
 
 
 def schedule_key(config: RunConfig) -> str:
-    """What a schedule depends on: model, SRAM capacity, precision, policy, batch, overlap."""
+    """What a schedule and its on-chip costs depend on: model, on-chip levels, precision,
+    policy, batch, overlap."""
     hw, sim = config.hardware, config.simulation
-    return json.dumps([config.model.model_dump(mode="json"), hw.sram.capacity,
+    # Memory levels' bandwidths and energies are not fast fields: their points group apart.
+    levels = ([lv.model_dump(mode="json") for lv in hw.memory] if hw.memory is not None else
+              [[lv.name, lv.capacity, lv.holds] for lv in memory_spec(hw).levels])
+    return json.dumps([config.model.model_dump(mode="json"), levels,
                        hw.precision.model_dump(mode="json"), sim.policy, sim.batch,
                        sim.overlap])
 
@@ -88,6 +93,8 @@ class GroupArrays:
     ladder: Ladder | None = None
     infeasible: str = ""  # why no schedule exists (empty when one does)
     vector_elements: np.ndarray | None = None  # per layer, whole batch
+    #: Per layer, the slowest on-chip link's seconds (the floor of compute time).
+    links: np.ndarray | None = None
 
 
 def _network(config: RunConfig) -> Network:
@@ -115,6 +122,8 @@ def _variant(net: Network, config: RunConfig, schedule: Schedule) -> Variant:
             "dram_read_bytes": total.dram_read_bytes,
             "dram_write_bytes": total.dram_write_bytes,
             "peak_sram_bytes": schedule.peak_sram_bytes, "spills": schedule.spills,
+            **({"energy_sram_j": total.energy_sram_j} if config.hardware.memory is not None
+               else {}),
         })
 
 
@@ -123,7 +132,7 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
     first = configs[0]
     net = _network(first)
     sizes = sizes_for(first.hardware, first.simulation.batch)
-    capacity, policy = first.hardware.sram.capacity, first.simulation.policy
+    capacity, policy = memory_spec(first.hardware), first.simulation.policy
     ladder = None
     try:
         if first.simulation.overlap:
@@ -163,6 +172,7 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
             cycles=np.array([w.cycles for w in works], dtype=float),
             variants=variants, is_pe=hw.compute.is_pe_array, defaults=defaults,
             ladder=ladder, vector_elements=vector,
+            links=serial_links(net, hw, ladder.serial if ladder else schedules[0]),
         ))
     return out
 
@@ -170,8 +180,9 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
 def energy_j(totals: Mapping[str, float], constants: Mapping[str, Any]) -> Any:
     """Energy as simulate() sums it: MACs x mac + SRAM bytes x J/B + DRAM bytes x J/B."""
     mac = totals["macs"] * constants["mac"]
-    sram = (totals["sram_read_bytes"] * constants["sram_read_byte"]
-            + totals["sram_write_bytes"] * constants["sram_write_byte"])
+    sram = totals["energy_sram_j"] if "energy_sram_j" in totals else (  # memory levels
+        totals["sram_read_bytes"] * constants["sram_read_byte"]
+        + totals["sram_write_bytes"] * constants["sram_write_byte"])
     dram = (totals["dram_read_bytes"] * constants["dram_read_byte"]
             + totals["dram_write_bytes"] * constants["dram_write_byte"])
     return mac + sram + dram
@@ -214,6 +225,8 @@ def evaluate(arrays: GroupArrays, ids: np.ndarray,
         assert arrays.vector_elements is not None
         compute = np.maximum(compute, arrays.vector_elements[None, :] / vector_rate)
         shape = (hi - lo, len(arrays.macs))
+        if arrays.links is not None:
+            compute = np.maximum(compute, arrays.links[None, :])
         compute = np.broadcast_to(compute, shape)
         bandwidth, latency = param("hardware.dram.bandwidth"), param("hardware.dram.latency")
         if arrays.ladder is not None:

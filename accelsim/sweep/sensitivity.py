@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from accelsim.config.loader import apply_overrides, load_run, validate
-from accelsim.config.models import RunConfig
+from accelsim.config.models import HardwareConfig, RunConfig
 from accelsim.pipeline import build_network, run_config
 from accelsim.sweep.fast import evaluate, prepare
 from accelsim.sweep.space import SweepSpec, get_path
@@ -46,13 +46,21 @@ KNEE_COLUMNS: tuple[str, ...] = (
 )
 
 
+def _capacities(hw: HardwareConfig) -> list[tuple[str, int]]:
+    """(path below hardware, bytes) of every on-chip capacity: the sram shorthand's, or each
+    level's by name."""
+    if hw.sram is not None:
+        return [("sram.capacity", hw.sram.capacity)]
+    return [(f"memory.{level.name}.capacity", level.capacity) for level in hw.levels]
+
+
 def _steps(config: RunConfig, rel_step: float) -> list[tuple[str, Any]]:
     """(dotted path, nudged value) for each numeric hardware field of this config."""
     hw = config.hardware
     steps: list[tuple[str, Any]] = [
-        ("hardware.sram.capacity", int(round(hw.sram.capacity * (1 + rel_step)))),
-        ("hardware.dram.bandwidth", hw.dram.bandwidth * (1 + rel_step)),
-    ]
+        (f"hardware.{path}", int(round(capacity * (1 + rel_step))))
+        for path, capacity in _capacities(hw)]
+    steps.append(("hardware.dram.bandwidth", hw.dram.bandwidth * (1 + rel_step)))
     if hw.compute.is_pe_array:
         assert hw.compute.clock is not None
         steps.append(("hardware.compute.clock", hw.compute.clock * (1 + rel_step)))

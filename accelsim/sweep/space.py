@@ -35,9 +35,12 @@ from accelsim.config.loader import (
     apply_overrides,
     check_model_name,
     find_config,
+    item_index,
     load_run,
+    load_run_data,
     validate,
 )
+from accelsim.config.memory import per_cycle_levels
 from accelsim.config.models import RunConfig
 from accelsim.errors import AccelsimError, ConfigError
 from accelsim.limits import MAX_AXIS_VALUES, MAX_GRID_POINTS, MAX_SAMPLES
@@ -79,7 +82,10 @@ def get_path(config: BaseModel, dotted: str) -> Any:
     """The value at a dotted path of a (validated) config."""
     value: Any = config
     for part in dotted.split("."):
-        value = getattr(value, part)
+        if isinstance(value, tuple):  # a list of records, e.g. hardware.memory.ifmap
+            value = value[item_index(list(value), part, dotted)]
+        else:
+            value = getattr(value, part)
     return value
 
 
@@ -88,12 +94,20 @@ def _field_info(dotted: str) -> FieldInfo | None:
     model: Any = RunConfig
     info: FieldInfo | None = None
     for part in dotted.split("."):
+        if isinstance(model, list):  # an item of a list of records: the record's fields
+            model = model[0]
+            continue
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return None
         info = model.model_fields.get(part)
         if info is None:
             return None
         candidates = [info.annotation, *typing.get_args(info.annotation)]
+        items = [a for c in candidates if typing.get_origin(c) is tuple
+                 for a in typing.get_args(c) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if items:
+            model = items[:1]
+            continue
         model = next((c for c in candidates
                       if isinstance(c, type) and issubclass(c, BaseModel)), None)
     return info
@@ -302,6 +316,11 @@ def load_sweep(path_or_spec: str | Path | Mapping[str, Any],
                           "sweep one or the other")
     checker = _Checker(base, source, lines, here)
     axes = tuple(_axis(checker, p, s, mode) for p, s in axes_data.items())
+    clocked = [a.path for a in axes if a.path == "hardware.compute.clock"]
+    if clocked and per_cycle_levels(load_run_data(base_path)[0]):
+        raise ConfigError(f"{checker.where(clocked[0])}: axes: {clocked[0]}: the base gives "
+                          "memory bandwidths in B/cycle, converted once at its own clock; "
+                          "give them in B/s to sweep the clock")
     return SweepSpec(source, str(base_path), base, axes, mode,
                      samples if mode != "grid" else None, seed, data)
 

@@ -91,15 +91,20 @@ def plan(rows: list[list[str]], full: bool) -> tuple[list[list[str]], list[tuple
     return simulated, mapping
 
 
-def run_scalesim(python: Path, job: Job) -> list[int]:
-    """SCALE-Sim's per-layer "Total Cycles" (compute cycles, stalls included) of a job."""
+def simulate(python: Path, job: Job) -> Path:
+    """Run SCALE-Sim on a job; returns the folder holding its report CSVs."""
     cfg = job.workdir / "scale.cfg"
     cfg.write_text(scalesim_config(job.array.rows, job.array.cols, job.array.dataflow,
                                    run_name="run"))
     out = job.workdir / "out"
     subprocess.run([str(python), "-c", DRIVER, str(cfg), str(job.topology), str(out)],
                    check=True, capture_output=True, cwd=job.workdir)
-    with open(out / "run" / "COMPUTE_REPORT.csv", newline="") as handle:
+    return out / "run"
+
+
+def run_scalesim(python: Path, job: Job) -> list[int]:
+    """SCALE-Sim's per-layer "Total Cycles" (compute cycles, stalls included) of a job."""
+    with open(simulate(python, job) / "COMPUTE_REPORT.csv", newline="") as handle:
         records = list(csv.reader(handle))[1:]
     return [int(record[2]) for record in records]
 

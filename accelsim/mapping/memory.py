@@ -1,0 +1,91 @@
+"""MemorySpec: the on-chip store as mapping sees it, one record per level with its capacity.
+
+The store is the outermost depth of `hardware.memory` (the levels next to DRAM, shared by
+the array); per-PE levels are inside the array and never hold whole buffers. Each operand
+lives in the one store level that holds it: feature maps loaded from DRAM in the level
+holding `inputs`, outputs a layer computes in the level holding `outputs` (a consumer then
+reads them in place), filters in the level holding `weights`, partial sums in the level
+holding `partial_sums`. With one shared level (the `sram` shorthand) everything lives in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accelsim.config.memory import OPERANDS, Operand, store_levels
+from accelsim.config.models import HardwareConfig
+
+__all__ = ["Capacity", "MemorySpec", "StoreLevel", "as_spec", "memory_spec"]
+
+
+@dataclass(frozen=True)
+class StoreLevel:
+    """One level of the on-chip store: its name, bytes and the operands it holds."""
+
+    name: str
+    capacity: int
+    holds: tuple[Operand, ...] = OPERANDS
+
+
+@dataclass(frozen=True)
+class MemorySpec:
+    """The on-chip store: its levels, each operand in exactly one of them."""
+
+    levels: tuple[StoreLevel, ...]
+
+    def __post_init__(self) -> None:
+        for operand in OPERANDS:
+            owners = [lv.name for lv in self.levels if operand in lv.holds]
+            assert len(owners) == 1, f"{operand} must live in exactly one level, got {owners}"
+
+    @property
+    def total(self) -> int:
+        """Bytes of the whole store."""
+        return sum(lv.capacity for lv in self.levels)
+
+    @property
+    def shared(self) -> bool:
+        """True when one level holds everything (the single-SRAM model)."""
+        return len(self.levels) == 1
+
+    def level_of(self, operand: Operand) -> str:
+        """The name of the level that holds `operand`."""
+        return next(lv.name for lv in self.levels if operand in lv.holds)
+
+    def capacity(self, level: str) -> int:
+        """Bytes of level `level`."""
+        return next(lv.capacity for lv in self.levels if lv.name == level)
+
+    @property
+    def smallest(self) -> int:
+        """Bytes of the smallest level: a tile whose whole peak fits in it fits every level."""
+        return min(lv.capacity for lv in self.levels)
+
+    def per_level(self, need: dict[Operand, int]) -> dict[str, int]:
+        """Operand bytes summed per level they live in."""
+        out: dict[str, int] = {}
+        for operand, size in need.items():
+            level = self.level_of(operand)
+            out[level] = out.get(level, 0) + size
+        return out
+
+    def fits(self, need: dict[Operand, int]) -> bool:
+        """True when each operand's bytes, summed per level, fit that level's capacity."""
+        return all(size <= self.capacity(level) for level, size in self.per_level(need).items())
+
+
+#: What mapping accepts as the on-chip store: a spec, or bytes of one shared SRAM.
+Capacity = int | MemorySpec
+
+
+def as_spec(capacity: Capacity) -> MemorySpec:
+    """A spec from a spec or a plain capacity (one shared level of that many bytes)."""
+    if isinstance(capacity, MemorySpec):
+        return capacity
+    return MemorySpec((StoreLevel("sram", capacity),))
+
+
+def memory_spec(hardware: HardwareConfig) -> MemorySpec:
+    """The store of `hardware`: its outermost levels (the `sram` shorthand: one level)."""
+    return MemorySpec(tuple(StoreLevel(lv.name, lv.capacity, lv.holds)
+                            for lv in store_levels(hardware.levels)))

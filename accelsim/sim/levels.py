@@ -1,0 +1,127 @@
+"""Traffic, link time and energy of each on-chip level, for every scheduled layer.
+
+Bytes written into a level: every byte loaded into it from DRAM and every output byte a
+compute step writes into it. Bytes read from a level: every byte stored from it to DRAM and
+every input and filter byte a compute step reads from it (once per step: reuse inside the
+array is free here). Split input channels add a read and a write of the partial-sum tile
+per chunk in the level holding partial sums. A level's link time is the longer of its
+reads / read_bandwidth and its writes / write_bandwidth (separate ports; unlimited: 0);
+the levels work in parallel, so the slowest link bounds a layer's compute.
+
+With `hardware.memory` and a PE array, a conv or dense compute step reads its inputs and
+filters as often as its dataflow makes the array read them (accelsim.sim.buffers) instead
+of once, and row folds add partial-sum writes and read-backs in the output's level. A
+per-PE level (register file) holding an operand is read once per MAC for it (partial sums:
+read and written per MAC) and written with what the store delivers of it; its bandwidths
+are per PE. The `sram` shorthand keeps the once-per-step rule.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from accelsim.config.memory import MemoryLevel, store_levels
+from accelsim.config.models import HardwareConfig
+from accelsim.mapping.schedule import Alloc, Compute, Load, Schedule, Store
+from accelsim.sim.buffers import ArrayTraffic
+from accelsim.sim.energy import level_energy
+
+__all__ = ["ArrayUse", "level_columns", "level_energy_j", "level_traffic", "link_times", "store_of"]
+
+
+#: Per scheduled layer (pass): the array's buffer traffic, None for a weightless op.
+ArrayUse = list[ArrayTraffic | None]
+
+
+def store_of(hardware: HardwareConfig) -> tuple[MemoryLevel, ...]:
+    """The levels of the on-chip store (the `sram` shorthand: one level named sram)."""
+    return store_levels(hardware.levels)
+
+
+def level_traffic(schedule: Schedule, levels: tuple[MemoryLevel, ...],
+                  array: ArrayUse | None = None, macs_bits: tuple[int, int, int] = (8, 8, 32)
+                  ) -> np.ndarray:
+    """Bytes (layers, levels, 2): [..., 0] read from each level, [..., 1] written into it.
+
+    `array`: the PE array's traffic per layer (dataflow counts; None: each buffer read once
+    per compute step). `macs_bits`: bits an input, a weight and a partial sum take (what a
+    per-PE level moves per MAC)."""
+    index = {lv.name: i for i, lv in enumerate(levels)}
+    index[""] = 0  # one shared SRAM: actions carry no level
+    sizes: dict[str, int] = {}
+    where: dict[str, int] = {}
+    out = np.zeros((len(schedule.layers), len(levels), 2), dtype=np.int64)
+    macs = [sum(a.macs for a in ls.actions if isinstance(a, Compute)) for ls in schedule.layers]
+    for li, action in schedule.steps():
+        if isinstance(action, Load | Alloc):
+            sizes[action.buffer] = action.bytes
+            where[action.buffer] = index[action.level]
+            out[li, where[action.buffer], 1] += action.bytes
+        elif isinstance(action, Store):
+            out[li, where[action.buffer], 0] += action.bytes
+        elif isinstance(action, Compute):
+            use = array[li] if array is not None else None
+            if use is None:
+                for b in (*action.inputs, action.weights):
+                    if b is not None:
+                        out[li, where[b], 0] += sizes[b]
+            else:
+                _array_step(out[li], where, action, use, macs[li], levels, macs_bits)
+            if action.accumulator:  # partial sums: read, add, write back
+                out[li, where[action.accumulator], 0] += sizes[action.accumulator]
+                out[li, where[action.accumulator], 1] += sizes[action.accumulator]
+    return out
+
+
+def _array_step(out: np.ndarray, where: dict[str, int], action: Compute, use: ArrayTraffic,
+                layer_macs: int, levels: tuple[MemoryLevel, ...],
+                macs_bits: tuple[int, int, int]) -> None:
+    """One compute step's share of the array's traffic, into `out` (levels, 2)."""
+    share = action.macs / layer_macs if layer_macs else 0.0
+    fills = {"inputs": round(share * use.input_reads),
+             "weights": round(share * use.weight_reads)}
+    out[where[action.inputs[0]], 0] += fills["inputs"]
+    if action.weights is not None:
+        out[where[action.weights], 0] += fills["weights"]
+    psum_level = next(i for i, lv in enumerate(levels)
+                      if not lv.per_pe and "partial_sums" in lv.holds)
+    out[psum_level, :] += round(share * use.psum_writes)  # a row fold's, read by the next
+    per_mac = dict(zip(("inputs", "weights", "partial_sums"), macs_bits, strict=True))
+    for i, lv in enumerate(levels):
+        if not lv.per_pe:
+            continue
+        for operand in lv.holds:
+            moved = round(action.macs * per_mac[operand] / 8)
+            if operand in fills:
+                out[i, 0] += moved
+                out[i, 1] += fills[operand]
+            elif operand == "partial_sums":
+                out[i, :] += moved
+
+
+def link_times(traffic: np.ndarray, levels: tuple[MemoryLevel, ...], pes: int = 1
+               ) -> np.ndarray:
+    """Per layer, seconds the slowest level link needs for its traffic (0: unlimited); a
+    per-PE level's bandwidth is per PE, `pes` of them in parallel."""
+    times = np.zeros(traffic.shape[0])
+    for i, lv in enumerate(levels):
+        for side, bandwidth in ((0, lv.read_bandwidth), (1, lv.write_bandwidth)):
+            if bandwidth is not None:
+                total = bandwidth * (pes if lv.per_pe else 1)
+                times = np.maximum(times, traffic[:, i, side] / total)
+    return times
+
+
+def level_energy_j(traffic: np.ndarray, levels: tuple[MemoryLevel, ...]) -> np.ndarray:
+    """Per layer and level, joules of its reads and writes (layers, levels)."""
+    per_byte = np.array([level_energy(lv) for lv in levels], dtype=float).reshape(-1, 2)
+    return traffic[:, :, 0] * per_byte[:, 0] + traffic[:, :, 1] * per_byte[:, 1]
+
+
+def level_columns(hardware: HardwareConfig) -> tuple[str, ...]:
+    """Extra layers.csv columns: a read/write byte pair per level (none for the shorthand,
+    whose one level is sram_read_bytes / sram_write_bytes)."""
+    if hardware.memory is None:
+        return ()
+    return tuple(f"{lv.name}_{side}_bytes" for lv in hardware.levels
+                 for side in ("read", "write"))
