@@ -90,7 +90,8 @@ def _parts(prop: Mapping[str, Any]) -> tuple[Mapping[str, Any], str | None]:
     """The non-null branch of a property and the $defs name it refers to, if any."""
     branches = [b for b in prop.get("anyOf", [prop]) if b.get("type") != "null"]
     main = {**prop, **branches[0]} if branches else dict(prop)
-    ref = main.get("$ref")
+    ref = main.get("$ref", main.get("items", {}).get("$ref") if main.get("type") == "array"
+                   else None)
     return main, ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None
 
 
@@ -125,10 +126,11 @@ def _sections(schema: Mapping[str, Any], model: Mapping[str, Any], path: str,
     nested: list[tuple[str, Mapping[str, Any]]] = []
     required = set(model.get("required", []))
     for name, prop in model["properties"].items():
-        _, ref = _parts(prop)
+        main, ref = _parts(prop)
         dotted = f"{path}.{name}" if path else name
         if ref is not None:
-            out.append(f"| `{name}` | section | {'required' if name in required else 'optional'}"
+            kind = "list of sections" if main.get("type") == "array" else "section"
+            out.append(f"| `{name}` | {kind} | {'required' if name in required else 'optional'}"
                        f" | see [`{dotted}`](#{dotted.replace('.', '')}) | "
                        f"{str(prop.get('description', ''))} |")
             nested.append((dotted, schema["$defs"][ref]))
