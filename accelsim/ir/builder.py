@@ -167,11 +167,7 @@ class NetworkBuilder:
         h, w, c = self._feature_map(name, x)
         k = _pair(kernel, "kernel", name)
         s = _pair(stride, "stride", name)
-        if filters < 1 or groups < 1 or c % groups or filters % groups:
-            raise GraphError(
-                f"{self.name}: layer {name!r}: channels in ({c}) and out ({filters}) must be "
-                f"positive multiples of groups ({groups})"
-            )
+        self._check_groups(name, c, filters, groups)
         pad = resolve_padding(padding, (h, w), k, s, name)
         out = (
             _window_out(h, k[0], s[0], pad[0], pad[1]),
@@ -183,6 +179,14 @@ class NetworkBuilder:
             Layer(name, op, (x,), ((h, w, c),), out, k, s, pad, groups, use_bias, batch_norm,
                   self._activation(name, activation), tuple(act_params))
         )
+
+    def _check_groups(self, name: str, channels: int, filters: int, groups: int) -> None:
+        """Input and output channels must be positive multiples of the groups."""
+        if filters < 1 or groups < 1 or channels % groups or filters % groups:
+            raise GraphError(
+                f"{self.name}: layer {name!r}: channels in ({channels}) and out ({filters}) "
+                f"must be positive multiples of groups ({groups})"
+            )
 
     def conv_transpose(
         self, name: str, x: str, filters: int, kernel: int | Sequence[int] = 2,
@@ -198,11 +202,7 @@ class NetworkBuilder:
         h, w, c = self._feature_map(name, x)
         k = _pair(kernel, "kernel", name)
         s = _pair(stride, "stride", name)
-        if filters < 1 or groups < 1 or c % groups or filters % groups:
-            raise GraphError(
-                f"{self.name}: layer {name!r}: channels in ({c}) and out ({filters}) must be "
-                f"positive multiples of groups ({groups})"
-            )
+        self._check_groups(name, c, filters, groups)
         crop = resolve_padding(tuple(padding), (h, w), k, s, name)
         extra = tuple(int(v) for v in output_padding)
         if len(extra) != 2 or min(extra) < 0 or extra[0] >= s[0] or extra[1] >= s[1]:
