@@ -67,7 +67,10 @@ def main() -> int:
             counts[outcome.kind] += 1
             if outcome.kind in BAD_KINDS and shown[outcome.kind] < 3:
                 shown[outcome.kind] += 1
-                print(f"case {case} {outcome.kind}: {outcome.detail}\n{run.read_text()}")
+                model = run.parent / "model.yaml"
+                shown_model = model.read_text() if model.exists() else ""
+                print(f"case {case} {outcome.kind}: {outcome.detail}\n{run.read_text()}"
+                      f"{shown_model}")
     record = {"cases": args.cases, "seed": args.seed,
               **{kind: counts[kind] for kind in ("ok", "rejected", *BAD_KINDS)},
               "slowest_case_s": round(slowest, 2),

@@ -25,7 +25,7 @@ from accelsim.mapping import (
     build_schedule,
 )
 from accelsim.mapping.memory import memory_spec
-from accelsim.mapping.tiling import hwc, input_region_cols, input_region_rows
+from accelsim.mapping.tiling import hwc, input_channels, input_region_cols, input_region_rows
 from accelsim.sim.buffers import array_traffic
 from accelsim.sim.compute import ComputeModel, Work, compute_model
 from accelsim.sim.cost import LayerCost, layer_times
@@ -150,22 +150,31 @@ class SimResult:
         return out
 
 
+def _covered(spans: list[tuple[int, int]]) -> int:
+    """How many indices the union of half-open spans covers."""
+    count, end = 0, None
+    for lo, hi in sorted(spans):
+        start = lo if end is None else max(lo, end)
+        count += max(hi - start, 0)
+        end = hi if end is None else max(end, hi)
+    return count
+
+
 def _compulsory(net: Network, layer: Layer, sizes: Sizes) -> int:
     """Bytes the layer must move even with unlimited SRAM: its filters, network I/O.
 
-    Of a network input only the rows and columns some output reads count (a strided
-    'valid' convolution may never read the last row).
+    Of a network input only the rows, columns and channels some output reads count (a
+    strided convolution may skip rows, a channel slice reads a few channels).
     """
     inputs = set(net.inputs)
     total = sizes.weight_bytes(layer)
     ho, wo, co = hwc(layer.output_shape)
     for index, src in enumerate(layer.inputs):
         if src in inputs and src not in layer.inputs[:index]:
-            shape = net.layer(src).output_shape
-            rows = input_region_rows(layer, (0, ho), index)
-            cols = input_region_cols(layer, (0, wo), index)
-            total += sizes.region_bytes(shape, (0, sizes.batch), rows, (0, hwc(shape)[2]),
-                                        cols)
+            rows = _covered([input_region_rows(layer, (r, r + 1), index) for r in range(ho)])
+            cols = _covered([input_region_cols(layer, (c, c + 1), index) for c in range(wo)])
+            lo, hi = input_channels(layer, (0, co), index)
+            total += sizes.elements_bytes(sizes.batch * rows * cols * (hi - lo))
     if net.graph.out_degree(layer.name) == 0:
         total += sizes.fmap_bytes(layer.output_shape)
     return total
