@@ -28,20 +28,13 @@ from accelsim.mapping.schedule import (
     Store,
     Tile,
 )
-from accelsim.mapping.tiling import Sizes
+from accelsim.mapping.tiling import Sizes, least_network_traffic
 
 __all__ = ["pass_sizes", "sub_batched"]
 
 #: Builds one pass: (network, sizes at the pass's batch, capacity, reference peaks, how many
 #: passes there are, so that a schedule too large in total is refused before it is built).
 Builder = Callable[[Network, Sizes, Capacity, tuple[int, ...], int], Schedule]
-
-
-def _compulsory(net: Network, sizes: Sizes) -> int:
-    """Filters once, network inputs and outputs once: the least any schedule moves."""
-    weights = sum(sizes.weight_bytes(layer) for layer in net.layers())
-    io = sum(sizes.fmap_bytes(net.layer(t).output_shape) for t in (*net.inputs, *net.outputs))
-    return weights + io
 
 
 def pass_sizes(batch: int) -> list[int]:
@@ -148,7 +141,7 @@ def sub_batched(build: Builder, net: Network, sizes: Sizes, capacity: Capacity,
         key = _key(passes, step)
         if best is None or key < best[0]:
             best = (key, passes)
-        if step == sizes.batch and key[0] <= _compulsory(net, sizes):
+        if step == sizes.batch and key[0] <= least_network_traffic(net, sizes):
             break  # the whole batch moves every byte once: passes could only re-read
     if best is None:
         assert error is not None

@@ -53,6 +53,7 @@ from accelsim.mapping.tiling import (
     hwc,
     input_channels,
     input_region_rows,
+    least_network_traffic,
 )
 
 __all__ = ["emit_plan", "fused_schedule"]
@@ -401,7 +402,7 @@ def fused_schedule(net: Network, sizes: Sizes, capacity: Capacity, options: Buil
     if plan is not None and plan.least_computes > MAX_COMPUTES:
         plan = None  # too many bands to build quickly: layer by layer decides
     fused = emit_plan(net, sizes, spec.total, plan) if plan is not None else None
-    floor = _floor(net, sizes)
+    floor = least_network_traffic(net, sizes)
     if fused is not None and _dram_bytes(fused) <= floor:
         return fused
     try:
@@ -417,10 +418,3 @@ def fused_schedule(net: Network, sizes: Sizes, capacity: Capacity, options: Buil
         alone = layer_by_layer(net, sizes, capacity, dataclasses.replace(
             options, reference_peaks=peaks))
     return dataclasses.replace(alone, policy="fused")
-
-
-def _floor(net: Network, sizes: Sizes) -> int:
-    """DRAM bytes no schedule can go below: every filter, network input and output once."""
-    weights = sum(sizes.weight_bytes(layer) for layer in net.layers())
-    ends = [*net.inputs, *net.outputs]
-    return weights + sum(sizes.fmap_bytes(net.layer(n).output_shape) for n in ends)

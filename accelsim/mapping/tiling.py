@@ -27,13 +27,15 @@ from typing import Literal
 import numpy as np
 
 from accelsim.errors import ScheduleError
+from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer, Shape
 from accelsim.ir.ops import traits
 from accelsim.ir.ops.traits import hwc, window_span
 
 __all__ = ["STREAM", "Keep", "Sizes", "TilePlan", "bands", "channel_tiles", "channel_wise",
-           "hwc", "input_channels", "input_region_cols", "input_region_rows", "search_tiles",
-           "spatial_tiles", "splits_input_channels", "tile_peak"]
+           "hwc", "input_channels", "input_region_cols", "input_region_rows",
+           "least_network_traffic", "search_tiles", "spatial_tiles", "splits_input_channels",
+           "tile_peak"]
 
 Span = tuple[int, int]
 LoopOrder = Literal["weights_outer", "rows_outer"]
@@ -493,6 +495,14 @@ def _once(layer: Layer, sizes: Sizes, keep: Keep = STREAM) -> int:
     inputs = sum(sizes.fmap_bytes(shape) for _, shape in shapes[keep.inputs:])
     output = 0 if keep.output else sizes.fmap_bytes(layer.output_shape)
     return inputs + sizes.weight_bytes(layer) + output
+
+
+def least_network_traffic(net: Network, sizes: Sizes) -> int:
+    """DRAM bytes no schedule of `net` can go below: every filter, the network inputs and
+    outputs, once each (the bound sub-batching and fusion stop searching at)."""
+    weights = sum(sizes.weight_bytes(layer) for layer in net.layers())
+    ends = (*net.inputs, *net.outputs)
+    return weights + sum(sizes.fmap_bytes(net.layer(n).output_shape) for n in ends)
 
 
 #: More tiles than this for one layer means the SRAM is absurdly small for the network;

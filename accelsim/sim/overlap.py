@@ -21,7 +21,7 @@ from accelsim.mapping.memory import Capacity
 from accelsim.sim.cost import layer_times
 from accelsim.sim.timeline import Timeline, compile_timeline, evaluate
 
-__all__ = ["Ladder", "build_ladder", "choose_rung"]
+__all__ = ["Ladder", "choose_rung"]
 
 #: Relative slack when comparing a rung's layer times with serial ones (float sums).
 RTOL = 1e-9
@@ -60,11 +60,6 @@ RUNGS: tuple[Buffering, ...] = ("full", "filters")
 
 def _same(a: Schedule, b: Schedule) -> bool:
     return all(x.actions == y.actions for x, y in zip(a.layers, b.layers, strict=True))
-
-
-def build_ladder(net: Network, sizes: Sizes, capacity: Capacity, policy: str) -> Ladder:
-    """The ladder of `net` on `capacity` bytes of SRAM (builds the serial schedule now)."""
-    return Ladder(net, sizes, capacity, policy)
 
 
 def _traffic(schedule: Schedule) -> tuple[np.ndarray, np.ndarray]:

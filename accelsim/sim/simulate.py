@@ -37,13 +37,14 @@ from accelsim.sim.levels import (
     link_times,
     store_of,
 )
-from accelsim.sim.overlap import build_ladder, choose_rung
+from accelsim.sim.overlap import Ladder, choose_rung
 from accelsim.sim.pe_array import PEArray
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LAYER_COLUMNS", "SimResult", "cost_schedule", "layer_compute", "serial_links",
+__all__ = ["LAYER_COLUMNS", "SimResult", "cost_schedule", "layer_compute", "recompute_factor",
+           "serial_links",
            "simulate", "sizes_for"]
 
 #: Columns of layers.csv / SimResult.table(), in order; units in every name.
@@ -187,13 +188,20 @@ def layer_compute(net: Network, schedule: Schedule, model: ComputeModel) -> list
     """
     works = []
     for ls in schedule.layers:
-        samples = ls.sample_count(schedule.batch)
-        work = model(net.layer(ls.name), samples)
-        if ls.recomputed_macs:
-            redo = 1 + ls.recomputed_macs / (net.layer(ls.name).macs * samples)
+        work = model(net.layer(ls.name), ls.sample_count(schedule.batch))
+        redo = recompute_factor(net, ls, schedule.batch)
+        if redo != 1:
             work = Work(round(work.cycles * redo), work.time_s * redo, work.utilization)
         works.append(work)
     return works
+
+
+def recompute_factor(net: Network, ls: LayerSchedule, batch: int) -> float:
+    """How much more work a pass of a layer does than its own MACs: 1 + the halo rows a
+    fused group computes again over the layer's MACs (1 when nothing is recomputed)."""
+    if not ls.recomputed_macs:
+        return 1.0
+    return 1 + ls.recomputed_macs / (net.layer(ls.name).macs * ls.sample_count(batch))
 
 
 def simulate(net: Network, hardware: HardwareConfig,
@@ -210,7 +218,7 @@ def simulate(net: Network, hardware: HardwareConfig,
     if not simulation.overlap:
         schedule = build_schedule(net, sizes, capacity, policy)
         return cost_schedule(net, hardware, simulation, schedule, model)
-    ladder = build_ladder(net, sizes, capacity, policy)
+    ladder = Ladder(net, sizes, capacity, policy)
     compute_s = np.maximum([w.time_s for w in layer_compute(net, ladder.serial, model)],
                            serial_links(net, hardware, ladder.serial))
     rung, times = choose_rung(ladder, compute_s, hardware.dram.bandwidth, hardware.dram.latency)

@@ -26,8 +26,14 @@ from accelsim.mapping.memory import memory_spec
 from accelsim.pipeline import build_network
 from accelsim.sim.compute import compute_model
 from accelsim.sim.cost import layer_times
-from accelsim.sim.overlap import Ladder, build_ladder, choose_rung
-from accelsim.sim.simulate import cost_schedule, layer_compute, serial_links, sizes_for
+from accelsim.sim.overlap import Ladder, choose_rung
+from accelsim.sim.simulate import (
+    cost_schedule,
+    layer_compute,
+    recompute_factor,
+    serial_links,
+    sizes_for,
+)
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -136,7 +142,7 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
     ladder = None
     try:
         if first.simulation.overlap:
-            ladder = build_ladder(net, sizes, capacity, policy)
+            ladder = Ladder(net, sizes, capacity, policy)
             schedules: tuple[Schedule, ...] = tuple(ladder.rung(i)[0]
                                                     for i in range(len(ladder)))
         else:
@@ -149,9 +155,8 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
     # Vector work per pass, scaled like its MACs where a fused group recomputes halo rows
     # (as layer_compute scales the whole compute time).
     vector = np.array([net.layer(ls.name).vector_elements * ls.sample_count(sizes.batch)
-                       * (1 + ls.recomputed_macs / max(net.layer(ls.name).macs
-                                                       * ls.sample_count(sizes.batch), 1))
-                       for ls in last.layers], dtype=float)
+                       * recompute_factor(net, ls, sizes.batch) for ls in last.layers],
+                      dtype=float)
     out = []
     for config in configs:
         hw = config.hardware
