@@ -262,3 +262,13 @@ def test_set_is_the_same_as_the_edited_file(capacity: str, bandwidth: str, polic
                      "--set", f"simulation.overlap={str(overlap).lower()}"]) == 0
         for name in ("layers.csv", "schedule.csv", "trace.json"):
             assert (folder / "a" / name).read_text() == (folder / "b" / name).read_text()
+
+
+def test_set_of_a_list_item_the_file_lacks_is_one_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # mobilenet_cifar.yaml gives `sram`, not a `memory` list: there is no item 0 to set.
+    code, _, err = run(capsys, "run", RUNFILE, "--no-plots", "--set",
+                       "hardware.memory.0.capacity=1 MB")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1
+    assert "hardware.memory is not in the file" in lines[0]

@@ -198,11 +198,15 @@ def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> di
     for dotted, value in overrides.items():
         node: Any = out
         parts = dotted.split(".")
-        for part in parts[:-1]:
+        for depth, part in enumerate(parts[:-1]):
             if isinstance(node, list):
                 child = node[item_index(node, part, dotted)]
             else:
                 child = node.get(part)
+                if child is None and parts[depth + 1].isdigit():
+                    raise ConfigError(
+                        f"override {dotted}: {'.'.join(parts[:depth + 1])} is not in the file, "
+                        "so it has no item to set (write the whole list instead)")
                 if child is None:
                     child = node[part] = {}
             if not isinstance(child, dict | list):
