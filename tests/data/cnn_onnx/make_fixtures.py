@@ -27,8 +27,8 @@ Cin/groups x kh x kw; ConvTranspose2d: input elements x Cout/groups x kh x kw; L
 in x out features), independently of accelsim, and the input shape.
 
 ``make_fixtures.py --full-size OUT_DIR`` (in the project's environment with torch added)
-exports the networks at their published widths into OUT_DIR instead and runs
-``accelsim summary``, ``run`` and ``verify --against onnxruntime`` on each.
+exports the networks at their published widths into OUT_DIR instead, with both exporters,
+and runs ``accelsim summary``, ``run`` and ``verify --against onnxruntime`` on each export.
 """
 
 from __future__ import annotations
@@ -501,31 +501,38 @@ def full_size() -> dict[str, tuple[nn.Module, int]]:
 
 
 def check_full_size(out: Path) -> None:
-    """Export every full-size network (TorchScript, opset 17) into `out` and run
-    `accelsim summary`, `accelsim run` (edge_1mb.yaml: 1 MB SRAM, 1 GB/s) and
-    `accelsim verify --against onnxruntime` on it; print one markdown row per network."""
+    """Export every full-size network with both exporters (TorchScript opset 17, dynamo
+    opset 18) into `out` and run `accelsim summary`, `accelsim run` (edge_1mb.yaml: 1 MB
+    SRAM, 1 GB/s) and `accelsim verify --against onnxruntime` on each export; print one
+    markdown row per export."""
     import subprocess
 
     out.mkdir(parents=True, exist_ok=True)
     cli = [sys.executable, "-m", "accelsim"]
-    print("| network | torch params | hook MACs | accelsim MACs | run: time | verify |")
+    print("| network | exporter | torch params | hook MACs | accelsim MACs | run: time | verify |")
     for i, (name, (model, res)) in enumerate(full_size().items()):
         model = trained_looking(model, seed=i + 1)
         x = torch.randn(2, 3, res, res)
-        path, runfile = out / f"{name}.onnx", out / f"{name}.yaml"
-        export(model, x, path, False, 17)
-        runfile.write_text(f"name: {name}\nmodel: {{path: {path}}}\nhardware: edge_1mb.yaml\n")
-        summary = json.loads(subprocess.run([*cli, "summary", str(path), "--json"],
-                                            capture_output=True, text=True, check=True).stdout)
-        run = json.loads(subprocess.run([*cli, "run", str(runfile), "--json", "--no-plots",
-                                         "--out", str(out / name)], capture_output=True,
-                                        text=True, check=True).stdout)
-        verify = subprocess.run([*cli, "verify", str(path), "--against", "onnxruntime"],
-                                capture_output=True, text=True)
         params = sum(p.numel() for p in model.parameters())
-        print(f"| {name} | {params:,} | {hook_macs(model, x):,} | {summary['total_macs']:,} | "
-              f"{run['total_time_s'] * 1e3:.2f} ms | "
-              f"{'PASS' if verify.returncode == 0 else 'FAIL'} |", flush=True)
+        macs = hook_macs(model, x)
+        for tag, dynamo, opset in (("torchscript_op17", False, 17), ("dynamo_op18", True, 18)):
+            path, runfile = out / f"{name}_{tag}.onnx", out / f"{name}_{tag}.yaml"
+            export(model, x, path, dynamo, opset)
+            runfile.write_text(f"name: {name}\nmodel: {{path: {path}}}\n"
+                               "hardware: edge_1mb.yaml\n")
+            summary = json.loads(subprocess.run([*cli, "summary", str(path), "--json"],
+                                                capture_output=True, text=True,
+                                                check=True).stdout)
+            run = json.loads(subprocess.run([*cli, "run", str(runfile), "--json", "--no-plots",
+                                             "--out", str(out / f"{name}_{tag}")],
+                                            capture_output=True, text=True, check=True).stdout)
+            verify = subprocess.run([*cli, "verify", str(path), "--against", "onnxruntime"],
+                                    capture_output=True, text=True)
+            said = (verify.stdout + verify.stderr).strip().splitlines()
+            print(f"| {name} | {tag} | {params:,} | {macs:,} | {summary['total_macs']:,} | "
+                  f"{run['total_time_s'] * 1e3:.2f} ms | "
+                  f"{'PASS' if verify.returncode == 0 else 'FAIL'}: {said[-1] if said else ''} |",
+                  flush=True)
 
 
 def main(names: list[str]) -> None:
