@@ -354,6 +354,45 @@ class GoogLeNet(nn.Module):
         return self.fc(torch.flatten(self.features(x), 1))
 
 
+# ---- ResNet -----------------------------------------------------------------------------
+class ResBlock(nn.Module):
+    """torchvision's BasicBlock (two 3x3) or Bottleneck (1x1, 3x3 with the stride, 1x1 x4),
+    with a 1x1 projection on the skip when the shape changes."""
+
+    def __init__(self, cin: int, width: int, stride: int, bottleneck: bool) -> None:
+        super().__init__()
+        cout = 4 * width if bottleneck else width
+        if bottleneck:
+            self.body = nn.Sequential(cna(cin, width, 1), cna(width, width, 3, stride),
+                                      cna(width, cout, 1, act=None))
+        else:
+            self.body = nn.Sequential(cna(cin, width, 3, stride), cna(width, cout, 3, act=None))
+        self.skip = (cna(cin, cout, 1, stride, act=None, padding=0)
+                     if stride != 1 or cin != cout else nn.Identity())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.body(x) + self.skip(x))
+
+
+class ResNet(nn.Module):
+    """torchvision's ResNet: 7x7/2 stem, 3x3/2 max pool, four stages, average pool, fc."""
+
+    def __init__(self, blocks: list[int], bottleneck: bool, classes: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [cna(3, 64, 7, 2), nn.MaxPool2d(3, 2, 1)]
+        cin = 64
+        for stage, count in enumerate(blocks):
+            width = 64 * 2 ** stage
+            for i in range(count):
+                layers.append(ResBlock(cin, width, 2 if i == 0 and stage else 1, bottleneck))
+                cin = 4 * width if bottleneck else width
+        self.features = nn.Sequential(*layers)
+        self.fc = nn.Linear(cin, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(self.features(x), 1), 1))
+
+
 # ---- U-Net ------------------------------------------------------------------------------
 def double_conv(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(cna(cin, cout, 3), cna(cout, cout, 3))
@@ -486,7 +525,7 @@ def shrink(path: Path) -> None:
 
 
 def full_size() -> dict[str, tuple[nn.Module, int]]:
-    """The published widths: name -> (model, input resolution); U-Nets at 128x128."""
+    """The published architectures: name -> (model, input resolution); U-Nets at 128x128."""
     return {
         "mobilenet_v3_small": (MobileNetV3(V3_SMALL, 1024, 1.0, 1000), 224),
         "mobilenet_v3_large": (MobileNetV3(V3_LARGE, 1280, 1.0, 1000), 224),
@@ -497,20 +536,24 @@ def full_size() -> dict[str, tuple[nn.Module, int]]:
         "googlenet": (GoogLeNet(1, 1000), 224),
         "unet_transposed_b64": (UNet(64, "transposed"), 128),
         "unet_bilinear_b64": (UNet(64, "bilinear"), 128),
+        "resnet18": (ResNet([2, 2, 2, 2], False, 1000), 224),
+        "resnet50": (ResNet([3, 4, 6, 3], True, 1000), 224),
     }
 
 
-def check_full_size(out: Path) -> None:
+def check_full_size(out: Path, names: list[str]) -> None:
     """Export every full-size network with both exporters (TorchScript opset 17, dynamo
     opset 18) into `out` and run `accelsim summary`, `accelsim run` (edge_1mb.yaml: 1 MB
     SRAM, 1 GB/s) and `accelsim verify --against onnxruntime` on each export; print one
-    markdown row per export."""
+    markdown row per export. `names`: only these networks (default: all)."""
     import subprocess
 
     out.mkdir(parents=True, exist_ok=True)
     cli = [sys.executable, "-m", "accelsim"]
     print("| network | exporter | torch params | hook MACs | accelsim MACs | run: time | verify |")
     for i, (name, (model, res)) in enumerate(full_size().items()):
+        if names and name not in names:
+            continue
         model = trained_looking(model, seed=i + 1)
         x = torch.randn(2, 3, res, res)
         params = sum(p.numel() for p in model.parameters())
@@ -526,13 +569,14 @@ def check_full_size(out: Path) -> None:
             run = json.loads(subprocess.run([*cli, "run", str(runfile), "--json", "--no-plots",
                                              "--out", str(out / f"{name}_{tag}")],
                                             capture_output=True, text=True, check=True).stdout)
-            verify = subprocess.run([*cli, "verify", str(path), "--against", "onnxruntime"],
-                                    capture_output=True, text=True)
-            said = (verify.stdout + verify.stderr).strip().splitlines()
+            verify = subprocess.run([*cli, "verify", str(path), "--against", "onnxruntime",
+                                     "--json"], capture_output=True, text=True)
+            checks = json.loads(verify.stdout)["checks"] if verify.stdout else []
+            ort_err = next((c["max_rel_err"] for c in checks if "onnxruntime" in c["check"]),
+                           None)
             print(f"| {name} | {tag} | {params:,} | {macs:,} | {summary['total_macs']:,} | "
                   f"{run['total_time_s'] * 1e3:.2f} ms | "
-                  f"{'PASS' if verify.returncode == 0 else 'FAIL'}: {said[-1] if said else ''} |",
-                  flush=True)
+                  f"{'PASS' if verify.returncode == 0 else 'FAIL'} ({ort_err}) |", flush=True)
 
 
 def main(names: list[str]) -> None:
@@ -565,7 +609,7 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--shrink"]:  # re-strip existing files without exporting again
         for existing in sorted(HERE.glob("*.onnx")):
             shrink(existing)
-    elif sys.argv[1:2] == ["--full-size"]:  # python make_fixtures.py --full-size OUT_DIR
-        check_full_size(Path(sys.argv[2]))
+    elif sys.argv[1:2] == ["--full-size"]:  # make_fixtures.py --full-size OUT_DIR [NAME ...]
+        check_full_size(Path(sys.argv[2]), sys.argv[3:])
     else:
         main(sys.argv[1:])
