@@ -188,9 +188,11 @@ def _run_int(net: Network, feeds: dict[str, np.ndarray], params: Params,
     quant: dict[str, QuantLayer] = {}
     ints: dict[str, np.ndarray] = {}
     result = ExecResult("int", {}, {}, ints, quant)
+    views = net.views  # a view shares its root's scale: its integers are the root's
     for layer in net.layers():
+        root = calibration[views.root(layer.name)]
         state = calibrate_layer(
-            layer, params.get(layer.name, {}), float(np.abs(calibration[layer.name]).max()),
+            layer, params.get(layer.name, {}), float(np.abs(root).max()),
             tuple(quant[i].out_scale for i in layer.inputs), precision, net.bn_epsilon,
         )
         quant[layer.name] = state
