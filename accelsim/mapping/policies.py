@@ -158,6 +158,7 @@ class _Builder:
         self.prefetched: dict[str, str] = {}  # layer -> its filters' buffer, loaded early
         self.extra: list[int] = []  # per layer: bytes of early filters resident during it
         self.plans: dict[str, TilePlan] = {}  # layer -> its full-capacity tiling
+        self.may_tile: set[str] = set()  # layers that may have to tile (end prefetching)
         self.sizes = sizes
         self.sram = SramTracker(capacity)
         self.tensors = net.tensors()
@@ -414,7 +415,8 @@ class _Builder:
         A layer's filters are loaded early only if, through every layer until they are
         used, the serial schedule's SRAM peak plus what is already loaded early plus them
         fits the capacity: the serial schedule's every other decision then stays valid, so
-        the transfers are the same, only earlier. Tiled layers end the look-ahead.
+        the transfers are the same, only earlier. Layers that tile (or may: `may_tile`)
+        end the look-ahead.
         """
         peaks = self.options.reference_peaks
         if (self.options.buffering == "none" or len(peaks) != len(self.computed)
@@ -426,7 +428,7 @@ class _Builder:
         for later in range(here + 1, len(peaks)):
             name = self.computed[later]
             nxt = self.net.layer(name)
-            if name in self.plans:
+            if name in self.plans or name in self.may_tile:
                 return
             if not nxt.is_weighted or name in self.prefetched:
                 continue
@@ -721,14 +723,22 @@ class _Builder:
             self.sram.free(out)
 
     # ---- the whole network -----------------------------------------------------------
-    def fits_whole(self, layer: Layer) -> bool:
-        """True when the layer's inputs, filters and output's buffer each fit their level
-        (summed where levels coincide), its inputs either loaded or left where their producer
-        put them (in the output level); inputs inside the output's buffer count in it."""
+    def fits_whole(self, layer: Layer, worst: bool = False) -> bool:
+        """True when the layer's filters, the buffers of its inputs' roots and its output's
+        root each fit their level (summed where levels coincide), its inputs either loaded
+        or left where their producer put them (in the output level).
+
+        `worst`: a root several layers write may also be held as slices reloaded beside a
+        fresh whole buffer after an eviction: counted twice, a bound on any moment."""
         own = self.homes.roots[layer.name]
-        inputs = sum(self.fmap_bytes(s) for s in dict.fromkeys(layer.inputs)
-                     if self.homes.roots[s] != own)
-        weights, output = self.sizes.weight_bytes(layer), self.fmap_bytes(own)
+
+        def size(root: str) -> int:
+            twice = worst and len(self.homes.writers[root]) > 1
+            return self.fmap_bytes(root) * (2 if twice else 1)
+
+        inputs = sum(size(q) for q in dict.fromkeys(self.homes.roots[s] for s in layer.inputs)
+                     if q != own)
+        weights, output = self.sizes.weight_bytes(layer), size(own)
         return (self.sram.spec.fits({"inputs": inputs, "weights": weights, "outputs": output})
                 or self.sram.spec.fits({"weights": weights, "outputs": inputs + output}))
 
@@ -768,6 +778,9 @@ class _Builder:
             if (layer.op != "input" and not self.homes.is_view(layer.name)
                     and not self.fits_whole(layer)):
                 self.plans[layer.name] = search_tiles(layer, self.sizes, self.sram.spec.smallest)
+        self.may_tile = {layer.name for layer in self.net.layers() if layer.op != "input"
+                         and not self.homes.is_view(layer.name)
+                         and not self.fits_whole(layer, worst=True)}
         tiles = sum(plan.tiles for plan in self.plans.values()) * self.options.passes
         if tiles > MAX_SCHEDULE_TILES:
             worst = max(self.plans.values(), key=lambda p: p.tiles)

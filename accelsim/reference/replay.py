@@ -267,8 +267,12 @@ class _Machine:
                          for lo, hi, n in zip(lows, highs, need, strict=True))
             source = tuple(slice(lo - got.start, hi - got.start)
                            for lo, hi, got in zip(lows, highs, have, strict=True))
-            out[into] = data[source]
-            filled[into] |= True if valid is None else valid[source]
+            if valid is None:
+                out[into] = data[source]
+                filled[into] = True
+            else:  # only what was written: another buffer may hold the rest
+                np.copyto(out[into], data[source], where=valid[source])
+                filled[into] |= valid[source]
         if not filled.all():
             missing = np.argwhere(~filled)[0] + np.array([lo for lo, _ in need])
             held = "; ".join(",".join(f"{g.start}-{g.stop}" for g in have)
