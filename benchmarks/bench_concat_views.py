@@ -1,4 +1,4 @@
-"""Peak SRAM and DRAM traffic of concat networks: SqueezeNet 1.1 and a DenseNet-121 layout.
+"""Peak SRAM and DRAM traffic of concat networks: SqueezeNet 1.1, DenseNet-121, a U-Net.
 
 Liveness policy, 8-bit data, batch 1, SRAM 1 MB and 256 KiB. The DenseNet is
 DenseNet-121's layout at 224x224 (stem 7x7/2 conv to 64 and 3x3/2 max pool; dense blocks
@@ -6,7 +6,7 @@ of 6, 12, 24 and 16 layers, growth 32, each layer a 1x1 bottleneck to 128 channe
 3x3 conv to 32 reading the concat of everything before it in its block, re-concatenated
 for every layer as torchvision does; transitions of a 1x1 conv halving the channels and
 a 2x2 average pool; global pool and a 1000-way dense head), with each batch-norm folded
-into the conv after it. Prints, per network and SRAM, the peak occupancy, the DRAM bytes
+into the conv after it. The U-Net is `models/unet_small.yaml`. Prints, per network and SRAM, the peak occupancy, the DRAM bytes
 read and written, their ratio to compulsory traffic (filters, input and output once) and
 the number of concats that copy.
 
@@ -58,7 +58,8 @@ def compulsory(net: Network, sizes: Sizes) -> int:
 
 def main() -> None:
     sizes = Sizes(8, 8, 32)
-    networks = [load_model_file(MODELS / "squeezenet1_1.yaml"), densenet121_layout()]
+    networks = [load_model_file(MODELS / "squeezenet1_1.yaml"), densenet121_layout(),
+                load_model_file(MODELS / "unet_small.yaml")]
     print(f"{'network':<20} {'SRAM':>8} {'peak B':>10} {'read B':>12} {'written B':>12} "
           f"{'x compulsory':>12} {'copies':>6}")
     for net in networks:
