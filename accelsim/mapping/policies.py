@@ -14,6 +14,12 @@ Both run a layer whose own working set cannot fit through the tile search; a til
 reads inputs that are already resident in place and keeps its output whole in SRAM when
 that costs the least traffic. A policy is a `Rules` object: the shared `_Builder` asks it
 what to do at each step and never tests a policy's name.
+
+Concats and channel slices are views (accelsim.ir.ops.channels.plan_views): a concat's
+buffer is reserved whole when its first producer runs, each producer computes into its
+channel slice, the view itself does nothing, and the buffer lives until nothing later
+reads a tensor in it or writes into it. "Feature map" above means such a root buffer, or
+a slice of one read back after an eviction.
 """
 
 from __future__ import annotations
@@ -697,7 +703,7 @@ class _Builder:
             spec = _Spec("fmap", self.homes.roots[src], region,
                          self.sizes.region_bytes(self.tensors[src].shape, samples, in_rows,
                                                  span, in_cols))
-            specs[src] = next((s for s in specs.values() if s == spec), spec)
+            specs[src] = spec
         return specs
 
     def _do_loads(self, job: _Job) -> None:
