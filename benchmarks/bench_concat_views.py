@@ -6,9 +6,9 @@ of 6, 12, 24 and 16 layers, growth 32, each layer a 1x1 bottleneck to 128 channe
 3x3 conv to 32 reading the concat of everything before it in its block, re-concatenated
 for every layer as torchvision does; transitions of a 1x1 conv halving the channels and
 a 2x2 average pool; global pool and a 1000-way dense head), with each batch-norm folded
-into the conv after it. The U-Net is `models/unet_small.yaml`. Prints, per network and SRAM, the peak occupancy, the DRAM bytes
-read and written, their ratio to compulsory traffic (filters, input and output once) and
-the number of concats that copy.
+into the conv after it. The U-Net is `models/unet_small.yaml`. Prints, per network and
+SRAM, the peak occupancy, the DRAM bytes read and written, their ratio to compulsory
+traffic (filters, input and output once) and the number of concats that copy.
 
     python benchmarks/bench_concat_views.py
 """
