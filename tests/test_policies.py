@@ -381,3 +381,16 @@ def test_an_evicted_concat_buffer_comes_back_in_slices() -> None:
     # first writer costs this network 1024 B (x0 out and back): views save copies, not
     # always bytes.
     assert sum(r + w for r, w, _ in s.traffic()) - 720 == 1024
+
+
+def test_accumulate_view_saves_the_spills_by_hand() -> None:
+    # accumulate never frees. View: a reserves k whole: 256 + 32 + 1024 = 1312; b adds its
+    # filters (1344); c adds 128 + 512: 1984 <= 2100, no spill, the compulsory 960 B.
+    s = build_schedule(concat_networks.two_branch(), INT8, 2100, "accumulate")
+    assert [ls.peak_sram_bytes for ls in s.layers] == [1312, 1344, 1344, 1984]
+    assert s.spills == 0 and sum(r + w for r, w, _ in s.traffic()) == 960
+    # The copying rule: a 256 + 32 + 512 = 800, b 1344; k needs 1024 more (2368 > 2100):
+    # everything is flushed (a and b stored, 1024 B), a and b read back (1024 B) beside
+    # k (2048); c needs 640 more (2688 > 2100): k stored (1024 B) and read back (1024 B).
+    copy = 960 + 1024 + 1024 + 1024 + 1024
+    assert copy - sum(r + w for r, w, _ in s.traffic()) == 4096
