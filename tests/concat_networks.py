@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from accelsim.ir import NetworkBuilder
 from accelsim.ir.graph import Network
 
@@ -102,3 +104,32 @@ def evicted_block() -> Network:
 
 VIEW_NETWORKS = (two_branch, dense_block, crossed_concats, input_concat, concat_residual,
                  one_input_concat, sliced, shuffle_block, evicted_block)
+
+
+def random_network(seed: int, layers: int = 8) -> Network:
+    """A random 8x8 graph of 1x1 and 3x3 convs, concats of random maps (repeats and the
+    network input allowed), channel slices and residual adds, for invariant tests (maps
+    nothing reads are network outputs)."""
+    rng = random.Random(seed)
+    b = NetworkBuilder(f"random_{seed}")
+    maps = [b.input("in", (8, 8, 4))]
+    for i in range(layers):
+        kind = rng.choice(("conv", "conv", "concat", "concat", "slice", "add"))
+        src = rng.choice(maps)
+        channels = b.shape(src)[-1]
+        if kind == "concat":
+            picked = [rng.choice(maps) for _ in range(rng.randint(1, 3))]
+            if sum(b.shape(m)[-1] for m in picked) <= 32:
+                maps.append(b.concat(f"cat{i}", picked))
+                continue
+        if kind == "slice" and channels > 1:
+            start = rng.randrange(channels - 1)
+            maps.append(b.channel_slice(f"s{i}", src, start, rng.randint(start + 1, channels)))
+            continue
+        if kind == "add":
+            same = [m for m in maps if b.shape(m) == b.shape(src) and m != src]
+            if same:
+                maps.append(b.add(f"add{i}", [src, rng.choice(same)]))
+                continue
+        maps.append(b.conv2d(f"conv{i}", src, rng.choice((4, 8)), rng.choice((1, 3))))
+    return b.build()

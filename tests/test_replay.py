@@ -8,11 +8,22 @@ from collections.abc import Callable
 import concat_networks
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from accelsim.errors import ReplayError
+from accelsim.errors import ReplayError, ScheduleError
 from accelsim.ir import build_model
 from accelsim.ir.graph import Network
-from accelsim.mapping import POLICIES, BuildOptions, Compute, Load, Sizes, build_schedule
+from accelsim.mapping import (
+    BUFFERINGS,
+    POLICIES,
+    Buffering,
+    BuildOptions,
+    Compute,
+    Load,
+    Sizes,
+    build_schedule,
+)
 from accelsim.reference.quant import Precision
 from accelsim.reference.replay import replay
 
@@ -143,3 +154,22 @@ def test_view_scales_are_shared_in_integer_mode() -> None:
     assert scales["a"] == scales["b"] == scales["k"]
     np.testing.assert_array_equal(result.int_values["k"], np.concatenate(
         [result.int_values["a"], result.int_values["b"]], axis=-1))
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), capacity=st.integers(500, 6_000),
+       policy=st.sampled_from(sorted(POLICIES)), buffering=st.sampled_from(BUFFERINGS))
+def test_random_view_networks_replay_bit_exactly(seed: int, capacity: int, policy: str,
+                                                 buffering: Buffering) -> None:
+    """Random graphs of convs, concats (repeats, the network input), slices and adds: every
+    schedule stays in capacity and replays bit for bit in integer mode."""
+    net = concat_networks.random_network(seed, 10)
+    try:
+        schedule = build_schedule(net, Sizes(8, 8, 32, batch=2), capacity, policy,
+                                  BuildOptions(buffering))
+    except ScheduleError as exc:
+        assert "cannot run in" in str(exc)
+        return
+    x = np.random.default_rng(seed).standard_normal((2, 8, 8, 4)).astype(np.float32)
+    result = replay(net, schedule, x, mode="int")
+    assert result.passed and result.max_abs_err == 0 and result.peak_sram_bytes <= capacity
