@@ -173,3 +173,22 @@ def test_random_view_networks_replay_bit_exactly(seed: int, capacity: int, polic
     x = np.random.default_rng(seed).standard_normal((2, 8, 8, 4)).astype(np.float32)
     result = replay(net, schedule, x, mode="int")
     assert result.passed and result.max_abs_err == 0 and result.peak_sram_bytes <= capacity
+
+
+def test_exported_densenet_shares_block_buffers_and_replays() -> None:
+    # torchvision's DenseNet-121 layout (growth 8, 64x64) as PyTorch exports it: every
+    # Concat re-joins [x0..xk], each a prefix of its block's last, so none copies.
+    pytest.importorskip("onnx")
+    from pathlib import Path
+
+    from accelsim.ir.onnx_import import load_onnx
+    from accelsim.reference.weights import random_params
+
+    net = load_onnx(Path(__file__).parent / "data" / "cnn_onnx" /
+                    "densenet121_g8_torchscript_op17.onnx")
+    concats = [layer.name for layer in net.layers() if layer.op == "concat"]
+    assert concats and not net.views.copies and set(concats) <= net.views.views
+    schedule = build_schedule(net, Sizes(8, 8, 32), 20_000, "liveness")
+    x = np.random.default_rng(0).standard_normal((1, 64, 64, 3)).astype(np.float32)
+    result = replay(net, schedule, x, params=random_params(net, 0), mode="int")
+    assert result.passed and result.max_abs_err == 0 and result.peak_sram_bytes <= 20_000
