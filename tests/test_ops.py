@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import math
 
+import concat_networks
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelsim.config import load_run
-from accelsim.config.models import ComputeConfig
+from accelsim.config.models import ComputeConfig, HardwareConfig, SimulationConfig
 from accelsim.ir.builder import NetworkBuilder
 from accelsim.ir.layers import OP_NAMES
 from accelsim.ir.modelfile import load_model_file
@@ -22,6 +23,7 @@ from accelsim.reference import kernels
 from accelsim.reference.executor import FLOAT_KERNELS, run
 from accelsim.reference.quant import INT_KERNELS
 from accelsim.reference.replay import replay
+from accelsim.sim import simulate
 from accelsim.sim.compute import compute_model
 from accelsim.sim.pe_array import layer_gemm
 
@@ -64,7 +66,9 @@ def test_ceil_mode_pool_and_broadcast_shapes():
     net = b.build()
     assert net.layer(p).output_shape == (7, 7, 4) and net.layer(p).padding == (0, 1, 0, 1)
     assert net.layer(m).output_shape == (7, 7, 4) and net.layer(c).output_shape == (7, 7, 12)
-    assert net.layer(c).vector_elements == 0  # a concat is a view
+    # m is concatenated twice: one buffer cannot hold it at two offsets, so the concat
+    # copies its 7 x 7 x 12 output elements
+    assert net.layer(c).concat_copies and net.layer(c).vector_elements == 7 * 7 * 12
     assert net.layer(m).vector_elements == 7 * 7 * 4
 
 
@@ -395,3 +399,17 @@ def test_ceil_mode_pools_match_onnxruntime(op, pads):
     assert want.shape[2:] == ((5, 5) if any(pads) else (4, 4))
     got = run(net, x).outputs[net.outputs[0]].transpose(0, 3, 1, 2)
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_views_take_no_time_and_copies_their_vector_work():
+    # 1 B/ns DRAM, 1 GMAC/s, 1 Gelem/s vector unit: a view concat costs nothing (no
+    # actions, no work); a concat that copies (its input is the network input) does one
+    # vector operation per output element: 8 * 8 * 8 = 512 elements = 512 ns.
+    hw = HardwareConfig.model_validate({
+        "sram": {"capacity": 100_000}, "dram": {"bandwidth": 1e9},
+        "compute": {"mac_rate": 1e9, "vector_rate": 1e9}})
+    view = simulate(concat_networks.two_branch(), hw, SimulationConfig()).table()
+    row = view.set_index("name").loc["k"]
+    assert row.compute_time_s == 0 and row.total_time_s == 0
+    copy = simulate(concat_networks.input_concat(), hw, SimulationConfig()).table()
+    assert copy.set_index("name").loc["k"].compute_time_s == pytest.approx(512e-9)

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
+import concat_networks
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from accelsim.errors import ReplayError
+from accelsim.errors import ReplayError, ScheduleError
 from accelsim.ir import build_model
-from accelsim.mapping import POLICIES, BuildOptions, Load, Sizes, build_schedule
+from accelsim.ir.graph import Network
+from accelsim.mapping import (
+    BUFFERINGS,
+    POLICIES,
+    Buffering,
+    BuildOptions,
+    Compute,
+    Load,
+    Sizes,
+    build_schedule,
+)
 from accelsim.reference.quant import Precision
 from accelsim.reference.replay import replay
 
@@ -88,3 +102,93 @@ def test_grouped_convolutions_tile_and_replay(capacity: int, double_buffer: bool
     for mode in ("float32", "int"):
         result = replay(net, schedule, data, mode=mode)  # type: ignore[arg-type]
         assert result.passed and result.peak_sram_bytes <= capacity
+
+
+@pytest.mark.parametrize("build", concat_networks.VIEW_NETWORKS,
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("policy", sorted(POLICIES))
+@pytest.mark.parametrize("capacity", [700, 1_800, 100_000])  # tiles, evictions, whole
+def test_views_replay_bit_exactly(build: Callable[[], Network], policy: str,
+                                  capacity: int) -> None:
+    """Producers' slices land where the concat's readers read them: integer replay on a
+    tiny SRAM equals direct execution bit for bit (a view's buffer is checked written)."""
+    net = build()
+    schedule = build_schedule(net, Sizes(8, 8, 32, batch=2), capacity, policy,
+                              BuildOptions("full"))
+    x = np.random.default_rng(3).standard_normal((2, 8, 8, 4 if net.name != "dense" else 8))
+    result = replay(net, schedule, x.astype(np.float32), mode="int")
+    assert result.passed and result.max_abs_err == 0
+    assert result.peak_sram_bytes <= capacity
+
+
+def test_views_replay_in_float32_with_evictions() -> None:
+    net = concat_networks.evicted_block()
+    schedule = build_schedule(net, Sizes(8, 8, 32), 1_900, "liveness")
+    assert schedule.spills > 0  # a slice of the concat's buffer goes to DRAM and comes back
+    x = np.random.default_rng(5).standard_normal((1, 8, 8, 4)).astype(np.float32)
+    for mode in ("float32", "int"):
+        assert replay(net, schedule, x, mode=mode).passed  # type: ignore[arg-type]
+
+
+def test_a_slice_never_written_is_caught() -> None:
+    # Drop b's compute: its channels 8-16 of k's buffer are never written, and the reader
+    # of the concat must fail on them, not read zeros.
+    net = concat_networks.two_branch()
+    schedule = build_schedule(net, Sizes(8, 8, 32), 100_000, "liveness")
+    b = schedule.layers[1]
+    b.actions = [a for a in b.actions if not isinstance(a, Compute)]
+    x = np.random.default_rng(1).standard_normal((1, 8, 8, 4)).astype(np.float32)
+    with pytest.raises(ReplayError, match=r"layer c: .*channels 0-16 of k .*never written"):
+        replay(net, schedule, x)
+
+
+def test_view_scales_are_shared_in_integer_mode() -> None:
+    # A view's integers are its root's: every producer of a concat's buffer quantises at
+    # the concat's scale (the largest of theirs), so the concat moves nothing.
+    from accelsim.reference.executor import run
+
+    net = concat_networks.two_branch()
+    x = np.random.default_rng(1).standard_normal((1, 8, 8, 4)).astype(np.float32)
+    result = run(net, x, mode="int")
+    scales = {name: result.quant[name].out_scale for name in ("a", "b", "k")}
+    assert scales["a"] == scales["b"] == scales["k"]
+    np.testing.assert_array_equal(result.int_values["k"], np.concatenate(
+        [result.int_values["a"], result.int_values["b"]], axis=-1))
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), capacity=st.integers(500, 6_000),
+       policy=st.sampled_from(sorted(POLICIES)), buffering=st.sampled_from(BUFFERINGS))
+def test_random_view_networks_replay_bit_exactly(seed: int, capacity: int, policy: str,
+                                                 buffering: Buffering) -> None:
+    """Random graphs of convs, concats (repeats, the network input), slices and adds: every
+    schedule stays in capacity and replays bit for bit in integer mode."""
+    net = concat_networks.random_network(seed, 10)
+    try:
+        schedule = build_schedule(net, Sizes(8, 8, 32, batch=2), capacity, policy,
+                                  BuildOptions(buffering))
+    except ScheduleError as exc:
+        assert "cannot run in" in str(exc)
+        return
+    x = np.random.default_rng(seed).standard_normal((2, 8, 8, 4)).astype(np.float32)
+    result = replay(net, schedule, x, mode="int")
+    assert result.passed and result.max_abs_err == 0 and result.peak_sram_bytes <= capacity
+
+
+def test_exported_densenet_shares_block_buffers_and_replays() -> None:
+    # torchvision's DenseNet-121 layout (growth 8, 64x64) as PyTorch exports it: every
+    # Concat re-joins [x0..xk], each a prefix of its block's last, so none copies.
+    pytest.importorskip("onnx")
+    from pathlib import Path
+
+    from accelsim.ir.onnx_import import load_onnx
+    from accelsim.reference.weights import random_params
+
+    net = load_onnx(Path(__file__).parent / "data" / "cnn_onnx" /
+                    "densenet121_g8_torchscript_op17.onnx")
+    concats = [layer.name for layer in net.layers() if layer.op == "concat"]
+    assert concats and not net.views.copies and set(concats) <= net.views.views
+    schedule = build_schedule(net, Sizes(8, 8, 32), 20_000, "liveness")
+    x = np.random.default_rng(0).standard_normal((1, 64, 64, 3)).astype(np.float32)
+    result = replay(net, schedule, x, params=random_params(net, 0), mode="int")
+    assert result.passed and result.max_abs_err == 0 and result.peak_sram_bytes <= 20_000

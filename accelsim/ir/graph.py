@@ -17,6 +17,7 @@ import numpy as np
 
 from accelsim.errors import GraphError
 from accelsim.ir.layers import Layer, Shape
+from accelsim.ir.ops.channels import ChannelViews, mark_copies, plan_views
 
 __all__ = ["Network", "Tensor"]
 
@@ -86,6 +87,8 @@ class Network:
             raise GraphError(f"{name}: the graph has a cycle: {path} -> {cycle[0][0]}")
         position = {layer.name: i for i, layer in enumerate(layers)}
         order = tuple(nx.lexicographical_topological_sort(graph, key=position.__getitem__))
+        for layer in mark_copies([graph.nodes[n]["layer"] for n in order]):
+            graph.nodes[layer.name]["layer"] = layer
         net = cls(name, graph, order, dict(params or {}), bn_epsilon)
         net.check()
         return net
@@ -102,6 +105,11 @@ class Network:
 
     def __len__(self) -> int:
         return len(self.order)
+
+    @functools.cached_property
+    def views(self) -> ChannelViews:
+        """Which buffer every feature map lives in (concats and channel slices as views)."""
+        return plan_views(list(self.layers()))
 
     @functools.cached_property
     def inputs(self) -> tuple[str, ...]:

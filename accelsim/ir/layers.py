@@ -46,6 +46,8 @@ class Layer:
     the crop of the scattered output). `batch_norm` and `activation` record a batch-norm
     and a non-linearity fused into this layer, `act_params` the activation's parameters.
     `mode` is a resize's interpolation, `channel_range` a channel_slice's channels.
+    `concat_copies` marks a concat that copies its inputs because they cannot all be views
+    of its buffer (set by `Network.from_layers`; see accelsim.ir.ops.channels).
     """
 
     name: str
@@ -63,6 +65,7 @@ class Layer:
     act_params: tuple[float, ...] = ()
     mode: str = ""
     channel_range: tuple[int, int] = (0, 0)
+    concat_copies: bool = False
 
     # ---- shapes -----------------------------------------------------------------
     @property

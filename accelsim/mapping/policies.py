@@ -14,6 +14,12 @@ Both run a layer whose own working set cannot fit through the tile search; a til
 reads inputs that are already resident in place and keeps its output whole in SRAM when
 that costs the least traffic. A policy is a `Rules` object: the shared `_Builder` asks it
 what to do at each step and never tests a policy's name.
+
+Concats and channel slices are views (accelsim.ir.ops.channels.plan_views): a concat's
+buffer is reserved whole when its first producer runs, each producer computes into its
+channel slice, the view itself does nothing, and the buffer lives until nothing later
+reads a tensor in it or writes into it. "Feature map" above means such a root buffer, or
+a slice of one read back after an eviction.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ from accelsim.mapping.tiling import (
     search_tiles,
     spatial_tiles,
 )
+from accelsim.mapping.views import Homes
 
 __all__ = ["POLICIES", "build_schedule"]
 
@@ -81,7 +88,7 @@ class _Job:
 
     tile: Tile
     loads: list[_Spec]
-    inputs: dict[str, str]  # source tensor -> buffer the tile reads it from
+    inputs: tuple[str, ...]  # the buffers the tile reads its inputs from
     weights: _Spec | None
     frees: list[str]
 
@@ -103,7 +110,7 @@ class Rules:
 
     def after(self, b: _Builder, layer: Layer, at: int) -> None:
         """Called after every layer."""
-        b.emit_output(layer)
+        b.emit_output(layer, at)
 
 
 class _Liveness(Rules):
@@ -120,10 +127,11 @@ class _Accumulate(Rules):
 
     def before(self, b: _Builder, layer: Layer, at: int) -> None:
         moved, _ = b.whole_placement(layer)
-        missing = sum(b.fmap_bytes(s) for s in dict.fromkeys(layer.inputs)
-                      if not b.is_resident(s) or s in moved)
-        need: dict[Operand, int] = {"inputs": missing, "weights": b.sizes.weight_bytes(layer),
-                                    "outputs": b.fmap_bytes(layer.name)}
+        missing = {w for s in layer.inputs for w in b.homes.writers_in(s)
+                   if w not in b.where or b.where[w] in moved}
+        need: dict[Operand, int] = {
+            "inputs": sum(b.fmap_bytes(w) for w in missing),
+            "weights": b.sizes.weight_bytes(layer), "outputs": b.output_need(layer)}
         new = sum(need.values())
         if not all(b.sram.fits(size, level)
                    for level, size in b.sram.spec.per_level(need).items()):
@@ -134,8 +142,19 @@ class _Accumulate(Rules):
         b.spill_all(f"{layer.name} cannot fit whole: tiled")
 
 
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
 class _Builder:
-    """Shared state of one schedule build: the network, sizes, SRAM and DRAM copies."""
+    """Shared state of one schedule build: the network, sizes, SRAM and DRAM copies.
+
+    Feature maps live in root buffers (`Homes`): a root's buffer is reserved whole when
+    its first writer runs ("fmap:root"), each writer computes into its channel slice, and
+    views (concats, channel slices) read the slices in place. A writer's slice evicted
+    to DRAM comes back as a buffer of its own ("fmap:root@cA-B"). `held` says which
+    writers' data each resident feature-map buffer holds, `where` the reverse.
+    """
 
     def __init__(self, net: Network, sizes: Sizes, capacity: Capacity, rules: Rules,
                  options: BuildOptions) -> None:
@@ -145,12 +164,17 @@ class _Builder:
         self.prefetched: dict[str, str] = {}  # layer -> its filters' buffer, loaded early
         self.extra: list[int] = []  # per layer: bytes of early filters resident during it
         self.plans: dict[str, TilePlan] = {}  # layer -> its full-capacity tiling
+        self.may_tile: set[str] = set()  # layers that may have to tile (end prefetching)
         self.sizes = sizes
         self.sram = SramTracker(capacity)
         self.tensors = net.tensors()
+        self.homes = Homes(net)
         self.position = {name: i for i, name in enumerate(net.order)}
         self.computed = [n for n in net.order if net.layer(n).op != "input"]  # LayerSchedules
-        self.in_dram: set[str] = set(net.inputs)  # tensors with a valid DRAM copy
+        self.in_dram: set[str] = set(net.inputs)  # writers whose slice DRAM holds
+        self.held: dict[str, set[str]] = {}  # resident fmap buffer -> writers it holds
+        self.where: dict[str, str] = {}  # writer -> the resident buffer holding its slice
+        self.output_writers = {w for o in net.outputs for w in self.homes.writers_in(o)}
         self.layers: list[LayerSchedule] = []
         self.placement: dict[str, str] = {}
         self.spill_reason: dict[str, str] = {}
@@ -160,11 +184,24 @@ class _Builder:
     def fmap_bytes(self, tensor: str) -> int:
         return self.sizes.fmap_bytes(self.tensors[tensor].shape)
 
-    def buffer_of(self, tensor: str) -> str:
-        return buffer_name("fmap", tensor, WHOLE)
+    def reservation(self, tensor: str) -> str:
+        """The whole buffer of the root holding `tensor`."""
+        return buffer_name("fmap", self.homes.roots[tensor], WHOLE)
 
     def is_resident(self, tensor: str) -> bool:
-        return self.buffer_of(tensor) in self.sram.resident
+        return all(w in self.where for w in self.homes.writers_in(tensor))
+
+    def buffers_for(self, tensor: str) -> list[str]:
+        """The resident buffers holding slices of `tensor`."""
+        return list(dict.fromkeys(self.where[w] for w in self.homes.writers_in(tensor)
+                                  if w in self.where))
+
+    def output_need(self, layer: Layer) -> int:
+        """Bytes the layer's output takes beside what is resident: its root's whole buffer
+        unless that is reserved already."""
+        if self.reservation(layer.name) in self.sram.resident:
+            return 0
+        return self.fmap_bytes(self.homes.roots[layer.name])
 
     def next_use(self, tensor: str, after: int) -> int:
         """Position of the next consumer of `tensor` after `after` (large if none)."""
@@ -177,11 +214,42 @@ class _Builder:
         """True when a layer after position `at` reads `tensor`."""
         return self.next_use(tensor, at) <= len(self.net.order)
 
-    def write_back(self, tensor: str, reason: str) -> None:
-        """Store a resident tensor to DRAM if DRAM has no copy of it yet."""
-        if tensor not in self.in_dram:
-            self.sram.store(self.buffer_of(tensor), tensor, WHOLE, reason)
-            self.in_dram.add(tensor)
+    def buffer_next_use(self, buffer: str, after: int) -> int:
+        """When a buffer is next needed: the next read of a tensor overlapping the slices it
+        holds, or (a root's whole buffer) its next writer."""
+        root = self.sram.resident[buffer].tensor
+        spans = [self.homes.spans[w] for w in self.held[buffer]]
+        uses = [self.next_use(m, after) for m in self.homes.members[root]
+                if any(_overlap(self.homes.spans[m], s) for s in spans)]
+        if buffer == self.reservation(root):
+            uses += [self.position[w] for w in self.homes.writers[root]
+                     if self.position[w] > after]
+        return min(uses, default=len(self.net.order) + 1)
+
+    def root_used_later(self, root: str, at: int) -> bool:
+        """True when a tensor of `root` is read, or a writer of it runs, after `at`."""
+        return any(self.used_later(m, at) for m in self.homes.members[root]) or any(
+            self.position[w] > at for w in self.homes.writers[root])
+
+    def write_back(self, buffer: str, reason: str, only: set[str] | None = None) -> None:
+        """Store the slices a resident buffer holds that DRAM has no copy of yet."""
+        root = self.sram.resident[buffer].tensor
+        for w in sorted(self.held[buffer], key=self.position.__getitem__):
+            if w not in self.in_dram and (only is None or w in only):
+                self.sram.store(buffer, root, self.homes.slice_region(w), reason,
+                                self.fmap_bytes(w))
+                self.in_dram.add(w)
+
+    def free_buffer(self, buffer: str) -> None:
+        """Release a feature-map buffer and forget the slices it held."""
+        self.sram.free(buffer)
+        for w in self.held.pop(buffer):
+            del self.where[w]
+
+    def wrote(self, writer: str, buffer: str) -> None:
+        """Record that `writer` computed its slice into `buffer`."""
+        self.held[buffer].add(writer)
+        self.where[writer] = buffer
 
     def note_spill(self, reason: str) -> None:
         assert self.current is not None
@@ -189,93 +257,149 @@ class _Builder:
         self.current.spill_reason = "; ".join(filter(None, [self.current.spill_reason,
                                                              reason]))
 
-    def evict(self, tensor: str, reason: str) -> None:
-        """Write back (if needed) and free a resident feature map."""
-        self.write_back(tensor, reason)
-        self.sram.free(self.buffer_of(tensor))
-        self.placement[tensor] = "sram, spilled to dram"
-        self.spill_reason[tensor] = reason
+    def evict(self, buffer: str, reason: str) -> None:
+        """Write back (if needed) and free a resident feature-map buffer."""
+        self.write_back(buffer, reason)
+        for w in self.held[buffer]:
+            self.placement[w] = "sram, spilled to dram"
+            self.spill_reason[w] = reason
+        self.free_buffer(buffer)
         self.note_spill(reason)
+
+    def _label(self, buffer: str) -> str:
+        r = self.sram.resident[buffer]
+        return f"{r.tensor}@{r.region.label()}" if r.region != WHOLE else r.tensor
 
     def make_room(self, size: int, pinned: set[str], at: int, for_what: str,
                   levels: tuple[str, ...] = ()) -> None:
-        """Evict feature maps, furthest next use first, until `size` more bytes fit in each
-        of `levels` (default: every level)."""
+        """Evict feature-map buffers (not `pinned`), furthest next use first, until `size`
+        more bytes fit in each of `levels` (default: every level)."""
         levels = levels or tuple(lv.name for lv in self.sram.spec.levels)
         while not all(self.sram.fits(size, level) for level in levels):
             short = {level for level in levels if not self.sram.fits(size, level)}
-            victims = [r.tensor for r in self.sram.resident.values()
-                       if r.kind == "fmap" and r.region == WHOLE and r.tensor not in pinned
-                       and r.level in short]
+            victims = [b for b in self.held
+                       if b not in pinned and self.sram.resident[b].level in short]
             if not victims:
                 raise ScheduleError(f"internal error: nothing to evict for {for_what}")
-            victim = max(victims, key=lambda t: (self.next_use(t, at), -self.position[t]))
-            nxt = self.next_use(victim, at)
+            victim = max(victims, key=lambda b: (self.buffer_next_use(b, at), -min(
+                (self.position[w] for w in self.held[b]), default=0)))
+            nxt = self.buffer_next_use(victim, at)
             when = (f"next used by layer {nxt}" if nxt <= len(self.net.order)
                     else "no later use")
-            self.evict(victim, f"evicted {victim} ({when}) to make room for {for_what}")
+            self.evict(victim, f"evicted {self._label(victim)} ({when}) to make room for "
+                               f"{for_what}")
 
     def spill_all(self, reason: str) -> None:
         """The 004 method's overflow: write every resident buffer to DRAM, free them all."""
         for r in list(self.sram.resident.values()):
-            if r.kind == "fmap":
-                self.write_back(r.tensor, reason)
-                self.placement[r.tensor] = "sram, spilled to dram"
-                self.spill_reason[r.tensor] = reason
-            self.sram.free(r.buffer)  # filters are clean copies of DRAM: dropped
+            if r.buffer in self.held:
+                self.write_back(r.buffer, reason)
+                for w in self.held[r.buffer]:
+                    self.placement[w] = "sram, spilled to dram"
+                    self.spill_reason[w] = reason
+                self.free_buffer(r.buffer)
+            else:
+                self.sram.free(r.buffer)  # filters are clean copies of DRAM: dropped
         self.note_spill(reason)
+
+    def bring(self, tensor: str, pinned: set[str], at: int) -> None:
+        """Load the slices of `tensor` SRAM lacks (each into a buffer of its own), pinning
+        them and the resident ones."""
+        pinned.update(self.buffers_for(tensor))
+        for w in self.homes.writers_in(tensor):
+            if w in self.where:
+                continue
+            size = self.fmap_bytes(w)
+            self.make_room(size, pinned, at, f"input {tensor}",
+                           (self.sram.spec.level_of("inputs"),))
+            buffer = self.sram.load("fmap", self.homes.roots[w], self.homes.slice_region(w),
+                                    size)
+            self.held[buffer] = set()
+            self.wrote(w, buffer)
+            pinned.add(buffer)
+
+    def reserve(self, layer: Layer, pinned: set[str], at: int) -> str:
+        """The whole buffer of the layer's root, allocated if it is not resident yet."""
+        buffer = self.reservation(layer.name)
+        if buffer not in self.sram.resident:
+            root = self.homes.roots[layer.name]
+            size = self.fmap_bytes(root)
+            self.make_room(size, pinned, at, f"output of {layer.name}",
+                           (self.sram.spec.level_of("outputs"),))
+            self.sram.alloc(root, WHOLE, size)
+            self.held[buffer] = set()
+        pinned.add(buffer)
+        return buffer
+
+    def flush(self, tensor: str, reason: str) -> None:
+        """Store the resident slices of `tensor` DRAM lacks, before it streams from DRAM."""
+        for w in self.homes.writers_in(tensor):
+            if w in self.where and w not in self.in_dram:
+                self.write_back(self.where[w], reason, {w})
+
+    def input_buffers(self, layer: Layer) -> tuple[str, ...]:
+        """The resident buffers a compute reads the layer's inputs from."""
+        return tuple(dict.fromkeys(b for s in layer.inputs for b in self.buffers_for(s)))
 
     # ---- one layer, whole ------------------------------------------------------------
     def run_whole(self, layer: Layer, at: int) -> None:
-        """Inputs resident, filters loaded, output allocated, one compute."""
-        pinned = set(layer.inputs)
+        """Inputs resident, filters loaded, output's buffer reserved, one compute."""
         self.crowding_inputs(layer, at)
-        for src in layer.inputs:
-            if not self.is_resident(src):
-                self.make_room(self.fmap_bytes(src), pinned, at, f"input {src}",
-                               (self.sram.spec.level_of("inputs"),))
-                self.sram.load("fmap", src, WHOLE, self.fmap_bytes(src))
+        pinned = set(self.input_buffers(layer))
+        if self.reservation(layer.name) in self.sram.resident:
+            pinned.add(self.reservation(layer.name))
+        for src in dict.fromkeys(layer.inputs):
+            self.bring(src, pinned, at)
         weights = self.prefetched.pop(layer.name, None)
         if layer.is_weighted and weights is None:
             size = self.sizes.weight_bytes(layer)
             self.make_room(size, pinned, at, f"filters of {layer.name}",
                            (self.sram.spec.level_of("weights"),))
             weights = self.sram.load("weights", layer.name, WHOLE, size)
-        self.make_room(self.fmap_bytes(layer.name), pinned, at, f"output of {layer.name}",
-                       (self.sram.spec.level_of("outputs"),))
-        out = self.sram.alloc(layer.name, WHOLE, self.fmap_bytes(layer.name))
+        out = self.reserve(layer, pinned, at)
         self.prefetch_filters()
         ho = hwc(layer.output_shape)
         tile = Tile((0, self.sizes.batch), (0, ho[0]), (0, ho[2]))
-        self.sram.compute(Compute(layer.name, tile, tuple(self.buffer_of(s) for s in
-                                                          layer.inputs), weights, out,
+        self.sram.compute(Compute(layer.name, tile, self.input_buffers(layer), weights, out,
                                   layer.macs * self.sizes.batch))
+        self.wrote(layer.name, out)
         self.placement.setdefault(layer.name, "sram")
         if weights is not None and not self.rules.keeps_filters:
             self.sram.free(weights)
 
     def whole_placement(self, layer: Layer) -> tuple[list[str], dict[str, int]]:
-        """How the layer would run whole now: the resident inputs to move out of the output's
-        level (they crowd it; read again into the input level) and the bytes it then needs
-        per level. With one shared level nothing moves."""
+        """How the layer would run whole now: the resident input buffers to move out of the
+        output's level (they crowd it; read again into the input level) and the bytes it
+        then needs per level. With one shared level nothing moves."""
         spec = self.sram.spec
         out_level, in_level = spec.level_of("outputs"), spec.level_of("inputs")
         need = {lv.name: 0 for lv in spec.levels}
         need[spec.level_of("weights")] += self.sizes.weight_bytes(layer)
-        need[out_level] += self.fmap_bytes(layer.name)
+        out = self.reservation(layer.name)
+        counted = {out}
+        if out in self.sram.resident:
+            need[self.sram.resident[out].level] += self.sram.resident[out].size
+        else:
+            need[out_level] += self.output_need(layer)
         crowding = []
         for src in dict.fromkeys(layer.inputs):
-            level = self.sram.resident[self.buffer_of(src)].level if self.is_resident(
-                src) else in_level
-            need[level] += self.fmap_bytes(src)
-            if level == out_level != in_level:
-                crowding.append(src)
+            for w in self.homes.writers_in(src):
+                buffer = self.where.get(w)
+                if buffer is None:
+                    need[in_level] += self.fmap_bytes(w)
+                elif buffer not in counted:
+                    counted.add(buffer)
+                    r = self.sram.resident[buffer]
+                    need[r.level] += r.size
+                    if r.level == out_level != in_level:
+                        crowding.append(buffer)
         moved = []
         while crowding and need[out_level] > spec.capacity(out_level):
             victim = crowding.pop()
             moved.append(victim)
-            need[out_level] -= self.fmap_bytes(victim)
-            need[in_level] += self.fmap_bytes(victim)
+            size = self.sram.resident[victim].size
+            need[out_level] -= size
+            need[in_level] += size
         return moved, need
 
     def fits_whole_now(self, layer: Layer) -> bool:
@@ -287,7 +411,8 @@ class _Builder:
         """Evict resident inputs that sit in the output's level and leave it no room there
         (a level holding outputs but not inputs): they are read again into the input level."""
         for victim in self.whole_placement(layer)[0]:
-            self.evict(victim, f"{victim} shares {self.sram.spec.level_of('outputs')} with "
+            label = self._label(victim)
+            self.evict(victim, f"{label} shares {self.sram.spec.level_of('outputs')} with "
                                f"the output of {layer.name}: read again into the input level")
 
     def prefetch_filters(self) -> None:
@@ -296,7 +421,8 @@ class _Builder:
         A layer's filters are loaded early only if, through every layer until they are
         used, the serial schedule's SRAM peak plus what is already loaded early plus them
         fits the capacity: the serial schedule's every other decision then stays valid, so
-        the transfers are the same, only earlier. Tiled layers end the look-ahead.
+        the transfers are the same, only earlier. Layers that tile (or may: `may_tile`)
+        end the look-ahead.
         """
         peaks = self.options.reference_peaks
         if (self.options.buffering == "none" or len(peaks) != len(self.computed)
@@ -308,7 +434,7 @@ class _Builder:
         for later in range(here + 1, len(peaks)):
             name = self.computed[later]
             nxt = self.net.layer(name)
-            if name in self.plans:
+            if name in self.plans or name in self.may_tile:
                 return
             if not nxt.is_weighted or name in self.prefetched:
                 continue
@@ -323,19 +449,37 @@ class _Builder:
             self.prefetched[name] = self.sram.load("weights", name, WHOLE, size,
                                                    owner=name)
 
-    def release_inputs(self, layer: Layer, at: int) -> None:
-        """Free inputs whose last consumer was this layer; store and free network outputs."""
-        for src in dict.fromkeys(layer.inputs):
-            if self.is_resident(src) and not self.used_later(src, at):
-                self.sram.free(self.buffer_of(src))
-        self.emit_output(layer)
 
-    def emit_output(self, layer: Layer) -> None:
-        """A network output is written to DRAM and freed."""
-        if not self.tensors[layer.name].consumers and self.is_resident(layer.name):
-            self.write_back(layer.name, "")
-            self.sram.free(self.buffer_of(layer.name))
-            self.placement[layer.name] = "sram, written to dram (network output)"
+    def release_inputs(self, layer: Layer, at: int) -> None:
+        """Free the roots of the layer's inputs (and its own) that nothing reads or writes
+        later; store the network outputs among them."""
+        roots = [self.homes.roots[s] for s in layer.inputs] + [self.homes.roots[layer.name]]
+        for root in dict.fromkeys(roots):
+            if not self.root_used_later(root, at):
+                self.retire(root)
+
+    def emit_output(self, layer: Layer, at: int) -> None:
+        """A network output is written to DRAM and its buffers freed, once nothing later
+        uses its root."""
+        root = self.homes.roots[layer.name]
+        if (any(not self.tensors[m].consumers for m in self.homes.members[root])
+                and not self.root_used_later(root, at)):
+            self.retire(root)
+
+    def retire(self, root: str) -> None:
+        """Store the network outputs a dead root holds and free all of its buffers."""
+        for buffer in [b for b in self.held if self.sram.resident[b].tensor == root]:
+            self.retire_buffer(buffer)
+
+    def retire_buffer(self, buffer: str) -> None:
+        """Store the network-output slices of a buffer nothing needs any more, free it."""
+        outputs = self.held[buffer] & self.output_writers
+        self.write_back(buffer, "", outputs)
+        root = self.sram.resident[buffer].tensor
+        for m in self.homes.members[root]:
+            if not self.tensors[m].consumers and set(self.homes.writers_in(m)) & outputs:
+                self.placement[m] = "sram, written to dram (network output)"
+        self.free_buffer(buffer)
 
     # ---- one layer, tiled ----------------------------------------------------------
     def tile_choice(self, layer: Layer, at: int, ways: int) -> tuple[TilePlan, list[str]]:
@@ -354,10 +498,11 @@ class _Builder:
         best: tuple[int, int, TilePlan, list[str]] | None = None
         for kept in ([resident, []] if resident else [[]]):
             evicted = [s for s in resident if s not in kept]
-            penalty = sum(self.fmap_bytes(s) * ((s not in self.in_dram) + self.used_later(s, at))
-                          for s in evicted)
+            penalty = sum(self.fmap_bytes(s) * (
+                any(w not in self.in_dram for w in self.homes.writers_in(s))
+                + self.used_later(s, at)) for s in evicted)
             for keep_output in ([True, False] if consumed else [False]):
-                room = self.tile_room(kept, output * keep_output) // ways
+                room = self.tile_room(layer, kept, keep_output) // ways
                 if room <= 0:
                     continue
                 keep = Keep(len(kept), keep_output)
@@ -375,13 +520,20 @@ class _Builder:
             raise ScheduleError(f"internal error: no tiling of {layer.name} fits")
         return best[2], best[3]
 
-    def tile_room(self, kept: list[str], output: int) -> int:
-        """Bytes a tile may take beside the kept inputs and the kept output (`output` bytes):
-        with several levels, the least left in any of them, so every part of a tile fits."""
+    def tile_room(self, layer: Layer, kept: list[str], keep_output: bool) -> int:
+        """Bytes a tile may take beside the kept inputs' buffers and (when `keep_output`) the
+        output's whole buffer: with several levels, the least left in any of them, so every
+        part of a tile fits."""
         fixed = {lv.name: 0 for lv in self.sram.spec.levels}
-        for src in kept:
-            fixed[self.sram.resident[self.buffer_of(src)].level] += self.fmap_bytes(src)
-        fixed[self.sram.spec.level_of("outputs")] += output
+        buffers = dict.fromkeys(b for s in kept for b in self.buffers_for(s))
+        for buffer in buffers:
+            fixed[self.sram.resident[buffer].level] += self.sram.resident[buffer].size
+        out = self.reservation(layer.name)
+        if keep_output and out not in buffers:
+            if out in self.sram.resident:
+                fixed[self.sram.resident[out].level] += self.sram.resident[out].size
+            else:
+                fixed[self.sram.spec.level_of("outputs")] += self.output_need(layer)
         return min(self.sram.spec.capacity(level) - used for level, used in fixed.items())
 
     def run_tiled(self, layer: Layer, at: int) -> TilePlan:
@@ -403,22 +555,24 @@ class _Builder:
                     <= plan.read_bytes + plan.write_bytes):
                 plan, evicted, double = halves, halves_evicted, True
         for src in evicted:
-            self.evict(src, f"{layer.name} is tiled: its input {src} streams from DRAM")
+            for buffer in self.buffers_for(src):
+                self.evict(buffer, f"{layer.name} is tiled: its input {src} streams from DRAM")
         ways = 2 if double else 1
         kept = {s for s in layer.inputs if self.is_resident(s)}
-        out = None
-        if plan.keep.output:
-            self.make_room(self.fmap_bytes(layer.name), kept, at, f"output of {layer.name}",
-                           (self.sram.spec.level_of("outputs"),))
-            out = self.sram.alloc(layer.name, WHOLE, self.fmap_bytes(layer.name))
-        self.make_room(plan.peak_bytes * ways, kept | {layer.name}, at,
-                       f"tiles of {layer.name}")
+        for src in dict.fromkeys(layer.inputs):
+            if src not in kept:
+                self.flush(src, f"{layer.name} is tiled: its input {src} streams from DRAM")
+        pinned = {b for s in kept for b in self.buffers_for(s)}
+        out = self.reserve(layer, pinned, at) if plan.keep.output else None
+        self.make_room(plan.peak_bytes * ways, pinned, at, f"tiles of {layer.name}")
         if plan.in_channel_step:
             self._run_split(layer, plan)
         else:
             self._run_jobs(layer, self._jobs(layer, plan, kept), double, out)
         if out is None:
             self.in_dram.add(layer.name)
+        else:
+            self.wrote(layer.name, out)
         buffering = ", double-buffered" if double else ""
         where = "sram" if out is not None else "dram"
         self.placement[layer.name] = (
@@ -442,6 +596,7 @@ class _Builder:
         ho, wo, co = hwc(layer.output_shape)
         cin = hwc(layer.input_shape)[2]
         src = layer.inputs[0]
+        root, out_root = self.homes.roots[src], self.homes.roots[layer.name]
         chunks = channel_tiles(cin, plan.in_channel_step)
         for samples, rows in spatial_tiles(self.sizes.batch, ho, 1, plan.row_step):
             in_rows = input_region_rows(layer, rows)
@@ -451,14 +606,16 @@ class _Builder:
                 psum = self.sram.alloc(layer.name, region, self.sizes.accumulator_bytes(elements),
                                        "psum")
                 out = psum
+                placed = self.homes.region(layer.name, region)
                 for ic in chunks:
-                    fmap = self.sram.load("fmap", src, Region(samples, in_rows, ic),
+                    fmap = self.sram.load("fmap", root,
+                                          self.homes.region(src, Region(samples, in_rows, ic)),
                                           self.sizes.region_bytes(self.tensors[src].shape,
                                                                   samples, in_rows, ic))
                     weights = self.sram.load("weights", layer.name, Region(channels=ch, reduce=ic),
                                              self.sizes.weight_bytes(layer, ch, ic))
                     if ic[1] == cin:
-                        out = self.sram.alloc(layer.name, region, self.sizes.region_bytes(
+                        out = self.sram.alloc(out_root, placed, self.sizes.region_bytes(
                             layer.output_shape, samples, rows, ch))
                     share = (samples[1] - samples[0]) * (rows[1] - rows[0]) * (ch[1] - ch[0]) * (
                         ic[1] - ic[0])
@@ -468,7 +625,7 @@ class _Builder:
                     self.sram.free(fmap)
                     self.sram.free(weights)
                 self.sram.free(psum)
-                self.sram.store(out, layer.name, region)
+                self.sram.store(out, out_root, placed)
                 self.sram.free(out)
 
     def _jobs(self, layer: Layer, plan: TilePlan, kept: set[str]) -> list[_Job]:
@@ -484,17 +641,19 @@ class _Builder:
             for ch in groups:
                 weights = self._weights_spec(layer, ch, len(groups))
                 for i, (samples, rows, cols) in enumerate(spatial):
-                    inputs = self._input_specs(layer, samples, rows, ch, cols, kept)
+                    specs = self._input_specs(layer, samples, rows, ch, cols, kept)
+                    inputs = list(dict.fromkeys(specs.values()))
                     last = i == len(spatial) - 1
                     jobs.append(_Job(Tile(samples, rows, ch, cols=cols),
                                      ([weights] if weights and i == 0 else []) + inputs,
-                                     self._reads(layer, inputs), weights,
+                                     self._reads(layer, specs), weights,
                                      [s.buffer for s in inputs] + ([weights.buffer]
                                                                    if weights and last else [])))
             return jobs
         whole = self._weights_spec(layer, (0, co), 1) if len(groups) == 1 else None
         for t, (samples, rows, cols) in enumerate(spatial):
-            inputs = self._input_specs(layer, samples, rows, (0, co), cols, kept)
+            specs = self._input_specs(layer, samples, rows, (0, co), cols, kept)
+            inputs = list(dict.fromkeys(specs.values()))
             for g, ch in enumerate(groups):
                 weights = whole or self._weights_spec(layer, ch, len(groups))
                 first_w = weights if weights and (whole is None or (t == 0 and g == 0)) else None
@@ -503,15 +662,15 @@ class _Builder:
                 frees = ([weights.buffer] if weights and last_w else []) + (
                     [s.buffer for s in inputs] if g == len(groups) - 1 else [])
                 jobs.append(_Job(Tile(samples, rows, ch, cols=cols), loads,
-                                 self._reads(layer, inputs), weights, frees))
+                                 self._reads(layer, specs), weights, frees))
         return jobs
 
-    def _reads(self, layer: Layer, loaded: list[_Spec]) -> dict[str, str]:
-        """Source tensor -> the buffer a tile reads it from: its loaded region, or the whole
-        resident tensor."""
-        reads = {s: self.buffer_of(s) for s in layer.inputs}
-        reads.update({spec.tensor: spec.buffer for spec in loaded})
-        return reads
+    def _reads(self, layer: Layer, loaded: dict[str, _Spec]) -> tuple[str, ...]:
+        """The buffers a tile reads its inputs from: their loaded regions, or the resident
+        buffers holding them."""
+        return tuple(dict.fromkeys(
+            b for s in layer.inputs
+            for b in ([loaded[s].buffer] if s in loaded else self.buffers_for(s))))
 
     def _weights_spec(self, layer: Layer, ch: tuple[int, int], groups: int) -> _Spec | None:
         if not layer.is_weighted:
@@ -521,10 +680,11 @@ class _Builder:
 
     def _input_specs(self, layer: Layer, samples: tuple[int, int], rows: tuple[int, int],
                      ch: tuple[int, int], cols: tuple[int, int] | None,
-                     kept: set[str]) -> list[_Spec]:
-        """Loads of the streamed inputs' regions a tile reads (kept inputs load nothing);
-        each input's own region (a broadcast or concatenated input needs less than others)."""
-        specs = []
+                     kept: set[str]) -> dict[str, _Spec]:
+        """Loads of the streamed inputs' regions a tile reads (kept inputs load nothing),
+        by input; each input's own region (a broadcast or concatenated input needs less than
+        others), in its root's coordinates (two inputs with one region share one load)."""
+        specs: dict[str, _Spec] = {}
         for src in dict.fromkeys(layer.inputs):
             if src in kept:
                 continue
@@ -539,9 +699,11 @@ class _Builder:
             in_cols = (union(lambda i: input_region_cols(layer, cols, i))
                        if cols is not None else None)
             span = union(lambda i: input_channels(layer, ch, i))
-            specs.append(_Spec("fmap", src, Region(samples, in_rows, span, cols=in_cols),
-                               self.sizes.region_bytes(self.tensors[src].shape, samples,
-                                                       in_rows, span, in_cols)))
+            region = self.homes.region(src, Region(samples, in_rows, span, cols=in_cols))
+            spec = _Spec("fmap", self.homes.roots[src], region,
+                         self.sizes.region_bytes(self.tensors[src].shape, samples, in_rows,
+                                                 span, in_cols))
+            specs[src] = spec
         return specs
 
     def _do_loads(self, job: _Job) -> None:
@@ -549,40 +711,63 @@ class _Builder:
             self.sram.load(spec.kind, spec.tensor, spec.region, spec.size)
 
     def _compute_tile(self, layer: Layer, job: _Job, whole_out: str | None) -> None:
-        """One tile: into the whole resident output if kept, else a tile buffer stored out."""
+        """One tile: into the output's whole buffer if kept, else a tile buffer stored out."""
         tile = job.tile
         samples, rows, ch, cols = tile.samples, tile.rows, tile.channels, tile.cols
-        region = Region(samples, rows, ch, cols=cols)
-        out = whole_out or self.sram.alloc(layer.name, region, self.sizes.region_bytes(
+        root = self.homes.roots[layer.name]
+        region = self.homes.region(layer.name, Region(samples, rows, ch, cols=cols))
+        out = whole_out or self.sram.alloc(root, region, self.sizes.region_bytes(
             layer.output_shape, samples, rows, ch, cols))
         ho, wo, co = hwc(layer.output_shape)
         width = cols[1] - cols[0] if cols is not None else wo
         share = (samples[1] - samples[0]) * (rows[1] - rows[0]) * width * (ch[1] - ch[0])
         macs = layer.macs * share // (ho * wo * co)
-        self.sram.compute(Compute(layer.name, tile, tuple(job.inputs[s] for s in layer.inputs),
+        self.sram.compute(Compute(layer.name, tile, job.inputs,
                                   job.weights.buffer if job.weights else None, out, macs))
         if whole_out is None:
-            self.sram.store(out, layer.name, region)
+            self.sram.store(out, root, region)
             self.sram.free(out)
 
     # ---- the whole network -----------------------------------------------------------
-    def fits_whole(self, layer: Layer) -> bool:
-        """True when the layer's inputs, filters and output each fit their level (summed
-        where levels coincide), its inputs either loaded or left where their producer put
-        them (in the output level)."""
-        inputs = sum(self.fmap_bytes(s) for s in dict.fromkeys(layer.inputs))
-        weights, output = self.sizes.weight_bytes(layer), self.fmap_bytes(layer.name)
+    def fits_whole(self, layer: Layer, worst: bool = False) -> bool:
+        """True when the layer's filters, the buffers of its inputs' roots and its output's
+        root each fit their level (summed where levels coincide), its inputs either loaded
+        or left where their producer put them (in the output level).
+
+        `worst`: a root several layers write may also be held as slices reloaded beside a
+        fresh whole buffer after an eviction: counted twice, a bound on any moment."""
+        own = self.homes.roots[layer.name]
+
+        def size(root: str) -> int:
+            twice = worst and len(self.homes.writers[root]) > 1
+            return self.fmap_bytes(root) * (2 if twice else 1)
+
+        inputs = sum(size(q) for q in dict.fromkeys(self.homes.roots[s] for s in layer.inputs)
+                     if q != own)
+        weights, output = self.sizes.weight_bytes(layer), size(own)
         return (self.sram.spec.fits({"inputs": inputs, "weights": weights, "outputs": output})
                 or self.sram.spec.fits({"weights": weights, "outputs": inputs + output}))
+
+    def layout(self, name: str) -> str:
+        """A view's place in its root's buffer, or why a concat copies ('' otherwise)."""
+        views = self.net.views
+        if name in views.copies:
+            return f"copy: {views.copies[name]}"
+        root, (lo, hi) = self.homes.roots[name], self.homes.spans[name]
+        if self.homes.is_view(name):
+            return f"view: channels {lo}-{hi} of {root}"
+        return f"writes channels {lo}-{hi} of {root}" if root != name else ""
 
     def finish(self) -> Schedule:
         placements = []
         for name, tensor in self.tensors.items():
             last = max((self.position[c] for c in tensor.consumers), default=self.position[name])
+            layout = self.layout(name)
+            where = ("dram (network input)" if name in self.net.inputs else
+                     self.placement.get(name, "sram"))
             placements.append(TensorPlacement(
                 name, "fmap", self.fmap_bytes(name), self.position[name], last,
-                "dram (network input)" if name in self.net.inputs else
-                self.placement.get(name, "sram"), self.spill_reason.get(name, "")))
+                f"{where} ({layout})" if layout else where, self.spill_reason.get(name, "")))
             layer = self.net.layer(name)
             if layer.is_weighted:
                 placements.append(TensorPlacement(
@@ -596,8 +781,12 @@ class _Builder:
         """Search the tiling of every layer that cannot run whole, before emitting anything,
         so an SRAM too small for some later layer fails at once, not after minutes."""
         for layer in self.net.layers():
-            if layer.op != "input" and not self.fits_whole(layer):
+            if (layer.op != "input" and not self.homes.is_view(layer.name)
+                    and not self.fits_whole(layer)):
                 self.plans[layer.name] = search_tiles(layer, self.sizes, self.sram.spec.smallest)
+        self.may_tile = {layer.name for layer in self.net.layers() if layer.op != "input"
+                         and not self.homes.is_view(layer.name)
+                         and not self.fits_whole(layer, worst=True)}
         tiles = sum(plan.tiles for plan in self.plans.values()) * self.options.passes
         if tiles > MAX_SCHEDULE_TILES:
             worst = max(self.plans.values(), key=lambda p: p.tiles)
@@ -609,38 +798,46 @@ class _Builder:
                 f"{worst.tiles:,} in layer {name!r}); raise hardware.sram.capacity")
 
     def run(self) -> Schedule:
-        """Every layer in order: whole when its working set fits, else tiled."""
+        """Every layer in order: whole when its working set fits, else tiled; a view does
+        nothing (its readers read the slices it names)."""
         self.plan_oversized()
         for at, name in enumerate(self.net.order):
             layer = self.net.layer(name)
             if layer.op == "input":
                 continue
-            ls = LayerSchedule(len(self.layers) + 1, name)
+            ls = LayerSchedule(len(self.layers) + 1, name, layout=self.layout(name))
             self.layers.append(ls)
             self.current = ls
             self.sram.begin(ls)
-            tiled = layer.name in self.plans or not self.fits_whole_now(layer)
-            if not tiled:
-                self.rules.before(self, layer, at)
-                # a spill may have sent inputs from the output level to DRAM: recheck
-                tiled = not self.fits_whole_now(layer)
-            if tiled:
-                self.rules.before_tiled(self, layer)
-                ls.tiling = self.run_tiled(layer, at).describe(layer, self.sizes.batch)
-            else:
-                self.run_whole(layer, at)
+            if not self.homes.is_view(name):
+                self.run_layer(layer, at)
             self.rules.after(self, layer, at)
             if at == len(self.net.order) - 1:
                 self.drain()
             self.sram.end()
         return self.finish()
 
+    def run_layer(self, layer: Layer, at: int) -> None:
+        """One layer that computes: whole when its working set fits, else tiled."""
+        tiled = layer.name in self.plans or not self.fits_whole_now(layer)
+        if not tiled:
+            self.rules.before(self, layer, at)
+            # a spill may have sent inputs from the output level to DRAM: recheck
+            tiled = not self.fits_whole_now(layer)
+        if tiled:
+            self.rules.before_tiled(self, layer)
+            assert self.current is not None
+            self.current.tiling = self.run_tiled(layer, at).describe(layer, self.sizes.batch)
+        else:
+            self.run_whole(layer, at)
+
     def drain(self) -> None:
         """End of the inference: write back network outputs still resident, free the rest."""
         for r in list(self.sram.resident.values()):
-            if r.kind == "fmap" and not self.tensors[r.tensor].consumers:
-                self.write_back(r.tensor, "")
-            self.sram.free(r.buffer)
+            if r.buffer in self.held:
+                self.retire_buffer(r.buffer)
+            else:
+                self.sram.free(r.buffer)
 
 
 def _builder(rules: Rules) -> Callable[[Network, Sizes, Capacity, BuildOptions], Schedule]:

@@ -166,6 +166,9 @@ class LayerSchedule:
     end_sram_bytes: int = 0
     group: str = ""  # the fusion group the layer ran in ("" when it ran alone)
     recomputed_macs: int = 0  # MACs of halo rows computed again (in its Compute macs)
+    #: Where the output lives when not in a buffer of its own: a view's channels of the
+    #: buffer holding it, or why a concat copies its inputs ("" otherwise).
+    layout: str = ""
     #: The samples this pass of the layer runs over when the batch runs in sub-batches
     #: (None: the whole batch).
     samples: Span | None = None

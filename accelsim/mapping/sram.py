@@ -139,9 +139,12 @@ class SramTracker:
         self._record(Alloc(buffer, tensor, region, size, self._tag(level)))
         return buffer
 
-    def store(self, buffer: str, tensor: str, region: Region, reason: str = "") -> None:
-        """SRAM -> DRAM copy of a resident buffer (it stays resident)."""
-        self._record(Store(buffer, tensor, region, self.resident[buffer].size, reason))
+    def store(self, buffer: str, tensor: str, region: Region, reason: str = "",
+              size: int | None = None) -> None:
+        """SRAM -> DRAM copy of a resident buffer, or of the `size` bytes of `region` it
+        holds (a writer's slice of a concat's buffer); it stays resident."""
+        self._record(Store(buffer, tensor, region,
+                           self.resident[buffer].size if size is None else size, reason))
 
     def free(self, buffer: str) -> None:
         """Release a resident buffer."""

@@ -188,9 +188,14 @@ def _run_int(net: Network, feeds: dict[str, np.ndarray], params: Params,
     quant: dict[str, QuantLayer] = {}
     ints: dict[str, np.ndarray] = {}
     result = ExecResult("int", {}, {}, ints, quant)
+    views = net.views  # a view shares its root's scale: its integers are the root's
+    peaks: dict[str, float] = {}
     for layer in net.layers():
+        root = views.root(layer.name)
+        if root not in peaks:
+            peaks[root] = float(np.abs(calibration[root]).max())
         state = calibrate_layer(
-            layer, params.get(layer.name, {}), float(np.abs(calibration[layer.name]).max()),
+            layer, params.get(layer.name, {}), peaks[root],
             tuple(quant[i].out_scale for i in layer.inputs), precision, net.bn_epsilon,
         )
         quant[layer.name] = state

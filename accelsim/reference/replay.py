@@ -9,6 +9,12 @@ integer mode, allclose in float32. Any gap raises ReplayError naming layer and t
 Channel tiles of channel-wise layers (depthwise, pools, adds) load only their channels;
 the replay places them in a zero tensor of full width, computes, and keeps the tile's
 channels, which depend on those input channels alone.
+
+Feature maps live in root buffers (accelsim.mapping.views): DRAM and SRAM hold regions of
+roots, a producer's tile lands at its channel offset of its root's buffer, and a view
+(a concat, a channel slice) computes nothing: its readers read the root's channels it
+names. Every buffer keeps a mask of the elements written into it, so a read or a store of
+a slice no producer wrote raises ReplayError.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from accelsim.mapping.tiling import (
     input_region_cols,
     input_region_rows,
 )
+from accelsim.mapping.views import Homes
 from accelsim.reference.compare import compare
 from accelsim.reference.executor import ExecResult, Mode, run, run_layer
 from accelsim.reference.levels import check_level
@@ -64,6 +71,7 @@ class _Buffer:
     region: Region
     bytes: int
     data: np.ndarray | None  # None for filters (read from params)
+    valid: np.ndarray | None = None  # elements written so far (None: all of `data`)
 
 
 def _box(shape: tuple[int, ...], batch: int, region: Region) -> Box:
@@ -74,6 +82,16 @@ def _box(shape: tuple[int, ...], batch: int, region: Region) -> Box:
     cols = region.cols or (0, w)
     channels = region.channels or (0, c)
     return slice(*samples), slice(*rows), slice(*cols), slice(*channels)
+
+
+def _inner(box: Box, within: Box) -> Box | None:
+    """`box` as an index into an array holding `within` (None unless it lies inside)."""
+    if any(b.start < w.start or b.stop > w.stop for b, w in zip(box, within, strict=True)):
+        return None
+    return (slice(box[0].start - within[0].start, box[0].stop - within[0].start),
+            slice(box[1].start - within[1].start, box[1].stop - within[1].start),
+            slice(box[2].start - within[2].start, box[2].stop - within[2].start),
+            slice(box[3].start - within[3].start, box[3].stop - within[3].start))
 
 
 class _Machine:
@@ -89,6 +107,7 @@ class _Machine:
         for name, array in inputs.items():
             self.dram[name] = self._as4d(name, array).copy()
             self.written[name] = np.ones(self.dram[name].shape, dtype=bool)
+        self.homes = Homes(net)
         self.sram: dict[str, _Buffer] = {}
         self.used = self.peak = self.steps = 0
         self.level_of: dict[str, str] = {}  # resident buffer -> its on-chip level
@@ -139,16 +158,24 @@ class _Machine:
 
     def store(self, layer: str, a: Store) -> None:
         buf = self._resident(layer, a.buffer)
-        if buf.data is None:
+        if a.buffer.startswith("w:"):
             return  # filters: DRAM already holds them
         shape = self.net.layer(a.tensor).output_shape
         h, w, c = hwc(shape)
+        box = _box(shape, self.batch, a.region)
+        inner = _inner(box, _box(shape, self.batch, buf.region))
+        if buf.tensor != a.tensor or inner is None:
+            raise ReplayError(f"layer {layer}: stores {a.tensor} {a.region.label()} from "
+                              f"buffer {a.buffer}, which holds {buf.tensor} "
+                              f"{buf.region.label()}")
+        if buf.data is None or (buf.valid is not None and not buf.valid[inner].all()):
+            raise ReplayError(f"layer {layer}: stores {a.tensor} {a.region.label()} before "
+                              f"all of it was computed into {a.buffer}")
         if a.tensor not in self.dram:
             dtype = buf.data.dtype
             self.dram[a.tensor] = np.zeros((self.batch, h, w, c), dtype=dtype)
             self.written[a.tensor] = np.zeros((self.batch, h, w, c), dtype=bool)
-        box = _box(shape, self.batch, buf.region)
-        self.dram[a.tensor][box] = buf.data
+        self.dram[a.tensor][box] = buf.data[inner]
         self.written[a.tensor][box] = True
 
     def free(self, layer: str, a: Free) -> None:
@@ -186,40 +213,52 @@ class _Machine:
 
     def _fill(self, layer: Layer, target: _Buffer, tile: Tile, out: np.ndarray) -> None:
         """Write a tile's output into its buffer: a tile buffer, or its box of a buffer that
-        holds more of the output (a tiled layer whose output stays whole in SRAM)."""
-        shape = layer.output_shape
+        holds more of the output's root (a tiled layer whose output stays whole in SRAM, a
+        producer's channel slice of a concat's buffer)."""
+        root = self.homes.roots[layer.name]
+        if target.tensor != root:
+            raise ReplayError(f"layer {layer.name}: computes into a buffer of "
+                              f"{target.tensor}, but its output lives in {root}")
+        shape = self.net.layer(root).output_shape
         have = _box(shape, self.batch, target.region)
-        need = _box(shape, self.batch, Region(tile.samples, tile.rows, tile.channels,
-                                              cols=tile.cols))
+        need = _box(shape, self.batch, self.homes.region(layer.name, Region(
+            tile.samples, tile.rows, tile.channels, cols=tile.cols)))
+        index = _inner(need, have)
+        if index is None:
+            raise ReplayError(f"layer {layer.name}: its tile lies outside its output buffer")
         if have == need:
-            target.data = out
+            target.data, target.valid = out, None
             return
         if target.data is None:
             target.data = np.zeros(tuple(s.stop - s.start for s in have), dtype=out.dtype)
-        index = tuple(slice(n.start - h.start, n.stop - h.start)
-                      for n, h in zip(need, have, strict=True))
+            target.valid = np.zeros(target.data.shape, dtype=bool)
         target.data[index] = out
+        if target.valid is not None:
+            target.valid[index] = True
 
     def _slice(self, layer: Layer, buffers: list[str], src: str, samples: tuple[int, int],
                rows: tuple[int, int], channels: tuple[int, int],
                cols: tuple[int, int] | None = None) -> np.ndarray:
         """The (samples, rows, columns, channels) part of `src` a tile reads, assembled from
         `buffers` (a whole tensor, a tile, or the row bands and cached halos of a fused
-        group); ReplayError if one does not hold `src` or together they do not cover it."""
-        shape = self.net.layer(src).output_shape
+        group, the slices of a concat's buffer); ReplayError if one does not hold `src`'s
+        root or together they do not cover it. `channels` are `src`'s own."""
+        root = self.homes.roots[src]
+        offset = self.homes.spans[src][0]
+        shape = self.net.layer(root).output_shape
         width = hwc(shape)[1]
-        need = (samples, rows, cols or (0, width), channels)
+        need = (samples, rows, cols or (0, width), (channels[0] + offset, channels[1] + offset))
         parts = []
         for buffer in dict.fromkeys(buffers):
             buf = self._resident(layer.name, buffer)
-            if buf.tensor != src or buf.data is None:
+            if buf.tensor != root or buf.data is None:
                 raise ReplayError(f"layer {layer.name}: buffer {buffer} does not hold {src}")
-            parts.append((_box(shape, self.batch, buf.region), buf.data))
+            parts.append((_box(shape, self.batch, buf.region), buf.data, buf.valid))
         if len(parts) == 1 and cols is None:
-            need = (samples, rows, (parts[0][0][2].start, parts[0][0][2].stop), channels)
+            need = (samples, rows, (parts[0][0][2].start, parts[0][0][2].stop), need[3])
         out = np.zeros(tuple(hi - lo for lo, hi in need), dtype=parts[0][1].dtype)
         filled = np.zeros(out.shape, dtype=bool)
-        for have, data in parts:
+        for have, data, valid in parts:
             lows = [max(lo, got.start) for (lo, _), got in zip(need, have, strict=True)]
             highs = [min(hi, got.stop) for (_, hi), got in zip(need, have, strict=True)]
             if any(lo >= hi for lo, hi in zip(lows, highs, strict=True)):
@@ -228,27 +267,36 @@ class _Machine:
                          for lo, hi, n in zip(lows, highs, need, strict=True))
             source = tuple(slice(lo - got.start, hi - got.start)
                            for lo, hi, got in zip(lows, highs, have, strict=True))
-            out[into] = data[source]
-            filled[into] = True
+            if valid is None:
+                out[into] = data[source]
+                filled[into] = True
+            else:  # only what was written: another buffer may hold the rest
+                np.copyto(out[into], data[source], where=valid[source])
+                filled[into] |= valid[source]
         if not filled.all():
             missing = np.argwhere(~filled)[0] + np.array([lo for lo, _ in need])
-            held = "; ".join(",".join(f"{g.start}-{g.stop}" for g in have) for have, _ in parts)
+            held = "; ".join(",".join(f"{g.start}-{g.stop}" for g in have)
+                             for have, _, _ in parts)
             raise ReplayError(
                 f"layer {layer.name}: tile needs samples {need[0][0]}-{need[0][1]}, rows "
                 f"{need[1][0]}-{need[1][1]}, columns {need[2][0]}-{need[2][1]}, channels "
-                f"{need[3][0]}-{need[3][1]} of {src}, but SRAM holds (samples,rows,columns,"
-                f"channels) {held}: element {tuple(int(v) for v in missing)} is missing")
+                f"{need[3][0]}-{need[3][1]} of {root} (holding {src}), but SRAM holds "
+                f"(samples,rows,columns,channels) {held}: element "
+                f"{tuple(int(v) for v in missing)} is missing or was never written")
         return out
 
     def _sources(self, layer: Layer, a: Compute) -> dict[str, list[str]]:
-        """The compute's input buffers grouped by the tensor each holds."""
+        """The compute's input buffers of each input: those holding the input's root."""
+        roots = {self.homes.roots[src] for src in layer.inputs}
         by_tensor: dict[str, list[str]] = {src: [] for src in layer.inputs}
         for buffer in a.inputs:
             tensor = self._resident(layer.name, buffer).tensor
-            if tensor not in by_tensor:
+            if tensor not in roots:
                 raise ReplayError(f"layer {layer.name}: buffer {buffer} holds {tensor}, "
                                   "which the layer does not read")
-            by_tensor[tensor].append(buffer)
+            for src in by_tensor:
+                if self.homes.roots[src] == tensor:
+                    by_tensor[src].append(buffer)
         for src, buffers in by_tensor.items():
             if not buffers:
                 raise ReplayError(f"layer {layer.name}: no input buffer holds {src}")
@@ -292,7 +340,8 @@ class _Machine:
         acc.data = part if acc.data is None else acc.data + part
         if reduce[1] == hwc(layer.input_shape)[2]:
             out = finish(layer, acc.data, tile.channels, params, state, self.net.bn_epsilon)
-            self._resident(layer.name, a.output).data = out.values
+            self._fill(layer, self._resident(layer.name, a.output),
+                       Tile(tile.samples, tile.rows, tile.channels), out.values)
 
     @staticmethod
     def _padding(layer: Layer, tile: Tile, in_rows: tuple[int, int],
@@ -339,10 +388,13 @@ def replay(net: Network, schedule: Schedule, x: np.ndarray, params: Params | Non
     worst_abs = worst_rel = 0.0
     passed = True
     for out in net.outputs:
-        if out not in machine.dram or not machine.written[out].all():
+        root = machine.homes.roots[out]
+        box = _box(net.layer(root).output_shape, schedule.batch,
+                   machine.homes.slice_region(out))
+        if root not in machine.dram or not machine.written[root][box].all():
             raise ReplayError(f"network output {out} was never fully written to DRAM")
         expected = direct.int_values[out] if mode == "int" else direct.values[out]
-        agreement = compare(machine.dram[out].reshape(expected.shape), expected,
+        agreement = compare(machine.dram[root][box].reshape(expected.shape), expected,
                             0.0 if mode == "int" else rtol)
         worst_abs = max(worst_abs, agreement.max_abs_err)
         worst_rel = max(worst_rel, agreement.max_rel_err)
