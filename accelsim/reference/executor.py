@@ -1,21 +1,24 @@
 """The NumPy reference executor: run a Network on a batch, in float32 or integer mode.
 
 `run` executes the whole network in `Network.order` and keeps every layer's output;
-`Session` prepares float32 weights once for many runs, as an ONNX Runtime session does.
+`Session` prepares the weights once for many runs, as an ONNX Runtime session does
+(float32: batch-norm folded; int: also calibrated and quantised once).
 `run_layer` executes one layer on explicit input arrays; a schedule replay calls it per
 tile with a `padding` override (an interior tile carries its halo and gets no padding),
 and in integer mode with the layer's calibrated `QuantLayer` from a previous `run`.
 
-Integer mode (``mode="int"``) first runs float32 on the same input to calibrate every
-tensor's scale, then runs the integer datapath of `accelsim.reference.quant`; its
+Integer mode (``mode="int"``) first runs float32 on a calibration input (`run`: the same
+input) to calibrate every tensor's scale, then runs the integer datapath of `accelsim.reference.quant`; its
 `values` and `outputs` are dequantised floats, its `int_values` the raw integers.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -182,18 +185,24 @@ def _run_float(net: Network, feeds: dict[str, np.ndarray], params: Params) -> Ex
     return ExecResult("float32", values, {n: values[n] for n in net.outputs})
 
 
-def _run_int(net: Network, feeds: dict[str, np.ndarray], params: Params,
-             precision: Precision) -> ExecResult:
-    calibration = _run_float(net, feeds, params).values
+def _calibrate(net: Network, params: Params, calibration: dict[str, np.ndarray],
+               precision: Precision) -> dict[str, QuantLayer]:
+    """Every layer's integer state from the float32 outputs of a calibration run."""
     quant: dict[str, QuantLayer] = {}
-    ints: dict[str, np.ndarray] = {}
-    result = ExecResult("int", {}, {}, ints, quant)
     for layer in net.layers():
-        state = calibrate_layer(
+        quant[layer.name] = calibrate_layer(
             layer, params.get(layer.name, {}), float(np.abs(calibration[layer.name]).max()),
             tuple(quant[i].out_scale for i in layer.inputs), precision, net.bn_epsilon,
         )
-        quant[layer.name] = state
+    return quant
+
+
+def _run_int(net: Network, feeds: dict[str, np.ndarray], quant: dict[str, QuantLayer]
+             ) -> ExecResult:
+    ints: dict[str, np.ndarray] = {}
+    result = ExecResult("int", {}, {}, ints, dict(quant))
+    for layer in net.layers():
+        state = quant[layer.name]
         xs = [feeds[layer.name]] if layer.op == "input" else [ints[i] for i in layer.inputs]
         out = run_layer(layer, xs, quant_state=state)
         ints[layer.name] = out.values
@@ -205,17 +214,49 @@ def _run_int(net: Network, feeds: dict[str, np.ndarray], params: Params,
     return result
 
 
-class Session:
-    """A network with its float32 weights prepared once, for repeated runs.
+@functools.cache
+def _blas_controller() -> Any:
+    """The process's BLAS thread pools, found once (threadpoolctl scans loaded libraries)."""
+    import threadpoolctl
 
-    Like an ONNX Runtime session: batch-norm is folded into each conv's or dense layer's
-    weight and bias at construction, so `run` only computes.
+    return threadpoolctl.ThreadpoolController()
+
+
+def _one_blas_thread() -> AbstractContextManager[object]:
+    """Limit BLAS to one thread for a run (restored afterwards).
+
+    A batch-1 CNN's GEMMs are small (tens of microseconds to a few milliseconds): a second
+    BLAS thread saves little on an idle machine and, when other processes compete for the
+    cores, its wake-ups and barriers cost 10-40x the GEMM itself
+    (benchmarks/bench_executor.py measures both conditions).
+    """
+    return cast(AbstractContextManager[object],
+                _blas_controller().limit(limits=1, user_api="blas"))
+
+
+class Session:
+    """A network with its weights prepared once, for repeated runs, like an ONNX Runtime
+    session.
+
+    float32: batch-norm is folded into each conv's or dense layer's weight and bias at
+    construction, so `run` only computes. int: the session also runs float32 once on
+    `calibration` (a batch like `run`'s input) to fix every tensor's scale, quantises
+    the weights and biases, and then every `run` executes only the integer datapath with
+    those scales (static quantisation). `run(net, x, mode="int")` is a session
+    calibrated on x itself.
     """
 
-    def __init__(self, net: Network, params: Params | None = None, seed: int = 0) -> None:
+    def __init__(self, net: Network, params: Params | None = None, seed: int = 0,
+                 mode: Mode = "float32", precision: Precision | None = None,
+                 calibration: np.ndarray | Mapping[str, np.ndarray] | None = None) -> None:
+        if mode not in MODES:
+            raise ConfigError(f"executor mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if mode == "int" and calibration is None:
+            raise ConfigError("an integer-mode session needs a calibration input batch")
         params = params_for(net, seed) if params is None else params
         check_params(net, params)
         self.net = net
+        self.mode = mode
         self.params: Params = {}
         for name, p in params.items():
             layer = net.layer(name)
@@ -223,10 +264,19 @@ class Session:
                 weight, bias = fold_batch_norm(layer, p, net.bn_epsilon, np.float32)
                 p = {"weight": weight, "bias": bias}
             self.params[name] = p
+        self.quant: dict[str, QuantLayer] = {}
+        if calibration is not None and mode == "int":
+            with _one_blas_thread():
+                reference = _run_float(net, _inputs(net, calibration), self.params)
+            self.quant = _calibrate(net, params, reference.values, precision or Precision())
 
     def run(self, x: np.ndarray | Mapping[str, np.ndarray]) -> ExecResult:
-        """Run the network in float32 on a batch (see `run`)."""
-        return _run_float(self.net, _inputs(self.net, x), self.params)
+        """Run the network on a batch (see `run`) in the session's mode."""
+        feeds = _inputs(self.net, x)
+        with _one_blas_thread():
+            if self.mode == "int":
+                return _run_int(self.net, feeds, self.quant)
+            return _run_float(self.net, feeds, self.params)
 
 
 def run(
@@ -240,14 +290,7 @@ def run(
     """Run `net` on a batch: x is (B, H, W, C) for a one-input network, else name -> array.
 
     `params` defaults to `params_for(net, seed)` (the network's own weights, else random).
-    `precision` (int mode only) defaults to 8-bit activations and weights, 32-bit
-    accumulators.
+    Integer mode calibrates on x itself; `precision` (int mode only) defaults to 8-bit
+    activations and weights, 32-bit accumulators.
     """
-    if mode not in MODES:
-        raise ConfigError(f"executor mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if mode == "float32":
-        return Session(net, params, seed).run(x)
-    feeds = _inputs(net, x)
-    params = params_for(net, seed) if params is None else params
-    check_params(net, params)
-    return _run_int(net, feeds, params, precision or Precision())
+    return Session(net, params, seed, mode, precision, x if mode == "int" else None).run(x)
