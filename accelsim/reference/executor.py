@@ -8,8 +8,9 @@ tile with a `padding` override (an interior tile carries its halo and gets no pa
 and in integer mode with the layer's calibrated `QuantLayer` from a previous `run`.
 
 Integer mode (``mode="int"``) first runs float32 on a calibration input (`run`: the same
-input) to calibrate every tensor's scale, then runs the integer datapath of `accelsim.reference.quant`; its
-`values` and `outputs` are dequantised floats, its `int_values` the raw integers.
+input) to calibrate every tensor's scale, then runs the integer datapath of
+`accelsim.reference.quant`; its `values` and `outputs` are dequantised floats, its
+`int_values` the raw integers.
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ The scheme, chosen so that a tiled schedule replay is bit-exact with a whole-lay
   ``s_in * s_w`` as a plain integer.
 - A conv or dense layer accumulates ``sum(q_in * q_w) + q_bias`` exactly (int64, or
   float32 / float64 when every partial sum provably stays within 2**24 / below 2**53,
-  which is exact and uses BLAS). A final accumulator outside the signed ``accumulator_bits`` range is an
-  overflow: it is counted per layer and reported, and the exact value is kept (never
-  wrapped or clipped). Pool sums are checked the same way.
+  which is exact and uses BLAS). A final accumulator outside the signed
+  ``accumulator_bits`` range is an overflow: it is counted per layer and reported, and
+  the exact value is kept (never wrapped or clipped). Pool sums are checked the same way.
 - Requantisation is a pure element-wise function of the accumulator:
   ``q_out = clip(rint(act(acc * (s_acc / s_out) + offset / s_out)))`` with round half to
   even (`numpy.rint`). Values clipped to the activation range are counted as saturations.
