@@ -1,16 +1,25 @@
 """Time the NumPy reference executor against onnxruntime on MobileNet v1 224.
 
-Run: ``python benchmarks/bench_executor.py [--repeats N]``. The network is exported with
-`network_to_onnx` (same random weights for both), outputs are checked to agree, and the
-median of N interleaved timed runs (after a warm-up) is printed per batch size.
+Run: ``python benchmarks/bench_executor.py [--repeats N] [--burners N]``. The network is
+exported with `network_to_onnx` (same random weights for both) and outputs are checked to
+agree; each row is the median of N interleaved timed runs (after a warm-up) of an executor
+`Session` (float32, or integer mode calibrated once) and an onnxruntime session, with
+their ratio next to its target. The "load" rows repeat the measurement while N processes
+started by this script burn CPU (default: one per core), so both sides of each ratio run
+in the same conditions; whatever else runs on the machine adds to both conditions, so the
+script also prints the load average.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import onnxruntime as ort
@@ -19,6 +28,12 @@ from accelsim.ir.onnx_export import network_to_onnx
 from accelsim.ir.zoo import mobilenet_v1
 from accelsim.reference import random_params
 from accelsim.reference.executor import Session
+
+#: Executor / onnxruntime ratio targets at batch 1, per (mode, condition).
+TARGETS: dict[tuple[str, str], float] = {
+    ("float32", "quiet"): 2.0, ("float32", "load"): 3.0,
+    ("int", "quiet"): 5.0, ("int", "load"): 5.0,
+}
 
 
 def median_seconds(fns: list[Callable[[], object]], repeats: int) -> list[float]:
@@ -38,10 +53,26 @@ def median_seconds(fns: list[Callable[[], object]], repeats: int) -> list[float]
     return [statistics.median(bucket) for bucket in times]
 
 
+@contextmanager
+def cpu_burners(count: int) -> Iterator[None]:
+    """Run `count` busy-looping Python processes for the duration of the block."""
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+               for _ in range(count)]
+    try:
+        time.sleep(0.5)  # let them start spinning before anything is timed
+        yield
+    finally:
+        for process in burners:
+            process.kill()
+            process.wait()
+
+
 def main() -> None:
-    """Print executor and onnxruntime medians and their ratio for batch 1 and 8."""
+    """Print executor and onnxruntime medians, their ratio and its target, per row."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--burners", type=int, default=os.cpu_count() or 2,
+                        help="CPU-burning processes during the load rows (0: skip them)")
     args = parser.parse_args()
     net = mobilenet_v1()
     params = random_params(net, seed=0)
@@ -49,22 +80,39 @@ def main() -> None:
     # ORT's worker threads spin-wait after each run; interleaved with the executor, that
     # spinning would steal the cores from the executor's next timed run.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(network_to_onnx(net, params).SerializeToString(),
-                                   options, providers=["CPUExecutionProvider"])
-    ours_session = Session(net, params)  # both sides prepare their weights once
-    print(f"{'batch':>5} {'executor_ms':>12} {'ort_ms':>8} {'ratio':>6} {'max_abs_diff':>13}")
-    for batch in (1, 8):
-        x = np.random.default_rng(batch).standard_normal((batch, 224, 224, 3))
-        x = x.astype(np.float32)
-        feed = {"input": np.ascontiguousarray(x.transpose(0, 3, 1, 2))}
-        diff = np.abs(ours_session.run(x).outputs["softmax"]
-                      - session.run(None, feed)[0]).max()
-        ours, theirs = median_seconds(
-            [lambda x=x: ours_session.run(x), lambda feed=feed: session.run(None, feed)],
-            args.repeats,
-        )
-        print(f"{batch:>5} {ours * 1e3:>12.1f} {theirs * 1e3:>8.1f} {ours / theirs:>6.2f} "
-              f"{diff:>13.2e}")
+    theirs = ort.InferenceSession(network_to_onnx(net, params).SerializeToString(),
+                                  options, providers=["CPUExecutionProvider"])
+    inputs = {batch: np.random.default_rng(batch).standard_normal((batch, 224, 224, 3)
+                                                                  ).astype(np.float32)
+              for batch in (1, 8)}
+    # Both sides prepare their weights once; integer mode also calibrates once.
+    ours = {"float32": Session(net, params),
+            "int": Session(net, params, mode="int", calibration=inputs[1])}
+    rows = [("quiet", "float32", 1), ("quiet", "int", 1), ("quiet", "float32", 8)]
+    if args.burners:
+        rows += [("load", "float32", 1), ("load", "int", 1)]
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
+          f"on {os.cpu_count()} cores; load rows add {args.burners} CPU burners")
+    print(f"{'condition':>9} {'mode':>7} {'batch':>5} {'executor_ms':>12} {'ort_ms':>8} "
+          f"{'ratio':>6} {'target':>6} {'max_abs_diff':>13}")
+    for condition in ("quiet", "load"):
+        selected = [row for row in rows if row[0] == condition]
+        if not selected:
+            continue
+        with cpu_burners(args.burners if condition == "load" else 0):
+            for _, mode, batch in selected:
+                x, session = inputs[batch], ours[mode]
+                feed = {"input": np.ascontiguousarray(x.transpose(0, 3, 1, 2))}
+                diff = np.abs(session.run(x).outputs["softmax"]
+                              - theirs.run(None, feed)[0]).max()
+                mine, reference = median_seconds(
+                    [lambda x=x, s=session: s.run(x),
+                     lambda feed=feed: theirs.run(None, feed)], args.repeats)
+                target = TARGETS.get((mode, condition)) if batch == 1 else None
+                print(f"{condition:>9} {mode:>7} {batch:>5} {mine * 1e3:>12.1f} "
+                      f"{reference * 1e3:>8.1f} {mine / reference:>6.2f} "
+                      f"{'-' if target is None else f'<={target:g}':>6} {diff:>13.2e}")
+    print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":
