@@ -13,6 +13,7 @@ script also prints the load average.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import subprocess
@@ -106,8 +107,8 @@ def main() -> None:
                 diff = np.abs(session.run(x).outputs["softmax"]
                               - theirs.run(None, feed)[0]).max()
                 mine, reference = median_seconds(
-                    [lambda x=x, s=session: s.run(x),
-                     lambda feed=feed: theirs.run(None, feed)], args.repeats)
+                    [functools.partial(session.run, x),
+                     functools.partial(theirs.run, None, feed)], args.repeats)
                 target = TARGETS.get((mode, condition)) if batch == 1 else None
                 print(f"{condition:>9} {mode:>7} {batch:>5} {mine * 1e3:>12.1f} "
                       f"{reference * 1e3:>8.1f} {mine / reference:>6.2f} "
