@@ -89,28 +89,32 @@ def main() -> None:
     # Both sides prepare their weights once; integer mode also calibrates once.
     ours = {"float32": Session(net, params),
             "int": Session(net, params, mode="int", calibration=inputs[1])}
-    rows = [("quiet", "float32", 1), ("quiet", "int", 1), ("quiet", "float32", 8)]
+    # (condition, mode, batch, keep): "outputs" returns the network outputs only, like
+    # onnxruntime; "all" keeps every layer's output (what replay and verify use).
+    rows = [("quiet", "float32", 1, "outputs"), ("quiet", "int", 1, "outputs"),
+            ("quiet", "float32", 1, "all"), ("quiet", "int", 1, "all"),
+            ("quiet", "float32", 8, "outputs")]
     if args.burners:
-        rows += [("load", "float32", 1), ("load", "int", 1)]
+        rows += [("load", "float32", 1, "outputs"), ("load", "int", 1, "outputs")]
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
           f"on {os.cpu_count()} cores; load rows add {args.burners} CPU burners")
-    print(f"{'condition':>9} {'mode':>7} {'batch':>5} {'executor_ms':>12} {'ort_ms':>8} "
-          f"{'ratio':>6} {'target':>6} {'max_abs_diff':>13}")
+    print(f"{'condition':>9} {'mode':>7} {'batch':>5} {'keep':>7} {'executor_ms':>12} "
+          f"{'ort_ms':>8} {'ratio':>6} {'target':>6} {'max_abs_diff':>13}")
     for condition in ("quiet", "load"):
         selected = [row for row in rows if row[0] == condition]
         if not selected:
             continue
         with cpu_burners(args.burners if condition == "load" else 0):
-            for _, mode, batch in selected:
+            for _, mode, batch, keep in selected:
                 x, session = inputs[batch], ours[mode]
                 feed = {"input": np.ascontiguousarray(x.transpose(0, 3, 1, 2))}
                 diff = np.abs(session.run(x).outputs["softmax"]
                               - theirs.run(None, feed)[0]).max()
                 mine, reference = median_seconds(
-                    [functools.partial(session.run, x),
+                    [functools.partial(session.run, x, keep == "all"),
                      functools.partial(theirs.run, None, feed)], args.repeats)
                 target = TARGETS.get((mode, condition)) if batch == 1 else None
-                print(f"{condition:>9} {mode:>7} {batch:>5} {mine * 1e3:>12.1f} "
+                print(f"{condition:>9} {mode:>7} {batch:>5} {keep:>7} {mine * 1e3:>12.1f} "
                       f"{reference * 1e3:>8.1f} {mine / reference:>6.2f} "
                       f"{'-' if target is None else f'<={target:g}':>6} {diff:>13.2e}")
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")

@@ -177,12 +177,33 @@ def _inputs(net: Network, x: np.ndarray | Mapping[str, np.ndarray]) -> dict[str,
     return {name: np.asarray(array) for name, array in given.items()}
 
 
-def _run_float(net: Network, feeds: dict[str, np.ndarray], params: Params) -> ExecResult:
+#: Per layer in `Network.order`, the tensors no later layer reads (network outputs excepted).
+Drops = list[tuple[str, ...]]
+
+
+def _drops(net: Network) -> Drops:
+    """After each layer, which earlier outputs can be freed in an outputs-only run."""
+    last: dict[str, int] = {}
+    for index, layer in enumerate(net.layers()):
+        last[layer.name] = index
+        last.update({name: index for name in layer.inputs})
+    drops: list[list[str]] = [[] for _ in last]
+    for name, index in last.items():
+        if name not in net.outputs:
+            drops[index].append(name)
+    return [tuple(names) for names in drops]
+
+
+def _run_float(net: Network, feeds: dict[str, np.ndarray], params: Params,
+               drops: Drops | None = None) -> ExecResult:
+    """Every layer in order; with `drops`, intermediates are freed once no longer read."""
     values: dict[str, np.ndarray] = {}
-    for layer in net.layers():
+    for index, layer in enumerate(net.layers()):
         xs = [feeds[layer.name]] if layer.op == "input" else [values[i] for i in layer.inputs]
         values[layer.name] = run_layer(layer, xs, params.get(layer.name), None, None,
                                        net.bn_epsilon).values
+        for name in drops[index] if drops else ():
+            del values[name]
     return ExecResult("float32", values, {n: values[n] for n in net.outputs})
 
 
@@ -198,19 +219,29 @@ def _calibrate(net: Network, params: Params, calibration: dict[str, np.ndarray],
     return quant
 
 
-def _run_int(net: Network, feeds: dict[str, np.ndarray], quant: dict[str, QuantLayer]
-             ) -> ExecResult:
+def _run_int(net: Network, feeds: dict[str, np.ndarray], quant: dict[str, QuantLayer],
+             drops: Drops | None = None) -> ExecResult:
+    """The integer datapath with calibrated `quant`; `drops` as in `_run_float`.
+
+    Layers read their inputs' exact float64 form where the producer had one (the same
+    integers as `int_values`, without an int64 -> float conversion per reader).
+    """
     ints: dict[str, np.ndarray] = {}
+    exact: dict[str, np.ndarray] = {}
     result = ExecResult("int", {}, {}, ints, dict(quant))
-    for layer in net.layers():
+    for index, layer in enumerate(net.layers()):
         state = quant[layer.name]
-        xs = [feeds[layer.name]] if layer.op == "input" else [ints[i] for i in layer.inputs]
+        xs = [feeds[layer.name]] if layer.op == "input" else [exact[i] for i in layer.inputs]
         out = run_layer(layer, xs, quant_state=state)
         ints[layer.name] = out.values
-        result.values[layer.name] = (out.values * state.out_scale).astype(np.float32)
+        exact[layer.name] = out.values if out.exact is None else out.exact
         result.saturations[layer.name] = out.saturations
         if layer.is_weighted or layer.op in ("avg_pool", "global_avg_pool"):
             result.overflows[layer.name] = out.overflows
+        for name in drops[index] if drops else ():
+            del ints[name], exact[name]
+    for name in ints:
+        result.values[name] = (exact[name] * quant[name].out_scale).astype(np.float32)
     result.outputs.update({n: result.values[n] for n in net.outputs})
     return result
 
@@ -266,18 +297,26 @@ class Session:
                 p = {"weight": weight, "bias": bias}
             self.params[name] = p
         self.quant: dict[str, QuantLayer] = {}
+        self._drops = _drops(net)
         if calibration is not None and mode == "int":
             with _one_blas_thread():
                 reference = _run_float(net, _inputs(net, calibration), self.params)
             self.quant = _calibrate(net, params, reference.values, precision or Precision())
 
-    def run(self, x: np.ndarray | Mapping[str, np.ndarray]) -> ExecResult:
-        """Run the network on a batch (see `run`) in the session's mode."""
+    def run(self, x: np.ndarray | Mapping[str, np.ndarray], every_layer: bool = True
+            ) -> ExecResult:
+        """Run the network on a batch (see `run`) in the session's mode.
+
+        With ``every_layer=False`` the result holds the network outputs only and each
+        intermediate tensor is freed as soon as its last reader has run, as an inference
+        runtime does: less memory, and its blocks are reused instead of fresh pages.
+        """
         feeds = _inputs(self.net, x)
+        drops = None if every_layer else self._drops
         with _one_blas_thread():
             if self.mode == "int":
-                return _run_int(self.net, feeds, self.quant)
-            return _run_float(self.net, feeds, self.params)
+                return _run_int(self.net, feeds, self.quant, drops)
+            return _run_float(self.net, feeds, self.params, drops)
 
 
 def run(

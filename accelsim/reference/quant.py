@@ -96,15 +96,26 @@ def quantize(x: np.ndarray, scale: float, bits: int) -> np.ndarray:
 def requantize(
     acc: np.ndarray, acc_scale: float | np.ndarray, out_scale: float, bits: int,
     activation: str = "none", offset: float | np.ndarray = 0.0,
-    act_params: tuple[float, ...] = (), consume: bool = False,
+    act_params: tuple[float, ...] = (),
 ) -> tuple[np.ndarray, int]:
     """Integers at `out_scale` for the real values ``act(acc * acc_scale + offset)``.
 
     Element-wise and deterministic (round half to even); returns the int64 result and
     how many elements were clipped to the `bits`-bit range. relu and relu6 clamp in the
-    output scale; other activations apply to the real values (float64). `consume` lets a
-    float64 `acc` the caller no longer needs be overwritten instead of copied.
+    output scale; other activations apply to the real values (float64).
     """
+    rounded, saturated = _requantized(acc, acc_scale, out_scale, bits, activation, offset,
+                                      act_params)
+    return rounded.astype(np.int64), saturated
+
+
+def _requantized(
+    acc: np.ndarray, acc_scale: float | np.ndarray, out_scale: float, bits: int,
+    activation: str, offset: float | np.ndarray, act_params: tuple[float, ...],
+    consume: bool = False,
+) -> tuple[np.ndarray, int]:
+    """`requantize` with the integers left as float64 (exact); `consume` lets a float64
+    `acc` the caller no longer needs be overwritten instead of copied."""
     if activation not in activations.FREE_ACTIVATIONS:
         real = np.asarray(acc, dtype=np.float64) * np.asarray(acc_scale)
         if np.any(offset):
@@ -119,18 +130,14 @@ def requantize(
             values = np.asarray(acc, dtype=np.float64) * factor
         if np.any(offset):
             values += np.asarray(offset) / out_scale
-    # np.minimum / np.maximum rather than np.clip: the same values, at a fraction of the cost
-    if activation in ("relu", "relu6"):
-        np.maximum(values, 0.0, out=values)
-    if activation == "relu6":
-        np.minimum(values, 6.0 / out_scale, out=values)
+    if activation in ("relu", "relu6"):  # np.clip: the same values as np.maximum, faster
+        np.clip(values, 0.0, 6.0 / out_scale if activation == "relu6" else np.inf, out=values)
     rounded = np.rint(values, out=values)
     limit = qmax(bits)
     saturated = _beyond(rounded, limit, activation in ("relu", "relu6"))
     if saturated:
-        np.minimum(rounded, limit, out=rounded)
-        np.maximum(rounded, -limit, out=rounded)
-    return rounded.astype(np.int64), saturated
+        np.clip(rounded, -limit, limit, out=rounded)
+    return rounded, saturated
 
 
 def _beyond(rounded: np.ndarray, limit: int, nonnegative: bool) -> int:
@@ -244,6 +251,9 @@ class IntLayerOutput:
     values: np.ndarray
     overflows: int = 0
     saturations: int = 0
+    #: The same integers as float64 when the kernel had them so: a consumer that needs
+    #: floats (the next layer's multiply-accumulate, dequantisation) converts from this.
+    exact: np.ndarray | None = None
 
 
 def _checked(acc: np.ndarray, state: QuantLayer) -> int:
@@ -258,11 +268,11 @@ def _finish(acc: np.ndarray, layer: Layer, state: QuantLayer,
             ) -> IntLayerOutput:
     """Count overflows (if `check`), requantise (`consume`: in place), package the result."""
     overflows = _checked(acc, state) if check else 0
-    q, saturated = requantize(acc, acc_scale, state.out_scale,
-                              state.precision.activation_bits,
-                              layer.activation if activation is None else activation, offset,
-                              layer.act_params, consume)
-    return IntLayerOutput(q, overflows, saturated)
+    rounded, saturated = _requantized(acc, acc_scale, state.out_scale,
+                                      state.precision.activation_bits,
+                                      layer.activation if activation is None else activation,
+                                      offset, layer.act_params, consume)
+    return IntLayerOutput(rounded.astype(np.int64), overflows, saturated, rounded)
 
 
 def accumulate(layer: Layer, x: np.ndarray, weight: np.ndarray, padding: Padding4
@@ -291,7 +301,8 @@ def _int_weighted(layer: Layer, xs: list[np.ndarray], state: QuantLayer,
     below 2**53), and the overflow check is skipped when the bound proves none can occur.
     """
     assert state.weight is not None and state.bias is not None
-    acc = accumulate(layer, xs[0].astype(state.weight.dtype), state.weight, padding)
+    acc = accumulate(layer, xs[0].astype(state.weight.dtype, copy=False), state.weight,
+                     padding)
     if not state.exact_float:
         return finish_accumulator(layer, acc.astype(np.int64) + state.bias, state)
     total = acc.astype(np.float64, copy=False)
