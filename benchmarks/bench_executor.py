@@ -68,6 +68,16 @@ def cpu_burners(count: int) -> Iterator[None]:
             process.wait()
 
 
+def _ort_session(model: bytes, threads: int) -> ort.InferenceSession:
+    """An onnxruntime CPU session with `threads` intra-op threads (0: its default)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    # ORT's worker threads spin-wait after each run; interleaved with the executor, that
+    # spinning would steal the cores from the executor's next timed run.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
 def main() -> None:
     """Print executor and onnxruntime medians, their ratio and its target, per row."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -77,12 +87,8 @@ def main() -> None:
     args = parser.parse_args()
     net = mobilenet_v1()
     params = random_params(net, seed=0)
-    options = ort.SessionOptions()
-    # ORT's worker threads spin-wait after each run; interleaved with the executor, that
-    # spinning would steal the cores from the executor's next timed run.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    theirs = ort.InferenceSession(network_to_onnx(net, params).SerializeToString(),
-                                  options, providers=["CPUExecutionProvider"])
+    model = network_to_onnx(net, params).SerializeToString()
+    theirs, single = (_ort_session(model, threads) for threads in (0, 1))
     inputs = {batch: np.random.default_rng(batch).standard_normal((batch, 224, 224, 3)
                                                                   ).astype(np.float32)
               for batch in (1, 8)}
@@ -98,8 +104,11 @@ def main() -> None:
         rows += [("load", "float32", 1, "outputs"), ("load", "int", 1, "outputs")]
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
           f"on {os.cpu_count()} cores; load rows add {args.burners} CPU burners")
+    print("ratio = executor / onnxruntime with its default threads (the target); "
+          "ratio_1t = executor / onnxruntime on one thread, as the executor runs")
     print(f"{'condition':>9} {'mode':>7} {'batch':>5} {'keep':>7} {'executor_ms':>12} "
-          f"{'ort_ms':>8} {'ratio':>6} {'target':>6} {'max_abs_diff':>13}")
+          f"{'ort_ms':>8} {'ratio':>6} {'target':>6} {'ort_1t_ms':>9} {'ratio_1t':>8} "
+          f"{'max_abs_diff':>13}")
     for condition in ("quiet", "load"):
         selected = [row for row in rows if row[0] == condition]
         if not selected:
@@ -110,13 +119,15 @@ def main() -> None:
                 feed = {"input": np.ascontiguousarray(x.transpose(0, 3, 1, 2))}
                 diff = np.abs(session.run(x).outputs["softmax"]
                               - theirs.run(None, feed)[0]).max()
-                mine, reference = median_seconds(
+                mine, reference, one = median_seconds(
                     [functools.partial(session.run, x, keep == "all"),
-                     functools.partial(theirs.run, None, feed)], args.repeats)
+                     functools.partial(theirs.run, None, feed),
+                     functools.partial(single.run, None, feed)], args.repeats)
                 target = TARGETS.get((mode, condition)) if batch == 1 else None
                 print(f"{condition:>9} {mode:>7} {batch:>5} {keep:>7} {mine * 1e3:>12.1f} "
                       f"{reference * 1e3:>8.1f} {mine / reference:>6.2f} "
-                      f"{'-' if target is None else f'<={target:g}':>6} {diff:>13.2e}")
+                      f"{'-' if target is None else f'<={target:g}':>6} {one * 1e3:>9.1f} "
+                      f"{mine / one:>8.2f} {diff:>13.2e}")
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

@@ -220,11 +220,12 @@ def _calibrate(net: Network, params: Params, calibration: dict[str, np.ndarray],
 
 
 def _run_int(net: Network, feeds: dict[str, np.ndarray], quant: dict[str, QuantLayer],
-             drops: Drops | None = None) -> ExecResult:
-    """The integer datapath with calibrated `quant`; `drops` as in `_run_float`.
+             drops: Drops, every_layer: bool) -> ExecResult:
+    """The integer datapath with calibrated `quant`, keeping every layer or the outputs.
 
     Layers read their inputs' exact float64 form where the producer had one (the same
-    integers as `int_values`, without an int64 -> float conversion per reader).
+    integers as `int_values`, without an int64 -> float conversion per reader); that
+    form is freed after its last reader either way.
     """
     ints: dict[str, np.ndarray] = {}
     exact: dict[str, np.ndarray] = {}
@@ -235,13 +236,15 @@ def _run_int(net: Network, feeds: dict[str, np.ndarray], quant: dict[str, QuantL
         out = run_layer(layer, xs, quant_state=state)
         ints[layer.name] = out.values
         exact[layer.name] = out.values if out.exact is None else out.exact
+        if every_layer or layer.name in net.outputs:
+            result.values[layer.name] = (exact[layer.name] * state.out_scale).astype(np.float32)
         result.saturations[layer.name] = out.saturations
         if layer.is_weighted or layer.op in ("avg_pool", "global_avg_pool"):
             result.overflows[layer.name] = out.overflows
-        for name in drops[index] if drops else ():
-            del ints[name], exact[name]
-    for name in ints:
-        result.values[name] = (exact[name] * quant[name].out_scale).astype(np.float32)
+        for name in drops[index]:
+            del exact[name]
+            if not every_layer:
+                del ints[name]
     result.outputs.update({n: result.values[n] for n in net.outputs})
     return result
 
@@ -312,11 +315,11 @@ class Session:
         runtime does: less memory, and its blocks are reused instead of fresh pages.
         """
         feeds = _inputs(self.net, x)
-        drops = None if every_layer else self._drops
         with _one_blas_thread():
             if self.mode == "int":
-                return _run_int(self.net, feeds, self.quant, drops)
-            return _run_float(self.net, feeds, self.params, drops)
+                return _run_int(self.net, feeds, self.quant, self._drops, every_layer)
+            return _run_float(self.net, feeds, self.params,
+                              None if every_layer else self._drops)
 
 
 def run(

@@ -53,11 +53,21 @@ _BLOCK_ELEMENTS = 128 * 1024
 
 
 def pad(x: np.ndarray, padding: Padding4, value: float | int = 0) -> np.ndarray:
-    """Pad rows and columns of (B, H, W, C) by (top, bottom, left, right) with `value`."""
+    """Pad rows and columns of (B, H, W, C) by (top, bottom, left, right) with `value`.
+
+    One copy into a new array and a fill of the four borders: what `np.pad` computes,
+    without its per-call bookkeeping (half its time on a batch-1 feature map).
+    """
     top, bottom, left, right = padding
     if not any(padding):
         return x
-    return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
+    b, h, w, c = x.shape
+    out = np.empty((b, top + h + bottom, left + w + right, c), dtype=x.dtype)
+    out[:, top : top + h, left : left + w] = x
+    for border in (out[:, :top], out[:, top + h :], out[:, top : top + h, :left],
+                   out[:, top : top + h, left + w :]):
+        border.fill(value)
+    return out
 
 
 def _windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
