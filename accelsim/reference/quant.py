@@ -96,26 +96,15 @@ def quantize(x: np.ndarray, scale: float, bits: int) -> np.ndarray:
 def requantize(
     acc: np.ndarray, acc_scale: float | np.ndarray, out_scale: float, bits: int,
     activation: str = "none", offset: float | np.ndarray = 0.0,
-    act_params: tuple[float, ...] = (),
+    act_params: tuple[float, ...] = (), consume: bool = False,
 ) -> tuple[np.ndarray, int]:
     """Integers at `out_scale` for the real values ``act(acc * acc_scale + offset)``.
 
-    Element-wise and deterministic (round half to even); returns the int64 result and
-    how many elements were clipped to the `bits`-bit range. relu and relu6 clamp in the
-    output scale; other activations apply to the real values (float64).
+    Element-wise and deterministic (round half to even); returns the integers as float64
+    (exact: at most 16 bits) and how many elements were clipped to the `bits`-bit range.
+    relu and relu6 clamp in the output scale; other activations apply to the real values
+    (float64). `consume` lets a float64 `acc` the caller no longer needs be overwritten.
     """
-    rounded, saturated = _requantized(acc, acc_scale, out_scale, bits, activation, offset,
-                                      act_params)
-    return rounded.astype(np.int64), saturated
-
-
-def _requantized(
-    acc: np.ndarray, acc_scale: float | np.ndarray, out_scale: float, bits: int,
-    activation: str, offset: float | np.ndarray, act_params: tuple[float, ...],
-    consume: bool = False,
-) -> tuple[np.ndarray, int]:
-    """`requantize` with the integers left as float64 (exact); `consume` lets a float64
-    `acc` the caller no longer needs be overwritten instead of copied."""
     if activation not in activations.FREE_ACTIVATIONS:
         real = np.asarray(acc, dtype=np.float64) * np.asarray(acc_scale)
         if np.any(offset):
@@ -268,10 +257,10 @@ def _finish(acc: np.ndarray, layer: Layer, state: QuantLayer,
             ) -> IntLayerOutput:
     """Count overflows (if `check`), requantise (`consume`: in place), package the result."""
     overflows = _checked(acc, state) if check else 0
-    rounded, saturated = _requantized(acc, acc_scale, state.out_scale,
-                                      state.precision.activation_bits,
-                                      layer.activation if activation is None else activation,
-                                      offset, layer.act_params, consume)
+    rounded, saturated = requantize(acc, acc_scale, state.out_scale,
+                                    state.precision.activation_bits,
+                                    layer.activation if activation is None else activation,
+                                    offset, layer.act_params, consume)
     return IntLayerOutput(rounded.astype(np.int64), overflows, saturated, rounded)
 
 
