@@ -385,3 +385,31 @@ def test_session_reused_on_new_inputs_equals_a_fresh_computation(name, seed, bat
 def test_integer_session_needs_a_calibration_batch():
     with pytest.raises(ConfigError, match="needs a calibration input batch"):
         Session(tiny_net(), mode="int")
+
+
+@pytest.mark.parametrize(("features", "dtype"), [(1040, np.float32), (1041, np.float64)])
+def test_int_dense_accumulates_in_float32_only_while_exact(features, dtype):
+    # 8-bit: |q_in * q_w| <= 127 * 127 = 16,129; 1040 products sum to at most 16,774,160,
+    # within 2**24 = 16,777,216 (every integer float32 holds exactly); 1041 products can
+    # reach 16,790,289, beyond it, so that layer accumulates in float64.
+    b = NetworkBuilder("wide")
+    x = b.input("input", (1, 1, features))
+    b.dense("fc", b.flatten("flat", x), 3, use_bias=False)
+    net = b.build()
+    rng = np.random.default_rng(features)
+    weight = rng.choice([-1.0, 1.0], (features, 3)).astype(np.float32)
+    weight[:, 0] = 1.0  # output 0: every product is +127 * 127, the extreme sum
+    params = {"fc": {"weight": weight}}
+    x = np.ones((2, 1, 1, features), np.float32)
+    x[1] = rng.choice([-1.0, 1.0], features)
+    result = run(net, x, params, mode="int")
+    state = result.quant["fc"]
+    assert state.weight.dtype == dtype
+    # max-abs of input and weight are 1.0: both quantise to exactly +-127
+    q_in = result.int_values["flat"]
+    np.testing.assert_array_equal(np.abs(q_in), 127)
+    exact = q_in @ (weight.astype(np.int64) * 127)  # int64 arithmetic, no rounding
+    assert exact[0, 0] == 127 * 127 * features
+    scale = state.in_scales[0] * state.weight_scale / state.out_scale
+    want = np.clip(np.rint(exact * scale), -127, 127).astype(np.int64)
+    np.testing.assert_array_equal(result.int_values["fc"], want)
