@@ -162,7 +162,8 @@ class QuantLayer:
     `weight` holds integer values in the float layout of weights.py, in the dtype the
     layer accumulates in exactly: float32 or float64 when `exact_float` (every partial
     sum provably within 2**24, resp. below 2**53), int64 otherwise; `accumulator_bound`
-    is the largest |accumulator| (bias included) any input in range can produce.
+    is the largest |accumulator| (bias included) any input in range can produce (None:
+    unknown, so every accumulator is checked for overflow).
     `bias` is int64 at scale ``in_scales[0] * weight_scale``. A standalone batch-norm
     keeps its per-channel real `factor` and `offset`; a PReLU its real slopes
     (`real_params`).
@@ -175,7 +176,7 @@ class QuantLayer:
     weight_scale: float = 1.0
     bias: np.ndarray | None = None
     exact_float: bool = True
-    accumulator_bound: int = 0
+    accumulator_bound: int | None = None
     factor: np.ndarray | None = None
     offset: np.ndarray | None = None
     real_params: Mapping[str, np.ndarray] | None = None
@@ -198,8 +199,9 @@ def _accumulate_dtype(weight: np.ndarray, bias: np.ndarray, precision: Precision
 
     Every partial sum of integer products is bounded by the products bound, so a float
     type sums them exactly when that bound is an integer it represents: float32 up to
-    2**24 (8-bit MobileNet layers, 3-5x faster than int64 and twice float64's BLAS rate),
-    float64 below 2**53, else int64. The bias is added afterwards in int64.
+    2**24 (every layer of an 8-bit MobileNet: float32 BLAS and half the memory traffic),
+    float64 below 2**53, else int64. The bias is added afterwards, exactly: in float64
+    when the whole accumulator stays below 2**53, else in int64.
     """
     if _accumulator_bound(weight, bias, precision) >= _EXACT_FLOAT64:
         return np.int64
@@ -296,7 +298,8 @@ def _int_weighted(layer: Layer, xs: list[np.ndarray], state: QuantLayer,
         return finish_accumulator(layer, acc.astype(np.int64) + state.bias, state)
     total = acc.astype(np.float64, copy=False)
     total += state.bias
-    may_overflow = state.accumulator_bound >= 2 ** (state.precision.accumulator_bits - 1)
+    bound = state.accumulator_bound
+    may_overflow = bound is None or bound >= 2 ** (state.precision.accumulator_bits - 1)
     return _finish(total, layer, state, state.in_scales[0] * state.weight_scale,
                    check=may_overflow, consume=True)
 
