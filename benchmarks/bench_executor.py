@@ -13,8 +13,10 @@ script also prints the load average.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import functools
 import os
+import pstats
 import statistics
 import subprocess
 import sys
@@ -84,6 +86,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--burners", type=int, default=os.cpu_count() or 2,
                         help="CPU-burning processes during the load rows (0: skip them)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print where the executor's CPU time goes, per mode")
     args = parser.parse_args()
     net = mobilenet_v1()
     params = random_params(net, seed=0)
@@ -129,6 +133,44 @@ def main() -> None:
                       f"{'-' if target is None else f'<={target:g}':>6} {one * 1e3:>9.1f} "
                       f"{mine / one:>8.2f} {diff:>13.2e}")
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    if args.profile:
+        feed = {"input": np.ascontiguousarray(inputs[1].transpose(0, 3, 1, 2))}
+        spent = {f"executor {mode}": cpu_ms(functools.partial(s.run, inputs[1], False),
+                                            args.repeats) for mode, s in ours.items()}
+        spent["onnxruntime"] = cpu_ms(functools.partial(theirs.run, None, feed), args.repeats)
+        spent["onnxruntime 1 thread"] = cpu_ms(functools.partial(single.run, None, feed),
+                                               args.repeats)
+        print("\nCPU time per batch-1 run, all threads: "
+              + ", ".join(f"{name} {ms:.1f} ms" for name, ms in spent.items()))
+        for mode, session in ours.items():
+            profile_cpu(mode, functools.partial(session.run, inputs[1], False), args.repeats)
+
+
+def cpu_ms(fn: Callable[[], object], repeats: int) -> float:
+    """Mean CPU time of the whole process (every thread) per call of `fn`, in ms."""
+    fn()
+    start = time.process_time()
+    for _ in range(repeats):
+        fn()
+    return (time.process_time() - start) / repeats * 1e3
+
+
+def profile_cpu(mode: str, fn: Callable[[], object], repeats: int) -> None:
+    """Print the functions taking the most CPU time (this thread's) per run of `fn`."""
+    fn()
+    profiler = cProfile.Profile(time.thread_time)
+    profiler.enable()
+    for _ in range(repeats):
+        fn()
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    total = sum(row[2] for row in stats.stats.values()) / repeats  # type: ignore[attr-defined]
+    print(f"\n{mode}, batch 1: {total * 1e3:.1f} ms CPU per run; own time per run, "
+          "top functions:")
+    rows = sorted(stats.stats.items(), key=lambda item: -item[1][2])  # type: ignore[attr-defined]
+    for (path, line, name), (_, calls, own, _, _) in rows[:12]:
+        print(f"  {own / repeats * 1e3:7.2f} ms  {calls // repeats:>5} calls  "
+              f"{os.path.basename(path)}:{line}({name})")
 
 
 if __name__ == "__main__":

@@ -260,10 +260,11 @@ def _blas_controller() -> Any:
 def _one_blas_thread() -> AbstractContextManager[object]:
     """Limit BLAS to one thread for a run (restored afterwards).
 
-    A batch-1 CNN's GEMMs are small (tens of microseconds to a few milliseconds): a second
-    BLAS thread saves little on an idle machine and, when other processes compete for the
-    cores, its wake-ups and barriers cost 10-40x the GEMM itself
-    (benchmarks/bench_executor.py measures both conditions).
+    A batch-1 CNN's GEMMs are small (0.1-2 ms each on one core for MobileNet v1 224):
+    when other processes compete for the cores, a second BLAS thread's wake-ups and
+    barriers made each of them 10-40x slower on a shared 2-core machine, so the executor
+    stays on one core (benchmarks/bench_executor.py compares it with onnxruntime on one
+    thread and on its default threads, with and without added load).
     """
     return cast(AbstractContextManager[object],
                 _blas_controller().limit(limits=1, user_api="blas"))
