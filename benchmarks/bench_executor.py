@@ -4,10 +4,12 @@ Run: ``python benchmarks/bench_executor.py [--repeats N] [--burners N]``. The ne
 exported with `network_to_onnx` (same random weights for both) and outputs are checked to
 agree; each row is the median of N interleaved timed runs (after a warm-up) of an executor
 `Session` (float32, or integer mode calibrated once) and an onnxruntime session, with
-their ratio next to its target. The "load" rows repeat the measurement while N processes
-started by this script burn CPU (default: one per core), so both sides of each ratio run
-in the same conditions; whatever else runs on the machine adds to both conditions, so the
-script also prints the load average.
+their ratio next to its target. The "base" rows run on the machine as it is (the "quiet"
+targets: on a shared machine, whatever else runs adds to them, so the script prints the
+load average); the "loaded" rows repeat the measurement while N processes started by this
+script burn CPU (default: one per core). Both sides of each ratio run in the same
+conditions. ``--profile`` adds both runtimes' CPU time per run and the executor's top
+functions.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from accelsim.reference.executor import Session
 
 #: Executor / onnxruntime ratio targets at batch 1, per (mode, condition).
 TARGETS: dict[tuple[str, str], float] = {
-    ("float32", "quiet"): 2.0, ("float32", "load"): 3.0,
-    ("int", "quiet"): 5.0, ("int", "load"): 5.0,
+    ("float32", "base"): 2.0, ("float32", "loaded"): 3.0,
+    ("int", "base"): 5.0, ("int", "loaded"): 5.0,
 }
 
 
@@ -101,23 +103,23 @@ def main() -> None:
             "int": Session(net, params, mode="int", calibration=inputs[1])}
     # (condition, mode, batch, keep): "outputs" returns the network outputs only, like
     # onnxruntime; "all" keeps every layer's output (what replay and verify use).
-    rows = [("quiet", "float32", 1, "outputs"), ("quiet", "int", 1, "outputs"),
-            ("quiet", "float32", 1, "all"), ("quiet", "int", 1, "all"),
-            ("quiet", "float32", 8, "outputs")]
+    rows = [("base", "float32", 1, "outputs"), ("base", "int", 1, "outputs"),
+            ("base", "float32", 1, "all"), ("base", "int", 1, "all"),
+            ("base", "float32", 8, "outputs")]
     if args.burners:
-        rows += [("load", "float32", 1, "outputs"), ("load", "int", 1, "outputs")]
+        rows += [("loaded", "float32", 1, "outputs"), ("loaded", "int", 1, "outputs")]
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
-          f"on {os.cpu_count()} cores; load rows add {args.burners} CPU burners")
+          f"on {os.cpu_count()} cores; loaded rows add {args.burners} CPU burners")
     print("ratio = executor / onnxruntime with its default threads (the target); "
           "ratio_1t = executor / onnxruntime on one thread, as the executor runs")
     print(f"{'condition':>9} {'mode':>7} {'batch':>5} {'keep':>7} {'executor_ms':>12} "
           f"{'ort_ms':>8} {'ratio':>6} {'target':>6} {'ort_1t_ms':>9} {'ratio_1t':>8} "
           f"{'max_abs_diff':>13}")
-    for condition in ("quiet", "load"):
+    for condition in ("base", "loaded"):
         selected = [row for row in rows if row[0] == condition]
         if not selected:
             continue
-        with cpu_burners(args.burners if condition == "load" else 0):
+        with cpu_burners(args.burners if condition == "loaded" else 0):
             for _, mode, batch, keep in selected:
                 x, session = inputs[batch], ours[mode]
                 feed = {"input": np.ascontiguousarray(x.transpose(0, 3, 1, 2))}
