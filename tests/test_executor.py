@@ -6,12 +6,14 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accelsim.errors import ConfigError, GraphError
 from accelsim.ir.builder import NetworkBuilder, resolve_padding
-from accelsim.ir.zoo import mobilenet_v1_cifar
+from accelsim.ir.zoo import mobilenet_v1_cifar, mobilenet_v3_small
 from accelsim.reference import kernels
-from accelsim.reference.executor import run, run_layer
+from accelsim.reference.executor import Session, run, run_layer
 from accelsim.reference.quant import Precision
 from accelsim.reference.weights import BN_KEYS, params_for, random_params
 
@@ -314,3 +316,100 @@ def test_grouped_pointwise_conv_keeps_its_groups() -> None:
     expected = np.stack([x[..., 2 * g:2 * g + 2] @ w[0, 0, :, g] for g in range(4)], axis=-1)
     np.testing.assert_allclose(kernels.conv2d(x, w, (1, 1), (0, 0, 0, 0), 4), expected,
                                rtol=1e-5, atol=1e-6)
+
+
+# ---- prepared sessions against a fresh computation ----------------------------------------
+def fresh_float(net, params, x):
+    """Every layer by `run_layer` on the raw parameters (batch-norm folded on each call)."""
+    values = {}
+    for layer in net.layers():
+        xs = [x] if layer.op == "input" else [values[i] for i in layer.inputs]
+        values[layer.name] = run_layer(layer, xs, params.get(layer.name),
+                                       bn_epsilon=net.bn_epsilon).values
+    return values
+
+
+def fresh_int(net, quant, x):
+    """Every layer by `run_layer` on int64 tensors with the given calibrated states."""
+    ints, saturations = {}, {}
+    for layer in net.layers():
+        xs = [x] if layer.op == "input" else [ints[i] for i in layer.inputs]
+        out = run_layer(layer, xs, quant_state=quant[layer.name])
+        ints[layer.name], saturations[layer.name] = out.values, out.saturations
+    return ints, saturations
+
+
+NETWORKS = {"tiny": tiny_net, "v1_cifar": lambda: mobilenet_v1_cifar(0.25),
+            "v3_small": lambda: mobilenet_v3_small(0.25, 32)}
+
+
+@settings(max_examples=6, deadline=None)
+@given(name=st.sampled_from(sorted(NETWORKS)), seed=st.integers(0, 2**16),
+       batch=st.integers(1, 2), bits=st.sampled_from([(8, 8, 32), (8, 8, 16), (12, 10, 48)]))
+def test_session_reused_on_new_inputs_equals_a_fresh_computation(name, seed, batch, bits):
+    net = NETWORKS[name]()
+    params = random_params(net, seed)
+    rng = np.random.default_rng(seed)
+    shape = (batch, *net.layer(net.inputs[0]).output_shape)
+    calibration, *inputs = (rng.standard_normal(shape).astype(np.float32) for _ in range(3))
+    float_session = Session(net, params)
+    int_session = Session(net, params, mode="int", precision=Precision(*bits),
+                          calibration=calibration)
+    # A fresh calibration (new state objects, nothing shared with the session).
+    quant = run(net, calibration, params, mode="int", precision=Precision(*bits)).quant
+    for x in [*inputs, calibration, inputs[0]]:  # reuse, and order must not matter
+        want = fresh_float(net, params, x)
+        got = float_session.run(x)
+        assert set(got.values) == set(want)
+        for layer, value in want.items():
+            np.testing.assert_array_equal(got.values[layer], value, err_msg=layer)
+        lean = float_session.run(x, every_layer=False)
+        assert set(lean.values) == set(net.outputs)
+        for out in net.outputs:
+            np.testing.assert_array_equal(lean.outputs[out], want[out])
+
+        ints, saturations = fresh_int(net, quant, x)
+        got = int_session.run(x)
+        assert got.saturations == saturations
+        for layer, value in ints.items():
+            assert got.int_values[layer].dtype == np.int64
+            np.testing.assert_array_equal(got.int_values[layer], value, err_msg=layer)
+            # dequantised: the integers times the layer's scale, rounded once to float32
+            np.testing.assert_array_equal(
+                got.values[layer], (value * quant[layer].out_scale).astype(np.float32))
+        lean = int_session.run(x, every_layer=False)
+        for out in net.outputs:
+            np.testing.assert_array_equal(lean.int_values[out], ints[out])
+
+
+def test_integer_session_needs_a_calibration_batch():
+    with pytest.raises(ConfigError, match="needs a calibration input batch"):
+        Session(tiny_net(), mode="int")
+
+
+@pytest.mark.parametrize(("features", "dtype"), [(1040, np.float32), (1041, np.float64)])
+def test_int_dense_accumulates_in_float32_only_while_exact(features, dtype):
+    # 8-bit: |q_in * q_w| <= 127 * 127 = 16,129; 1040 products sum to at most 16,774,160,
+    # within 2**24 = 16,777,216 (every integer float32 holds exactly); 1041 products can
+    # reach 16,790,289, beyond it, so that layer accumulates in float64.
+    b = NetworkBuilder("wide")
+    x = b.input("input", (1, 1, features))
+    b.dense("fc", b.flatten("flat", x), 3, use_bias=False)
+    net = b.build()
+    rng = np.random.default_rng(features)
+    weight = rng.choice([-1.0, 1.0], (features, 3)).astype(np.float32)
+    weight[:, 0] = 1.0  # output 0: every product is +127 * 127, the extreme sum
+    params = {"fc": {"weight": weight}}
+    x = np.ones((2, 1, 1, features), np.float32)
+    x[1] = rng.choice([-1.0, 1.0], features)
+    result = run(net, x, params, mode="int")
+    state = result.quant["fc"]
+    assert state.weight.dtype == dtype
+    # max-abs of input and weight are 1.0: both quantise to exactly +-127
+    q_in = result.int_values["flat"]
+    np.testing.assert_array_equal(np.abs(q_in), 127)
+    exact = q_in @ (weight.astype(np.int64) * 127)  # int64 arithmetic, no rounding
+    assert exact[0, 0] == 127 * 127 * features
+    scale = state.in_scales[0] * state.weight_scale / state.out_scale
+    want = np.clip(np.rint(exact * scale), -127, 127).astype(np.int64)
+    np.testing.assert_array_equal(result.int_values["fc"], want)

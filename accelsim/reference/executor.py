@@ -1,21 +1,25 @@
 """The NumPy reference executor: run a Network on a batch, in float32 or integer mode.
 
 `run` executes the whole network in `Network.order` and keeps every layer's output;
-`Session` prepares float32 weights once for many runs, as an ONNX Runtime session does.
+`Session` prepares the weights once for many runs, as an ONNX Runtime session does
+(float32: batch-norm folded; int: also calibrated and quantised once).
 `run_layer` executes one layer on explicit input arrays; a schedule replay calls it per
 tile with a `padding` override (an interior tile carries its halo and gets no padding),
 and in integer mode with the layer's calibrated `QuantLayer` from a previous `run`.
 
-Integer mode (``mode="int"``) first runs float32 on the same input to calibrate every
-tensor's scale, then runs the integer datapath of `accelsim.reference.quant`; its
-`values` and `outputs` are dequantised floats, its `int_values` the raw integers.
+Integer mode (``mode="int"``) first runs float32 on a calibration input (`run`: the same
+input) to calibrate every tensor's scale, then runs the integer datapath of
+`accelsim.reference.quant`; its `values` and `outputs` are dequantised floats, its
+`int_values` the raw integers.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -173,54 +177,127 @@ def _inputs(net: Network, x: np.ndarray | Mapping[str, np.ndarray]) -> dict[str,
     return {name: np.asarray(array) for name, array in given.items()}
 
 
-def _run_float(net: Network, feeds: dict[str, np.ndarray], params: Params) -> ExecResult:
+#: Per layer in `Network.order`, the tensors no later layer reads (network outputs excepted).
+Drops = list[tuple[str, ...]]
+
+
+def _drops(net: Network) -> Drops:
+    """After each layer, which earlier outputs can be freed in an outputs-only run."""
+    last: dict[str, int] = {}
+    for index, layer in enumerate(net.layers()):
+        last[layer.name] = index
+        last.update({name: index for name in layer.inputs})
+    drops: list[list[str]] = [[] for _ in last]
+    for name, index in last.items():
+        if name not in net.outputs:
+            drops[index].append(name)
+    return [tuple(names) for names in drops]
+
+
+def _run_float(net: Network, feeds: dict[str, np.ndarray], params: Params,
+               drops: Drops | None = None) -> ExecResult:
+    """Every layer in order; with `drops`, intermediates are freed once no longer read."""
     values: dict[str, np.ndarray] = {}
-    for layer in net.layers():
+    for index, layer in enumerate(net.layers()):
         xs = [feeds[layer.name]] if layer.op == "input" else [values[i] for i in layer.inputs]
         values[layer.name] = run_layer(layer, xs, params.get(layer.name), None, None,
                                        net.bn_epsilon).values
+        for name in drops[index] if drops else ():
+            del values[name]
     return ExecResult("float32", values, {n: values[n] for n in net.outputs})
 
 
-def _run_int(net: Network, feeds: dict[str, np.ndarray], params: Params,
-             precision: Precision) -> ExecResult:
-    calibration = _run_float(net, feeds, params).values
+def _calibrate(net: Network, params: Params, calibration: dict[str, np.ndarray],
+               precision: Precision) -> dict[str, QuantLayer]:
+    """Every layer's integer state from the float32 outputs of a calibration run."""
     quant: dict[str, QuantLayer] = {}
-    ints: dict[str, np.ndarray] = {}
-    result = ExecResult("int", {}, {}, ints, quant)
     views = net.views  # a view shares its root's scale: its integers are the root's
     peaks: dict[str, float] = {}
     for layer in net.layers():
         root = views.root(layer.name)
         if root not in peaks:
             peaks[root] = float(np.abs(calibration[root]).max())
-        state = calibrate_layer(
+        quant[layer.name] = calibrate_layer(
             layer, params.get(layer.name, {}), peaks[root],
             tuple(quant[i].out_scale for i in layer.inputs), precision, net.bn_epsilon,
         )
-        quant[layer.name] = state
-        xs = [feeds[layer.name]] if layer.op == "input" else [ints[i] for i in layer.inputs]
+    return quant
+
+
+def _run_int(net: Network, feeds: dict[str, np.ndarray], quant: dict[str, QuantLayer],
+             drops: Drops, every_layer: bool) -> ExecResult:
+    """The integer datapath with calibrated `quant`, keeping every layer or the outputs.
+
+    Layers read their inputs' exact float64 form where the producer had one (the same
+    integers as `int_values`, without an int64 -> float conversion per reader); that
+    form is freed after its last reader either way.
+    """
+    ints: dict[str, np.ndarray] = {}
+    exact: dict[str, np.ndarray] = {}
+    result = ExecResult("int", {}, {}, ints, dict(quant))
+    for index, layer in enumerate(net.layers()):
+        state = quant[layer.name]
+        xs = [feeds[layer.name]] if layer.op == "input" else [exact[i] for i in layer.inputs]
         out = run_layer(layer, xs, quant_state=state)
         ints[layer.name] = out.values
-        result.values[layer.name] = (out.values * state.out_scale).astype(np.float32)
+        exact[layer.name] = out.values if out.exact is None else out.exact
+        if every_layer or layer.name in net.outputs:
+            result.values[layer.name] = (exact[layer.name] * state.out_scale).astype(np.float32)
         result.saturations[layer.name] = out.saturations
         if layer.is_weighted or layer.op in ("avg_pool", "global_avg_pool"):
             result.overflows[layer.name] = out.overflows
+        for name in drops[index]:
+            del exact[name]
+            if not every_layer:
+                del ints[name]
     result.outputs.update({n: result.values[n] for n in net.outputs})
     return result
 
 
-class Session:
-    """A network with its float32 weights prepared once, for repeated runs.
+@functools.cache
+def _blas_controller() -> Any:
+    """The process's BLAS thread pools, found once (threadpoolctl scans loaded libraries)."""
+    import threadpoolctl
 
-    Like an ONNX Runtime session: batch-norm is folded into each conv's or dense layer's
-    weight and bias at construction, so `run` only computes.
+    return threadpoolctl.ThreadpoolController()
+
+
+def _one_blas_thread() -> AbstractContextManager[object]:
+    """Limit BLAS to one thread for a run (restored afterwards).
+
+    A batch-1 CNN's GEMMs are small (0.1-2 ms each on one core for MobileNet v1 224):
+    when other processes compete for the cores, a second BLAS thread's wake-ups and
+    barriers made each of them 10-40x slower on a shared 2-core machine, so the executor
+    stays on one core (benchmarks/bench_executor.py compares it with onnxruntime on one
+    thread and on its default threads, with and without added load).
+    """
+    return cast(AbstractContextManager[object],
+                _blas_controller().limit(limits=1, user_api="blas"))
+
+
+class Session:
+    """A network with its weights prepared once, for repeated runs, like an ONNX Runtime
+    session.
+
+    float32: batch-norm is folded into each conv's or dense layer's weight and bias at
+    construction, so `run` only computes. int: the session also runs float32 once on
+    `calibration` (a batch like `run`'s input) to fix every tensor's scale, quantises
+    the weights and biases, and then every `run` executes only the integer datapath with
+    those scales (static quantisation). `run(net, x, mode="int")` is a session
+    calibrated on x itself.
     """
 
-    def __init__(self, net: Network, params: Params | None = None, seed: int = 0) -> None:
+    def __init__(self, net: Network, params: Params | None = None, seed: int = 0,
+                 mode: Mode = "float32", precision: Precision | None = None,
+                 calibration: np.ndarray | Mapping[str, np.ndarray] | None = None) -> None:
+        if mode not in MODES:
+            raise ConfigError(f"executor mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if mode == "int" and calibration is None:
+            raise ConfigError("an integer-mode session needs a calibration input batch")
         params = params_for(net, seed) if params is None else params
         check_params(net, params)
         self.net = net
+        self.mode = mode
         self.params: Params = {}
         for name, p in params.items():
             layer = net.layer(name)
@@ -228,10 +305,27 @@ class Session:
                 weight, bias = fold_batch_norm(layer, p, net.bn_epsilon, np.float32)
                 p = {"weight": weight, "bias": bias}
             self.params[name] = p
+        self.quant: dict[str, QuantLayer] = {}
+        self._drops = _drops(net)
+        if calibration is not None and mode == "int":
+            with _one_blas_thread():
+                reference = _run_float(net, _inputs(net, calibration), self.params)
+            self.quant = _calibrate(net, params, reference.values, precision or Precision())
 
-    def run(self, x: np.ndarray | Mapping[str, np.ndarray]) -> ExecResult:
-        """Run the network in float32 on a batch (see `run`)."""
-        return _run_float(self.net, _inputs(self.net, x), self.params)
+    def run(self, x: np.ndarray | Mapping[str, np.ndarray], every_layer: bool = True
+            ) -> ExecResult:
+        """Run the network on a batch (see `run`) in the session's mode.
+
+        With ``every_layer=False`` the result holds the network outputs only and each
+        intermediate tensor is freed as soon as its last reader has run, as an inference
+        runtime does: less memory, and its blocks are reused instead of fresh pages.
+        """
+        feeds = _inputs(self.net, x)
+        with _one_blas_thread():
+            if self.mode == "int":
+                return _run_int(self.net, feeds, self.quant, self._drops, every_layer)
+            return _run_float(self.net, feeds, self.params,
+                              None if every_layer else self._drops)
 
 
 def run(
@@ -245,14 +339,7 @@ def run(
     """Run `net` on a batch: x is (B, H, W, C) for a one-input network, else name -> array.
 
     `params` defaults to `params_for(net, seed)` (the network's own weights, else random).
-    `precision` (int mode only) defaults to 8-bit activations and weights, 32-bit
-    accumulators.
+    Integer mode calibrates on x itself; `precision` (int mode only) defaults to 8-bit
+    activations and weights, 32-bit accumulators.
     """
-    if mode not in MODES:
-        raise ConfigError(f"executor mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if mode == "float32":
-        return Session(net, params, seed).run(x)
-    feeds = _inputs(net, x)
-    params = params_for(net, seed) if params is None else params
-    check_params(net, params)
-    return _run_int(net, feeds, params, precision or Precision())
+    return Session(net, params, seed, mode, precision, x if mode == "int" else None).run(x)

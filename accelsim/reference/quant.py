@@ -9,10 +9,10 @@ The scheme, chosen so that a tiled schedule replay is bit-exact with a whole-lay
   quantised per tensor to ``weight_bits``; the bias to the accumulator scale
   ``s_in * s_w`` as a plain integer.
 - A conv or dense layer accumulates ``sum(q_in * q_w) + q_bias`` exactly (int64, or
-  float64 when every partial sum provably stays below 2**53, which is exact and uses
-  BLAS). A final accumulator outside the signed ``accumulator_bits`` range is an
-  overflow: it is counted per layer and reported, and the exact value is kept (never
-  wrapped or clipped). Pool sums are checked the same way.
+  float32 / float64 when every partial sum provably stays within 2**24 / below 2**53,
+  which is exact and uses BLAS). A final accumulator outside the signed
+  ``accumulator_bits`` range is an overflow: it is counted per layer and reported, and
+  the exact value is kept (never wrapped or clipped). Pool sums are checked the same way.
 - Requantisation is a pure element-wise function of the accumulator:
   ``q_out = clip(rint(act(acc * (s_acc / s_out) + offset / s_out)))`` with round half to
   even (`numpy.rint`). Values clipped to the activation range are counted as saturations.
@@ -51,6 +51,8 @@ __all__ = [
 
 #: Largest integer float64 represents exactly, so integer sums below it need no int64.
 _EXACT_FLOAT64 = 2**53
+#: float32 represents every integer up to this magnitude exactly.
+_EXACT_FLOAT32 = 2**24
 
 
 @dataclass(frozen=True)
@@ -94,13 +96,14 @@ def quantize(x: np.ndarray, scale: float, bits: int) -> np.ndarray:
 def requantize(
     acc: np.ndarray, acc_scale: float | np.ndarray, out_scale: float, bits: int,
     activation: str = "none", offset: float | np.ndarray = 0.0,
-    act_params: tuple[float, ...] = (),
+    act_params: tuple[float, ...] = (), consume: bool = False,
 ) -> tuple[np.ndarray, int]:
     """Integers at `out_scale` for the real values ``act(acc * acc_scale + offset)``.
 
-    Element-wise and deterministic (round half to even); returns the int64 result and
-    how many elements were clipped to the `bits`-bit range. relu and relu6 clamp in the
-    output scale; other activations apply to the real values (float64).
+    Element-wise and deterministic (round half to even); returns the integers as float64
+    (exact: at most 16 bits) and how many elements were clipped to the `bits`-bit range.
+    relu and relu6 clamp in the output scale; other activations apply to the real values
+    (float64). `consume` lets a float64 `acc` the caller no longer needs be overwritten.
     """
     if activation not in activations.FREE_ACTIVATIONS:
         real = np.asarray(acc, dtype=np.float64) * np.asarray(acc_scale)
@@ -109,17 +112,31 @@ def requantize(
         values = activations.apply(real, activation, act_params) / out_scale
         activation = "none"
     else:
-        values = np.asarray(acc, dtype=np.float64) * (np.asarray(acc_scale) / out_scale)
+        factor = np.asarray(acc_scale) / out_scale
+        if consume and acc.dtype == np.float64 and np.shape(factor) in ((), acc.shape[-1:]):
+            values = np.multiply(acc, factor, out=acc)
+        else:
+            values = np.asarray(acc, dtype=np.float64) * factor
         if np.any(offset):
             values += np.asarray(offset) / out_scale
-    if activation == "relu":
-        np.maximum(values, 0.0, out=values)
-    elif activation == "relu6":
-        np.clip(values, 0.0, 6.0 / out_scale, out=values)
-    rounded = np.rint(values)
+    if activation in ("relu", "relu6"):  # np.clip: the same values as np.maximum, faster
+        np.clip(values, 0.0, 6.0 / out_scale if activation == "relu6" else np.inf, out=values)
+    rounded = np.rint(values, out=values)
     limit = qmax(bits)
-    saturated = int(np.count_nonzero(np.abs(rounded) > limit))
-    return np.clip(rounded, -limit, limit).astype(np.int64), saturated
+    saturated = _beyond(rounded, limit, activation in ("relu", "relu6"))
+    if saturated:
+        np.clip(rounded, -limit, limit, out=rounded)
+    return rounded, saturated
+
+
+def _beyond(rounded: np.ndarray, limit: int, nonnegative: bool) -> int:
+    """How many elements exceed +-limit (a max or min pass first: usually none do)."""
+    count = 0
+    if rounded.size and rounded.max() > limit:
+        count += int(np.count_nonzero(rounded > limit))
+    if rounded.size and not nonnegative and rounded.min() < -limit:
+        count += int(np.count_nonzero(rounded < -limit))
+    return count
 
 
 def fold_batch_norm(
@@ -142,8 +159,11 @@ def fold_batch_norm(
 class QuantLayer:
     """Calibrated integer state of one layer: its scales and, if weighted, integer weights.
 
-    `weight` holds integer values in the float layout of weights.py, stored as float64
-    when `exact_float` (every accumulator provably below 2**53) and int64 otherwise.
+    `weight` holds integer values in the float layout of weights.py, in the dtype the
+    layer accumulates in exactly: float32 or float64 when `exact_float` (every partial
+    sum provably within 2**24, resp. below 2**53), int64 otherwise; `accumulator_bound`
+    is the largest |accumulator| (bias included) any input in range can produce (None:
+    unknown, so every accumulator is checked for overflow).
     `bias` is int64 at scale ``in_scales[0] * weight_scale``. A standalone batch-norm
     keeps its per-channel real `factor` and `offset`; a PReLU its real slopes
     (`real_params`).
@@ -156,17 +176,36 @@ class QuantLayer:
     weight_scale: float = 1.0
     bias: np.ndarray | None = None
     exact_float: bool = True
+    accumulator_bound: int | None = None
     factor: np.ndarray | None = None
     offset: np.ndarray | None = None
     real_params: Mapping[str, np.ndarray] | None = None
 
 
+def _products_bound(weight: np.ndarray, precision: Precision) -> int:
+    """Largest |sum of input * weight products| any input in range gives one output."""
+    per_output = math.prod(weight.shape[:-1])
+    return qmax(precision.activation_bits) * qmax(precision.weight_bits) * per_output
+
+
 def _accumulator_bound(weight: np.ndarray, bias: np.ndarray, precision: Precision) -> int:
     """Largest |accumulator| any input in range can produce for this layer."""
-    per_output = math.prod(weight.shape[:-1])
-    return qmax(precision.activation_bits) * qmax(precision.weight_bits) * per_output + int(
-        np.abs(bias).max(initial=0)
-    )
+    return _products_bound(weight, precision) + int(np.abs(bias).max(initial=0))
+
+
+def _accumulate_dtype(weight: np.ndarray, bias: np.ndarray, precision: Precision
+                      ) -> type[np.number]:
+    """The narrowest dtype in which this layer's multiply-accumulate is exact.
+
+    Every partial sum of integer products is bounded by the products bound, so a float
+    type sums them exactly when that bound is an integer it represents: float32 up to
+    2**24 (every layer of an 8-bit MobileNet: float32 BLAS and half the memory traffic),
+    float64 below 2**53, else int64. The bias is added afterwards, exactly: in float64
+    when the whole accumulator stays below 2**53, else in int64.
+    """
+    if _accumulator_bound(weight, bias, precision) >= _EXACT_FLOAT64:
+        return np.int64
+    return np.float32 if _products_bound(weight, precision) <= _EXACT_FLOAT32 else np.float64
 
 
 def calibrate_layer(
@@ -183,10 +222,10 @@ def calibrate_layer(
         w_scale = scale_for(float(np.abs(weight).max(initial=0)), precision.weight_bits)
         q_weight = quantize(weight, w_scale, precision.weight_bits)
         q_bias = np.rint(bias / (in_scales[0] * w_scale)).astype(np.int64)
-        exact = _accumulator_bound(q_weight, q_bias, precision) < _EXACT_FLOAT64
-        return QuantLayer(out_scale, in_scales, precision,
-                          q_weight.astype(np.float64 if exact else np.int64), w_scale, q_bias,
-                          exact)
+        dtype = _accumulate_dtype(q_weight, q_bias, precision)
+        return QuantLayer(out_scale, in_scales, precision, q_weight.astype(dtype), w_scale,
+                          q_bias, dtype is not np.int64,
+                          _accumulator_bound(q_weight, q_bias, precision))
     if layer.op == "batch_norm":
         factor = params["bn_scale"] / np.sqrt(params["bn_var"].astype(np.float64) + eps)
         offset = params["bn_shift"] - params["bn_mean"] * factor
@@ -203,6 +242,9 @@ class IntLayerOutput:
     values: np.ndarray
     overflows: int = 0
     saturations: int = 0
+    #: The same integers as float64 when the kernel had them so: a consumer that needs
+    #: floats (the next layer's multiply-accumulate, dequantisation) converts from this.
+    exact: np.ndarray | None = None
 
 
 def _checked(acc: np.ndarray, state: QuantLayer) -> int:
@@ -213,14 +255,15 @@ def _checked(acc: np.ndarray, state: QuantLayer) -> int:
 
 def _finish(acc: np.ndarray, layer: Layer, state: QuantLayer,
             acc_scale: float | np.ndarray, offset: float | np.ndarray = 0.0,
-            activation: str | None = None, check: bool = True) -> IntLayerOutput:
-    """Count overflows (if `check`), requantise, and package the result."""
+            activation: str | None = None, check: bool = True, consume: bool = False
+            ) -> IntLayerOutput:
+    """Count overflows (if `check`), requantise (`consume`: in place), package the result."""
     overflows = _checked(acc, state) if check else 0
-    q, saturated = requantize(acc, acc_scale, state.out_scale,
-                              state.precision.activation_bits,
-                              layer.activation if activation is None else activation, offset,
-                              layer.act_params)
-    return IntLayerOutput(q, overflows, saturated)
+    rounded, saturated = requantize(acc, acc_scale, state.out_scale,
+                                    state.precision.activation_bits,
+                                    layer.activation if activation is None else activation,
+                                    offset, layer.act_params, consume)
+    return IntLayerOutput(rounded.astype(np.int64), overflows, saturated, rounded)
 
 
 def accumulate(layer: Layer, x: np.ndarray, weight: np.ndarray, padding: Padding4
@@ -233,13 +276,6 @@ def accumulate(layer: Layer, x: np.ndarray, weight: np.ndarray, padding: Padding
     return kernels.conv2d(x, weight, layer.stride, padding, layer.groups)
 
 
-def _weighted(layer: Layer, x: np.ndarray, state: QuantLayer, padding: Padding4) -> np.ndarray:
-    """The exact int64 accumulator of a weighted layer, bias included."""
-    assert state.weight is not None and state.bias is not None
-    acc = accumulate(layer, x.astype(state.weight.dtype), state.weight, padding)
-    return acc.astype(np.int64) + state.bias
-
-
 IntKernel = Callable[[Layer, list[np.ndarray], QuantLayer, Padding4], IntLayerOutput]
 
 
@@ -250,7 +286,22 @@ def finish_accumulator(layer: Layer, acc: np.ndarray, state: QuantLayer) -> IntL
 
 def _int_weighted(layer: Layer, xs: list[np.ndarray], state: QuantLayer,
                   padding: Padding4) -> IntLayerOutput:
-    return finish_accumulator(layer, _weighted(layer, xs[0], state, padding), state)
+    """Accumulate exactly, add the bias, check for overflow and requantise.
+
+    With an exact float accumulator the bias is added in float64 (exact: every value is
+    below 2**53), and the overflow check is skipped when the bound proves none can occur.
+    """
+    assert state.weight is not None and state.bias is not None
+    acc = accumulate(layer, xs[0].astype(state.weight.dtype, copy=False), state.weight,
+                     padding)
+    if not state.exact_float:
+        return finish_accumulator(layer, acc.astype(np.int64) + state.bias, state)
+    total = acc.astype(np.float64, copy=False)
+    total += state.bias
+    bound = state.accumulator_bound
+    may_overflow = bound is None or bound >= 2 ** (state.precision.accumulator_bits - 1)
+    return _finish(total, layer, state, state.in_scales[0] * state.weight_scale,
+                   check=may_overflow, consume=True)
 
 
 def _int_avg_pool(layer: Layer, xs: list[np.ndarray], state: QuantLayer,
