@@ -24,9 +24,9 @@ from accelsim.mapping.memory import MemorySpec, StoreLevel
 from accelsim.pipeline import run_config
 from accelsim.reference.replay import replay
 from accelsim.report.tables import layer_table
-from accelsim.sim.buffers import element_accesses
+from accelsim.sim.buffers import element_accesses, group_spans
 from accelsim.sim.energy import level_energy, sram_energy_per_byte
-from accelsim.sim.pe_array import PEArray
+from accelsim.sim.pe_array import DATAFLOWS, DEPTHWISE_MAPPINGS, PEArray
 from accelsim.sim.simulate import LAYER_COLUMNS, simulate
 from accelsim.sweep import run_sweep
 from accelsim.sweep.fast import RESULT_COLUMNS
@@ -245,13 +245,15 @@ def test_replay_refuses_an_overfull_level() -> None:
 @settings(max_examples=12, deadline=None)
 @given(inputs=st.integers(3_000, 60_000), weights=st.integers(3_000, 60_000),
        outputs=st.integers(3_000, 60_000), policy=st.sampled_from(sorted(POLICIES)),
-       overlap=st.booleans(), batch=st.integers(1, 3))
+       overlap=st.booleans(), batch=st.integers(1, 3), dataflow=st.sampled_from(DATAFLOWS),
+       depthwise=st.sampled_from(DEPTHWISE_MAPPINGS))
 def test_dedicated_levels_hold_their_operands_within_capacity(
         inputs: int, weights: int, outputs: int, policy: str, overlap: bool,
-        batch: int) -> None:
+        batch: int, dataflow: str, depthwise: str) -> None:
     net = build_model("mobilenet_v1_cifar", 0.25, 28, 10)
     spec = split(inputs, weights, outputs)
-    hw = HardwareConfig.model_validate({**BASE, "memory": [
+    hw = HardwareConfig.model_validate({**BASE, "compute": {
+        **BASE["compute"], "dataflow": dataflow, "depthwise": depthwise}, "memory": [
         {"name": lv.name, "capacity": lv.capacity, "holds": list(lv.holds), "level": 0}
         for lv in spec.levels]})
     try:
@@ -350,6 +352,26 @@ def test_fast_path_equals_the_pipeline_with_levels(tmp_path: Path) -> None:
                 column, overrides)
 
 
+def test_sweeping_the_array_with_levels_equals_the_pipeline(tmp_path: Path) -> None:
+    # With memory levels the array's dataflow and depthwise mapping change buffer reads, so
+    # points that differ only there must not share one schedule's on-chip totals.
+    base = tmp_path / "split.yaml"
+    base.write_text(yaml.safe_dump({"name": "split", "model": {"name": "mobilenet_v1_cifar"},
+                                    "hardware": {**BASE, "memory": SPLIT}}))
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(yaml.safe_dump({"base": str(base), "axes": {
+        "hardware.compute.dataflow": ["os", "ws"],
+        "hardware.compute.depthwise": list(DEPTHWISE_MAPPINGS)}}))
+    frame = run_sweep(sweep, out=tmp_path / "out", backend="serial")
+    assert frame.energy_j.nunique() == 2 and frame.total_time_s.nunique() == 4
+    for _, row in frame.iterrows():
+        overrides = {p: str(row[p]) for p in ("hardware.compute.dataflow",
+                                              "hardware.compute.depthwise")}
+        summary = run_config(load_run(base, overrides)).summary()
+        for column in ("energy_j", "total_time_s", "compute_time_s"):
+            assert row[column] == pytest.approx(summary[column], rel=1e-9), (column, overrides)
+
+
 # ---- PE-array buffer accesses per dataflow ----------------------------------------------
 
 def scalesim_loops(m: int, n: int, k: int, rows: int, cols: int, dataflow: str
@@ -376,6 +398,53 @@ def test_element_accesses_follow_scalesim_fold_loops(dataflow: str) -> None:
     array = PEArray(4, 4, dataflow)  # type: ignore[arg-type]
     for m, n, k in [(10, 5, 7), (16, 4, 4), (1, 33, 9), (49, 64, 288)]:
         assert element_accesses(m, n, k, array) == scalesim_loops(m, n, k, 4, 4, dataflow)
+
+
+def distinct_per_fold(m: int, n: int, k: int, groups: int, rows: int, cols: int,
+                      dataflow: str) -> tuple[int, int, int]:
+    """`groups` GEMMs side by side in the columns, each fold reading every distinct operand
+    element its PEs need once (SCALE-Sim's per-fold demand), counted with sets."""
+    # Columns are (group, filter) pairs in os and ws, (group, pixel) pairs in is.
+    sr, width, t = {"os": (m, n, k), "ws": (k, n, m), "is": (k, m, n)}[dataflow]
+    ifmap = filt = ofmap = 0
+    for c0 in range(0, groups * width, cols):
+        columns = [divmod(j, width) for j in range(c0, min(c0 + cols, groups * width))]
+        for r0 in range(0, sr, rows):
+            lines = range(r0, min(r0 + rows, sr))
+            if dataflow == "os":  # rows: pixels; each computes its pixel over all K
+                ifmap += len({(g, p, kk) for g, _ in columns for p in lines for kk in range(k)})
+                filt += len({(g, f, kk) for g, f in columns for kk in range(k)})
+                ofmap += len(columns) * len(lines)
+            elif dataflow == "ws":  # rows: reduction; all M pixels stream through
+                ifmap += len({(g, p, kk) for g, _ in columns for p in range(m) for kk in lines})
+                filt += len(columns) * len(lines)
+                ofmap += len(columns) * m
+            else:  # is: rows: reduction, columns: pixels; all N filters stream through
+                ifmap += len(columns) * len(lines)
+                filt += len({(g, f, kk) for g, _ in columns for f in range(n) for kk in lines})
+                ofmap += len(columns) * n
+    return ifmap, filt, ofmap
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
+def test_spatial_depthwise_accesses_count_each_groups_operands(dataflow: str) -> None:
+    array = PEArray(4, 4, dataflow, "spatial")  # type: ignore[arg-type]
+    for m, n, k, g in [(9, 1, 9, 8), (10, 2, 9, 3), (5, 3, 4, 7), (4, 1, 25, 1)]:
+        assert element_accesses(m, n, k, array, g) == distinct_per_fold(m, n, k, g, 4, 4,
+                                                                        dataflow)
+    assert group_spans(1, 10, 4) == 3  # one group: ceil(10 / 4) column folds
+
+
+def test_spatial_depthwise_accesses_by_hand() -> None:
+    # N = 2, G = 3 on 4x4 os, M = 10, K = 9: columns (g, f) = 00 01 10 11 | 20 21; the first
+    # fold touches groups 0 and 1, the second group 2: 3 (fold, group) pairs, so ifmap
+    # reads 10 * 9 * 3 = 270 (channel by channel: 3 groups x 10 * 9 * 1 fold = 270 too);
+    # filter 3 * 9 * 2 * ceil(10/4) = 162; ofmap 3 * 10 * 2 = 60.
+    assert element_accesses(10, 2, 9, PEArray(4, 4, "os"), 3) == (270, 162, 60)
+    # N = 2, G = 3 on 3 columns: 00 01 10 | 11 20 21, each fold touches two groups: 4
+    # pairs, ifmap 10 * 9 * 4 = 360 > 270 channel by channel (groups straddle folds).
+    assert element_accesses(10, 2, 9, PEArray(4, 3, "os"), 3)[0] == 360
+    assert 3 * element_accesses(10, 2, 9, PEArray(4, 3, "os"))[0] == 270
 
 
 def test_by_hand_ws_reads_filters_once_os_reads_outputs_once() -> None:

@@ -241,7 +241,7 @@ def on_chip_traffic(net: Network, hardware: HardwareConfig, schedule: Schedule) 
     array = None
     if hardware.memory is not None and c.is_pe_array:
         assert c.pe_rows and c.pe_cols
-        pe = PEArray(c.pe_rows, c.pe_cols, c.dataflow)
+        pe = PEArray(c.pe_rows, c.pe_cols, c.dataflow, c.depthwise)
         sizes = sizes_for(hardware, schedule.batch)
         array = [array_traffic(net.layer(ls.name), ls.sample_count(schedule.batch), pe, sizes)
                  for ls in schedule.layers]
