@@ -19,13 +19,24 @@ from accelsim.config import load_hardware, load_run
 from accelsim.config.models import HardwareConfig, SimulationConfig
 from accelsim.errors import ConfigError, ReplayError, ScheduleError
 from accelsim.ir import build_model
-from accelsim.mapping import POLICIES, Alloc, Free, Load, Sizes, build_schedule
-from accelsim.mapping.memory import MemorySpec, StoreLevel
+from accelsim.mapping import (
+    POLICIES,
+    Alloc,
+    BuildOptions,
+    Free,
+    Load,
+    Region,
+    Schedule,
+    Sizes,
+    build_schedule,
+)
+from accelsim.mapping.memory import MemorySpec, StoreLevel, memory_spec
 from accelsim.pipeline import run_config
 from accelsim.reference.replay import replay
 from accelsim.report.tables import layer_table
 from accelsim.sim.buffers import element_accesses, group_spans
 from accelsim.sim.energy import level_energy, sram_energy_per_byte
+from accelsim.sim.overlap import Ladder
 from accelsim.sim.pe_array import DATAFLOWS, DEPTHWISE_MAPPINGS, PEArray
 from accelsim.sim.simulate import LAYER_COLUMNS, simulate
 from accelsim.sweep import run_sweep
@@ -280,6 +291,91 @@ def test_dedicated_levels_hold_their_operands_within_capacity(
     assert (table.total_time_s >= table.compute_time_s * (1 - 1e-12)).all()
     x = np.random.default_rng(3).standard_normal((batch, 28, 28, 3)).astype(np.float32)
     assert replay(net, result.schedule, x, mode="int").passed
+
+
+# ---- double buffering per level ----------------------------------------------------------
+
+def occupancy_peaks(schedule: Schedule) -> tuple[dict[str, int], dict[tuple[str, str, str], int]]:
+    """Walking every action in order: the most bytes each level holds at once, and the most
+    tile buffers (regions, not whole tensors) of one kind of one tensor a level holds at
+    once, keyed (level, kind, tensor)."""
+    held: dict[str, int] = {}
+    tiles: dict[tuple[str, str, str], int] = {}
+    peak_bytes: dict[str, int] = {}
+    peak_tiles: dict[tuple[str, str, str], int] = {}
+    where: dict[str, tuple[str, int, tuple[str, str, str] | None]] = {}
+    for _, a in schedule.steps():
+        if isinstance(a, Load | Alloc):
+            kind = a.kind if isinstance(a, Load) else a.buffer.split(":")[0]
+            key = (a.level, kind, a.tensor) if a.region != Region() else None
+            where[a.buffer] = (a.level, a.bytes, key)
+            held[a.level] = held.get(a.level, 0) + a.bytes
+            peak_bytes[a.level] = max(peak_bytes.get(a.level, 0), held[a.level])
+            if key is not None:
+                tiles[key] = tiles.get(key, 0) + 1
+                peak_tiles[key] = max(peak_tiles.get(key, 0), tiles[key])
+        elif isinstance(a, Free):
+            level, size, key = where.pop(a.buffer)
+            held[level] -= size
+            if key is not None:
+                tiles[key] -= 1
+    return peak_bytes, peak_tiles
+
+
+def test_a_level_without_double_buffering_holds_one_tile_at_a_time() -> None:
+    # 6,000 B per buffer tiles most layers of the small MobileNet; the overlap ladder's
+    # `full` rung then loads each next tile while the current one computes.
+    net = build_model("mobilenet_v1_cifar", 0.25, 28, 10)
+    peaks = {}
+    for double in (True, False):
+        spec = split(6_000, 6_000, 6_000)
+        spec = MemorySpec((dataclasses.replace(spec.levels[0], double_buffer=double),
+                           *spec.levels[1:]))
+        schedule = build_schedule(net, Sizes(8, 8, 32), spec, "liveness", BuildOptions("full"))
+        by_level, tiles = occupancy_peaks(schedule)
+        assert all(by_level[lv.name] <= lv.capacity for lv in spec.levels)
+        peaks[double] = {level: max(n for key, n in tiles.items() if key[0] == level)
+                         for level in ("ifmap", "filter")}
+        x = np.random.default_rng(1).standard_normal((1, 28, 28, 3)).astype(np.float32)
+        assert replay(net, schedule, x, mode="int").passed
+    # Double-buffered, the input buffer holds two input tiles at once; without, one; the
+    # filter buffer double-buffers either way.
+    assert peaks == {True: {"ifmap": 2, "filter": 2}, False: {"ifmap": 1, "filter": 2}}
+
+
+@settings(max_examples=10, deadline=None)
+@given(inputs=st.integers(3_000, 40_000), weights=st.integers(3_000, 40_000),
+       outputs=st.integers(3_000, 40_000), doubles=st.tuples(st.booleans(), st.booleans(),
+                                                             st.booleans()),
+       policy=st.sampled_from(sorted(POLICIES)), batch=st.integers(1, 2))
+def test_capacity_holds_at_every_instant_with_and_without_double_buffering(
+        inputs: int, weights: int, outputs: int, doubles: tuple[bool, bool, bool],
+        policy: str, batch: int) -> None:
+    net = build_model("mobilenet_v1_cifar", 0.25, 28, 10)
+    hw = HardwareConfig.model_validate({**BASE, "memory": [
+        {"name": lv.name, "capacity": lv.capacity, "holds": list(lv.holds), "level": 0,
+         "double_buffer": double}
+        for lv, double in zip(split(inputs, weights, outputs).levels, doubles, strict=True)]})
+    spec = memory_spec(hw)
+    try:
+        ladder = Ladder(net, Sizes(8, 8, 32, batch), spec, policy)
+        chosen = simulate(net, hw, SimulationConfig(policy=policy, overlap=True, batch=batch))
+    except ScheduleError as exc:  # a layer whose smallest tile fits no level: said so
+        assert "cannot run" in str(exc) or "tiles" in str(exc)
+        return
+    for schedule in (ladder.rung(0)[0], chosen.schedule):
+        by_level, tiles = occupancy_peaks(schedule)
+        for lv in spec.levels:
+            assert by_level.get(lv.name, 0) <= lv.capacity
+            if not lv.double_buffer:
+                assert all(n <= 1 for key, n in tiles.items() if key[0] == lv.name), lv.name
+
+
+def test_double_buffer_false_on_a_register_file_is_refused() -> None:
+    with pytest.raises(ValueError, match="rf: double_buffer applies to the store levels"):
+        hardware(memory=[{"name": "gb", "capacity": "1 MB", "level": 0},
+                         {"name": "rf", "capacity": 64, "per_pe": True, "level": 1,
+                          "double_buffer": False}])
 
 
 # ---- traffic, time and energy per level -------------------------------------------------

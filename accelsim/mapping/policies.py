@@ -357,7 +357,7 @@ class _Builder:
             penalty = sum(self.fmap_bytes(s) * ((s not in self.in_dram) + self.used_later(s, at))
                           for s in evicted)
             for keep_output in ([True, False] if consumed else [False]):
-                room = self.tile_room(kept, output * keep_output) // ways
+                room = self.tile_room(kept, output * keep_output, ways)
                 if room <= 0:
                     continue
                 keep = Keep(len(kept), keep_output)
@@ -375,14 +375,16 @@ class _Builder:
             raise ScheduleError(f"internal error: no tiling of {layer.name} fits")
         return best[2], best[3]
 
-    def tile_room(self, kept: list[str], output: int) -> int:
-        """Bytes a tile may take beside the kept inputs and the kept output (`output` bytes):
-        with several levels, the least left in any of them, so every part of a tile fits."""
+    def tile_room(self, kept: list[str], output: int, ways: int = 1) -> int:
+        """Bytes a tile may take beside the kept inputs and the kept output (`output` bytes),
+        one tile buffer set per `ways` in levels that double-buffer: with several levels,
+        the least left in any of them, so every part of a tile fits."""
         fixed = {lv.name: 0 for lv in self.sram.spec.levels}
         for src in kept:
             fixed[self.sram.resident[self.buffer_of(src)].level] += self.fmap_bytes(src)
         fixed[self.sram.spec.level_of("outputs")] += output
-        return min(self.sram.spec.capacity(level) - used for level, used in fixed.items())
+        return min((self.sram.spec.capacity(level) - used) // self.sram.spec.ways(level, ways)
+                   for level, used in fixed.items())
 
     def run_tiled(self, layer: Layer, at: int) -> TilePlan:
         """Run the layer tile by tile, reading resident inputs in place.
@@ -393,7 +395,8 @@ class _Builder:
         """
         plan, evicted = self.tile_choice(layer, at, 1)
         double = False
-        if self.options.buffering == "full":
+        if self.options.buffering == "full" and (self.sram.spec.ahead("inputs")
+                                                 or self.sram.spec.ahead("weights")):
             try:
                 halves, halves_evicted = self.tile_choice(layer, at, 2)
             except ScheduleError:
@@ -411,8 +414,12 @@ class _Builder:
             self.make_room(self.fmap_bytes(layer.name), kept, at, f"output of {layer.name}",
                            (self.sram.spec.level_of("outputs"),))
             out = self.sram.alloc(layer.name, WHOLE, self.fmap_bytes(layer.name))
-        self.make_room(plan.peak_bytes * ways, kept | {layer.name}, at,
-                       f"tiles of {layer.name}")
+        sets: dict[int, list[str]] = {}  # levels by the tile buffer sets they hold
+        for lv in self.sram.spec.levels:
+            sets.setdefault(self.sram.spec.ways(lv.name, ways), []).append(lv.name)
+        for held, levels in sets.items():
+            self.make_room(plan.peak_bytes * held, kept | {layer.name}, at,
+                           f"tiles of {layer.name}", tuple(levels))
         if plan.in_channel_step:
             self._run_split(layer, plan)
         else:
@@ -426,16 +433,17 @@ class _Builder:
         return plan
 
     def _run_jobs(self, layer: Layer, jobs: list[_Job], double: bool, out: str | None) -> None:
-        """Emit tiles in order; double-buffered, each tile's loads precede the previous compute."""
+        """Emit tiles in order; double-buffered, each tile's loads into levels that
+        double-buffer precede the previous compute, the others follow it."""
         self._do_loads(jobs[0])
         for i, job in enumerate(jobs):
             if double and i + 1 < len(jobs):
-                self._do_loads(jobs[i + 1])
+                self._do_loads(jobs[i + 1], ahead=True)
             self._compute_tile(layer, job, out)
             for buffer in job.frees:
                 self.sram.free(buffer)
-            if not double and i + 1 < len(jobs):
-                self._do_loads(jobs[i + 1])
+            if i + 1 < len(jobs):
+                self._do_loads(jobs[i + 1], ahead=False if double else None)
 
     def _run_split(self, layer: Layer, plan: TilePlan) -> None:
         """Output tiles one at a time, input-channel chunks innermost into partial sums."""
@@ -544,9 +552,13 @@ class _Builder:
                                                        in_rows, span, in_cols)))
         return specs
 
-    def _do_loads(self, job: _Job) -> None:
+    def _do_loads(self, job: _Job, ahead: bool | None = None) -> None:
+        """The job's loads; `ahead` True / False: only those into levels that do / do not
+        double-buffer."""
         for spec in job.loads:
-            self.sram.load(spec.kind, spec.tensor, spec.region, spec.size)
+            if ahead is None or self.sram.spec.ahead(
+                    "weights" if spec.kind == "weights" else "inputs") == ahead:
+                self.sram.load(spec.kind, spec.tensor, spec.region, spec.size)
 
     def _compute_tile(self, layer: Layer, job: _Job, whole_out: str | None) -> None:
         """One tile: into the whole resident output if kept, else a tile buffer stored out."""
