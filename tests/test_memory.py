@@ -580,6 +580,71 @@ def test_a_register_file_takes_one_read_per_mac() -> None:
     assert table.rf_write_bytes[0] == 36 * 8
 
 
+def register_file(capacity: int, holds: list[str], dataflow: str = "ws",
+                  **precision: int) -> HardwareConfig:
+    return HardwareConfig.model_validate({
+        "dram": {"bandwidth": "1 GB/s"}, "precision": precision,
+        "compute": {"pe_rows": 4, "pe_cols": 4, "clock": "1 GHz", "dataflow": dataflow},
+        "memory": [{"name": "gb", "capacity": "1 MB", "level": 0},
+                   {"name": "rf", "capacity": capacity, "per_pe": True, "level": 1,
+                    "holds": holds}]})
+
+
+@pytest.mark.parametrize(("holds", "bits", "need"), [
+    (["weights"], {}, 1),  # one 8-bit weight
+    (["partial_sums"], {}, 4),  # one 32-bit partial sum
+    (["inputs", "weights", "partial_sums", "outputs"], {}, 1 + 1 + 4),  # output = the psum
+    (["outputs"], {"activation_bits": 16}, 2),  # a finished 16-bit output
+    (["inputs", "weights"], {"activation_bits": 4, "weight_bits": 6}, 2),  # 10 bits -> 2 B
+    (["partial_sums", "outputs"], {"activation_bits": 16, "accumulator_bits": 12}, 2),
+])
+def test_a_register_file_must_hold_one_element_of_each_operand(
+        holds: list[str], bits: dict[str, int], need: int) -> None:
+    from accelsim.sim.levels import per_pe_need
+
+    for dataflow in ("os", "ws", "is"):  # a systolic PE holds one of each, whatever the flow
+        hw = register_file(need, holds, dataflow, **bits)
+        assert per_pe_need(hw.levels[1], hw)[0] == need
+        simulate(two_convs(), hw)  # exactly enough: runs
+    if need > 1:  # a byte less is refused
+        with pytest.raises(ScheduleError, match="hardware.memory.rf.capacity: layer c1"):
+            simulate(two_convs(), register_file(need - 1, holds, **bits))
+
+
+def test_an_os_register_file_too_small_for_its_partial_sum_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # An output-stationary PE keeps one partial sum at accumulator_bits = 32: 4 B, not 2.
+    with pytest.raises(ScheduleError, match=(
+            r"hardware.memory.rf.capacity: layer c1 on the 4x4 os array needs 4 B per PE in "
+            r"rf \(one partial sum at 32 bits kept for a fold\); rf has 2 B per PE")):
+        simulate(two_convs(), register_file(2, ["partial_sums"], "os"))
+    # The CLI: one line naming the run file, exit 2.
+    run = tmp_path / "rf.yaml"
+    hw = register_file(2, ["weights", "partial_sums"], "ws").model_dump(mode="json",
+                                                                         exclude_none=True)
+    run.write_text(yaml.safe_dump({"name": "rf", "model": {"name": "mobilenet_v1_cifar"},
+                                   "hardware": hw}))
+    assert main(["run", str(run), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(run) in err[0]
+    assert "needs 5 B per PE in rf (one weight at 8 bits kept for a fold" in err[0]
+    # A sweep marks such points infeasible, with the reason, and runs the others.
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(yaml.safe_dump({"base": str(run), "axes": {
+        "hardware.memory.rf.capacity": ["4 B", "5 B"]}}))
+    frame = run_sweep(sweep, out=tmp_path / "out", backend="serial")
+    assert frame.feasible.tolist() == [False, True]
+    assert "needs 5 B per PE in rf" in frame.infeasible_reason[0]
+
+
+def test_per_pe_levels_need_a_pe_array() -> None:
+    with pytest.raises(ValueError, match="rf is per_pe: storage in every PE needs a PE array"):
+        HardwareConfig.model_validate({
+            "dram": {"bandwidth": "1 GB/s"}, "compute": {"mac_rate": "1 TMAC/s"},
+            "memory": [{"name": "gb", "capacity": "1 MB", "level": 0},
+                       {"name": "rf", "capacity": 64, "per_pe": True, "level": 1}]})
+
+
 def test_sensitivity_nudges_every_level(tmp_path: Path) -> None:
     from accelsim.sweep.sensitivity import sensitivity
 

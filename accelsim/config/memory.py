@@ -70,7 +70,8 @@ class MemoryLevel(BaseModel):
     """In overlap mode, may hold the next tile's data while the current tile computes (two
     tile buffer sets); false: one tile at a time (store levels only)."""
     per_pe: Annotated[bool, Field(strict=True)] = False
-    """Storage replicated in every PE (a register file or scratchpad); capacity per PE."""
+    """Storage replicated in every PE (a register file or scratchpad); capacity per PE, at
+    least one element of each operand it holds (needs a PE array)."""
     level: Annotated[int, Field(ge=0, le=64, strict=True)] | None = None
     """Depth number: siblings side by side share one; None: the position in the list."""
 

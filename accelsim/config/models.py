@@ -240,6 +240,10 @@ class HardwareConfig(Strict):
                              "of levels)")
         if self.memory is not None:
             check_levels(self.memory)
+            per_pe = [lv.name for lv in self.memory if lv.per_pe]
+            if per_pe and not self.compute.is_pe_array:
+                raise ValueError(f"memory: {per_pe[0]} is per_pe: storage in every PE needs a "
+                                 "PE array (compute pe_rows, pe_cols, clock), not mac_rate")
             flat = [f for f in ("sram_read_byte", "sram_write_byte")
                     if getattr(self.energy, f) != EnergyConfig.model_fields[f].default]
             if flat:

@@ -31,6 +31,7 @@ from accelsim.sim.compute import ComputeModel, Work, compute_model
 from accelsim.sim.cost import LayerCost, layer_times
 from accelsim.sim.energy import level_energy
 from accelsim.sim.levels import (
+    check_per_pe,
     level_columns,
     level_energy_j,
     level_traffic,
@@ -212,6 +213,7 @@ def simulate(net: Network, hardware: HardwareConfig,
     (accelsim.sim.overlap): its layers are each no slower than serially.
     """
     simulation = simulation or SimulationConfig()
+    check_per_pe(net, hardware)
     sizes = sizes_for(hardware, simulation.batch)
     capacity, policy = memory_spec(hardware), simulation.policy
     model = compute_model(hardware.compute)

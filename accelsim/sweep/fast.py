@@ -26,6 +26,7 @@ from accelsim.mapping.memory import memory_spec
 from accelsim.pipeline import build_network
 from accelsim.sim.compute import compute_model
 from accelsim.sim.cost import layer_times
+from accelsim.sim.levels import check_per_pe
 from accelsim.sim.overlap import Ladder, choose_rung
 from accelsim.sim.simulate import (
     cost_schedule,
@@ -144,6 +145,7 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
     capacity, policy = memory_spec(first.hardware), first.simulation.policy
     ladder = None
     try:
+        check_per_pe(net, first.hardware)  # levels, precision and dataflow: the group's own
         if first.simulation.overlap:
             ladder = Ladder(net, sizes, capacity, policy)
             schedules: tuple[Schedule, ...] = tuple(ladder.rung(i)[0]
