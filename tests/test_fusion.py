@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from test_policies import replay_occupancy
 
 from accelsim.cli.app import main
 from accelsim.config import load_run
-from accelsim.errors import ScheduleError
+from accelsim.errors import ReplayError, ScheduleError
 from accelsim.ir import NetworkBuilder, build_model
 from accelsim.ir.graph import Network
 from accelsim.ir.modelfile import load_model_file
@@ -510,3 +511,20 @@ def test_fused_plans_fit_every_level_and_replay(inputs: int, weights: int, outpu
     assert all(peaks.get(lv.name, 0) <= lv.capacity for lv in spec.levels)
     x = np.random.default_rng(inputs).standard_normal((batch, 28, 28, 3)).astype(np.float32)
     assert replay(net, schedule, x, mode="int").passed
+
+
+def test_replay_refuses_a_fused_band_in_the_wrong_level_or_an_overfull_level() -> None:
+    net = two_convs()
+    x = np.zeros((1, 8, 8, 4), dtype=np.float32)
+    fused = build_schedule(net, INT8, three_buffers(600, 400, 600), "fused")
+    assert replay(net, fused, x).passed
+    # The output buffer peaks at c1's band beside c2's, 2 x 256 B: 500 B is too small.
+    fused.memory = three_buffers(600, 400, 500)
+    with pytest.raises(ReplayError, match="exceeds the capacity of ofmap"):
+        replay(net, fused, x)
+    fused.memory = three_buffers(600, 400, 600)
+    first = fused.layers[0]
+    first.actions[:] = [dataclasses.replace(a, level="filter") if isinstance(a, Load)
+                        and a.kind == "fmap" else a for a in first.actions]
+    with pytest.raises(ReplayError, match="holds inputs but is placed in filter"):
+        replay(net, fused, x)
