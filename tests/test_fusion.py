@@ -494,7 +494,7 @@ def test_a_small_filter_buffer_streams_filter_chunks_beside_whole_bands() -> Non
     assert replay(net, fused, x, mode="int").passed
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(inputs=st.integers(1_500, 40_000), weights=st.integers(300, 40_000),
        outputs=st.integers(1_500, 40_000), batch=st.integers(1, 2))
 def test_fused_plans_fit_every_level_and_replay(inputs: int, weights: int, outputs: int,

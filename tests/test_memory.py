@@ -344,7 +344,7 @@ def test_a_level_without_double_buffering_holds_one_tile_at_a_time() -> None:
     assert peaks == {True: {"ifmap": 2, "filter": 2}, False: {"ifmap": 1, "filter": 2}}
 
 
-@settings(max_examples=7, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(inputs=st.integers(3_000, 40_000), weights=st.integers(3_000, 40_000),
        outputs=st.integers(3_000, 40_000), doubles=st.tuples(st.booleans(), st.booleans(),
                                                              st.booleans()),
