@@ -31,6 +31,7 @@ from accelsim.config.loader import load_run
 from accelsim.config.models import POLICIES
 from accelsim.errors import AccelsimError, ScheduleError
 from accelsim.pipeline import run_config
+from accelsim.sim.pe_array import DEPTHWISE_MAPPINGS
 
 __all__ = ["Outcome", "damage", "judge", "pick", "random_model", "random_run", "write_case"]
 
@@ -51,6 +52,7 @@ GOOD: dict[str, tuple[Any, ...]] = {
     "bool": (True, False),
     "policy": POLICIES,
     "dataflow": ("os", "ws", "is"),
+    "depthwise": DEPTHWISE_MAPPINGS,
 }
 BAD: dict[str, tuple[Any, ...]] = {
     "size": (0, -1, "-1 MB", 1e30, "1e30 B", "1 MQ", "1 MB/s", "１ MB", "1.5 B", 2**41,
@@ -67,6 +69,7 @@ BAD: dict[str, tuple[Any, ...]] = {
     "bool": (1, 0, "yes", "true", "no"),
     "policy": ("lifetime", "", 3, "LIVENESS"),
     "dataflow": ("rs", "", 1),
+    "depthwise": ("channels", "", True),
 }
 
 
@@ -148,7 +151,8 @@ def random_run(rng: random.Random, model_path: str, bad_rate: float = 0.08) -> d
     else:
         compute = {"pe_rows": pick(rng, "pe", bad_rate), "pe_cols": pick(rng, "pe", bad_rate),
                    "clock": pick(rng, "frequency", bad_rate),
-                   "dataflow": pick(rng, "dataflow", bad_rate)}
+                   "dataflow": pick(rng, "dataflow", bad_rate),
+                   "depthwise": pick(rng, "depthwise", bad_rate)}
         if rng.random() < bad_rate:
             compute["mac_rate"] = "1 TOPS"  # both compute forms
     hardware: dict[str, Any] = {

@@ -24,6 +24,7 @@ from accelsim.mapping import (
 )
 from accelsim.reference.replay import replay
 from accelsim.sim import simulate
+from accelsim.sim.pe_array import DEPTHWISE_MAPPINGS
 from accelsim.sim.timeline import compile_timeline, evaluate
 
 WHOLE = Region()
@@ -55,9 +56,10 @@ def test_prefetch_is_charged_to_the_layer_it_is_for() -> None:
     assert prefetching_pair().traffic() == [(1, 0, 1), (4, 1, 2)]
 
 
-def hardware(capacity: int, latency: float, pe: bool) -> HardwareConfig:
-    compute = ({"pe_rows": 8, "pe_cols": 8, "clock": 2e8, "dataflow": "ws"} if pe
-               else {"mac_rate": 5e10})
+def hardware(capacity: int, latency: float, pe: bool,
+             depthwise: str = "channel") -> HardwareConfig:
+    compute = ({"pe_rows": 8, "pe_cols": 8, "clock": 2e8, "dataflow": "ws",
+                "depthwise": depthwise} if pe else {"mac_rate": 5e10})
     return HardwareConfig.model_validate({
         "sram": {"capacity": capacity}, "dram": {"bandwidth": 2e9, "latency": latency},
         "compute": compute})
@@ -71,13 +73,15 @@ def hardware(capacity: int, latency: float, pe: bool) -> HardwareConfig:
     batch=st.integers(min_value=1, max_value=8),
     policy=st.sampled_from(sorted(POLICIES)),
     pe=st.booleans(),
+    depthwise=st.sampled_from(DEPTHWISE_MAPPINGS),
 )
 def test_layer_times_obey_the_attribution_rule(model: str, capacity: int, latency: float,
-                                               batch: int, policy: str, pe: bool) -> None:
+                                               batch: int, policy: str, pe: bool,
+                                               depthwise: str) -> None:
     """Per layer: compute <= time <= compute + own transfers; times sum to the total;
     overlap is never slower than serial, layer by layer."""
     net = build_model(model, 0.25, 32 if model == "mobilenet_v2" else 28, 10)
-    hw = hardware(capacity, latency, pe)
+    hw = hardware(capacity, latency, pe, depthwise)
     try:
         runs = {overlap: simulate(net, hw, SimulationConfig(policy=policy, overlap=overlap,
                                                             batch=batch))

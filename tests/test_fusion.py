@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -9,17 +10,28 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from networks import two_convs
 from test_policies import replay_occupancy
 
 from accelsim.cli.app import main
 from accelsim.config import load_run
-from accelsim.errors import ScheduleError
+from accelsim.errors import ReplayError, ScheduleError
 from accelsim.ir import NetworkBuilder, build_model
 from accelsim.ir.graph import Network
 from accelsim.ir.modelfile import load_model_file
-from accelsim.mapping import Compute, Load, Sizes, Store, build_schedule
+from accelsim.mapping import (
+    Alloc,
+    Compute,
+    Free,
+    Load,
+    Schedule,
+    Sizes,
+    Store,
+    build_schedule,
+)
 from accelsim.mapping.fused import emit_plan
 from accelsim.mapping.fusion import FusionPlan, Graph, group_geometry, plan_fusion, plan_group
+from accelsim.mapping.memory import MemorySpec, StoreLevel
 from accelsim.reference.replay import replay
 from accelsim.sim import simulate
 
@@ -413,3 +425,106 @@ def test_fused_schedules_replay_over_generated_configs(capacity: int, batch: int
     x = np.random.default_rng(capacity).standard_normal((batch, 28, 28, 3)).astype(np.float32)
     result = replay(net, schedule, x, mode="int", precision=Precision(bits, bits, 32))
     assert result.passed and result.peak_sram_bytes <= capacity
+
+
+# ---- fused bands in dedicated on-chip levels ----------------------------------------------
+
+def three_buffers(inputs: int, weights: int, outputs: int) -> MemorySpec:
+    """An input, a filter and an output buffer (which also holds partial sums)."""
+    return MemorySpec((StoreLevel("ifmap", inputs, ("inputs",)),
+                       StoreLevel("filter", weights, ("weights",)),
+                       StoreLevel("ofmap", outputs, ("outputs", "partial_sums"))))
+
+
+def level_peaks(schedule: Schedule) -> dict[str, int]:
+    """The most bytes each level holds at once, walking the actions in execution order,
+    after checking every buffer sits in the level holding its operand."""
+    assert schedule.memory is not None
+    held: dict[str, int] = {}
+    peaks: dict[str, int] = {}
+    where: dict[str, tuple[str, int]] = {}
+    for _, a in schedule.steps():
+        if isinstance(a, Load | Alloc):
+            operand = ("weights" if isinstance(a, Load) and a.kind == "weights" else
+                       "inputs" if isinstance(a, Load) else "outputs")
+            assert a.level == schedule.memory.level_of(operand), (a.buffer, a.level)
+            where[a.buffer] = (a.level, a.bytes)
+            held[a.level] = held.get(a.level, 0) + a.bytes
+            peaks[a.level] = max(peaks.get(a.level, 0), held[a.level])
+        elif isinstance(a, Free):
+            level, size = where.pop(a.buffer)
+            held[level] -= size
+    return peaks
+
+
+def test_fused_bands_live_in_the_output_buffer_by_hand() -> None:
+    # two_convs: in 8x8x4 (256 B) -> c1 3x3 'same' to 8x8x8 (512 B; filters 288 B)
+    # -> c2 1x1 to 8x8x8 (512 B; filters 64 B). A 600 B output buffer cannot hold c1's
+    # output beside c2's (1024 B): layer by layer, c1's output goes to DRAM and back
+    # (512 B written, 512 B read again). Fused, while c2 computes a band of h rows the
+    # output buffer holds c1's band and c2's, 64 h B each (8 x 8 channels per row):
+    # 128 h <= 600 gives h = 4 (heights are powers of two). c2 is 1x1, so c1 keeps no
+    # halo; the input buffer holds input rows [0, 5) = 5 x 32 = 160 B of the first band.
+    net, spec = two_convs(), three_buffers(600, 400, 600)
+    alone = build_schedule(net, INT8, spec, "liveness")
+    fused = build_schedule(net, INT8, spec, "fused")
+    assert [ls.group for ls in fused.layers] == ["c1..c2", "c1..c2"]
+    assert "bands of 4/8 rows of c2" in fused.layers[0].tiling
+    assert [sum(ls.dram_read_bytes for ls in s.layers) for s in (alone, fused)] == [
+        256 + 288 + 64 + 512, 256 + 288 + 64]
+    assert [sum(ls.dram_write_bytes for ls in s.layers) for s in (alone, fused)] == [
+        512 + 512, 512]
+    # Both filters stay resident in the filter buffer (288 + 64 = 352 <= 400 B).
+    assert level_peaks(fused) == {"ifmap": 160, "filter": 352, "ofmap": 2 * 4 * 64}
+    x = np.random.default_rng(2).standard_normal((1, 8, 8, 4)).astype(np.float32)
+    assert replay(net, fused, x, mode="int").passed
+
+
+def test_a_small_filter_buffer_streams_filter_chunks_beside_whole_bands() -> None:
+    # A 100 B filter buffer holds neither c1's 288 B of filters nor any band: c1's filters
+    # stream in output-channel chunks that fit it, halving 8 channels (36 B each):
+    # 8 -> 288 B, 4 -> 144 B, 2 -> 72 B <= 100 B. The 2000 B feature-map buffers hold the
+    # whole maps, so the group runs as one band and each filter crosses the bus once.
+    net = two_convs()
+    fused = build_schedule(net, INT8, three_buffers(2000, 100, 2000), "fused")
+    assert fused.layers[0].tiling == "filters streamed in chunks of 2/8 channels"
+    assert sum(ls.dram_read_bytes for ls in fused.layers) == 256 + 288 + 64
+    assert level_peaks(fused)["filter"] == 72
+    x = np.random.default_rng(3).standard_normal((1, 8, 8, 4)).astype(np.float32)
+    assert replay(net, fused, x, mode="int").passed
+
+
+@settings(max_examples=5, deadline=None)
+@given(inputs=st.integers(1_500, 40_000), weights=st.integers(300, 40_000),
+       outputs=st.integers(1_500, 40_000), batch=st.integers(1, 2))
+def test_fused_plans_fit_every_level_and_replay(inputs: int, weights: int, outputs: int,
+                                                batch: int) -> None:
+    """Over generated three-buffer splits: every fused plan's schedule keeps each buffer in
+    its operand's level within capacity and replays bit-exactly."""
+    net = build_model("mobilenet_v1_cifar", 0.25, 28, 10)
+    spec, sizes = three_buffers(inputs, weights, outputs), Sizes(8, 8, 32, batch)
+    plan = plan_fusion(net, sizes, spec)
+    if plan is None:
+        return
+    schedule = emit_plan(net, sizes, spec, plan)
+    peaks = level_peaks(schedule)
+    assert all(peaks.get(lv.name, 0) <= lv.capacity for lv in spec.levels)
+    x = np.random.default_rng(inputs).standard_normal((batch, 28, 28, 3)).astype(np.float32)
+    assert replay(net, schedule, x, mode="int").passed
+
+
+def test_replay_refuses_a_fused_band_in_the_wrong_level_or_an_overfull_level() -> None:
+    net = two_convs()
+    x = np.zeros((1, 8, 8, 4), dtype=np.float32)
+    fused = build_schedule(net, INT8, three_buffers(600, 400, 600), "fused")
+    assert replay(net, fused, x).passed
+    # The output buffer peaks at c1's band beside c2's, 2 x 256 B: 500 B is too small.
+    fused.memory = three_buffers(600, 400, 500)
+    with pytest.raises(ReplayError, match="exceeds the capacity of ofmap"):
+        replay(net, fused, x)
+    fused.memory = three_buffers(600, 400, 600)
+    first = fused.layers[0]
+    first.actions[:] = [dataclasses.replace(a, level="filter") if isinstance(a, Load)
+                        and a.kind == "fmap" else a for a in first.actions]
+    with pytest.raises(ReplayError, match="holds inputs but is placed in filter"):
+        replay(net, fused, x)

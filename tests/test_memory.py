@@ -19,14 +19,25 @@ from accelsim.config import load_hardware, load_run
 from accelsim.config.models import HardwareConfig, SimulationConfig
 from accelsim.errors import ConfigError, ReplayError, ScheduleError
 from accelsim.ir import build_model
-from accelsim.mapping import POLICIES, Alloc, Free, Load, Sizes, build_schedule
-from accelsim.mapping.memory import MemorySpec, StoreLevel
+from accelsim.mapping import (
+    POLICIES,
+    Alloc,
+    BuildOptions,
+    Free,
+    Load,
+    Region,
+    Schedule,
+    Sizes,
+    build_schedule,
+)
+from accelsim.mapping.memory import MemorySpec, StoreLevel, memory_spec
 from accelsim.pipeline import run_config
 from accelsim.reference.replay import replay
 from accelsim.report.tables import layer_table
-from accelsim.sim.buffers import element_accesses
+from accelsim.sim.buffers import element_accesses, group_spans
 from accelsim.sim.energy import level_energy, sram_energy_per_byte
-from accelsim.sim.pe_array import PEArray
+from accelsim.sim.overlap import Ladder
+from accelsim.sim.pe_array import DATAFLOWS, DEPTHWISE_MAPPINGS, PEArray
 from accelsim.sim.simulate import LAYER_COLUMNS, simulate
 from accelsim.sweep import run_sweep
 from accelsim.sweep.fast import RESULT_COLUMNS
@@ -245,13 +256,15 @@ def test_replay_refuses_an_overfull_level() -> None:
 @settings(max_examples=12, deadline=None)
 @given(inputs=st.integers(3_000, 60_000), weights=st.integers(3_000, 60_000),
        outputs=st.integers(3_000, 60_000), policy=st.sampled_from(sorted(POLICIES)),
-       overlap=st.booleans(), batch=st.integers(1, 3))
+       overlap=st.booleans(), batch=st.integers(1, 3), dataflow=st.sampled_from(DATAFLOWS),
+       depthwise=st.sampled_from(DEPTHWISE_MAPPINGS))
 def test_dedicated_levels_hold_their_operands_within_capacity(
         inputs: int, weights: int, outputs: int, policy: str, overlap: bool,
-        batch: int) -> None:
+        batch: int, dataflow: str, depthwise: str) -> None:
     net = build_model("mobilenet_v1_cifar", 0.25, 28, 10)
     spec = split(inputs, weights, outputs)
-    hw = HardwareConfig.model_validate({**BASE, "memory": [
+    hw = HardwareConfig.model_validate({**BASE, "compute": {
+        **BASE["compute"], "dataflow": dataflow, "depthwise": depthwise}, "memory": [
         {"name": lv.name, "capacity": lv.capacity, "holds": list(lv.holds), "level": 0}
         for lv in spec.levels]})
     try:
@@ -262,22 +275,108 @@ def test_dedicated_levels_hold_their_operands_within_capacity(
         return
     used = {lv.name: 0 for lv in spec.levels}
     level_of: dict[str, str] = {}
-    for ls in result.schedule.layers:
-        for a in ls.actions:
-            if isinstance(a, Load | Alloc):
-                operand = ("weights" if isinstance(a, Load) and a.kind == "weights" else
-                           "inputs" if isinstance(a, Load) else
-                           "partial_sums" if a.buffer.startswith("psum:") else "outputs")
-                assert spec.level_of(operand) == a.level
-                used[a.level] += a.bytes
-                level_of[a.buffer] = a.level
-                assert used[a.level] <= spec.capacity(a.level)
-            elif isinstance(a, Free):
-                used[level_of.pop(a.buffer)] -= a.bytes
+    for _, a in result.schedule.steps():  # execution order (fused layers interleave)
+        if isinstance(a, Load | Alloc):
+            operand = ("weights" if isinstance(a, Load) and a.kind == "weights" else
+                       "inputs" if isinstance(a, Load) else
+                       "partial_sums" if a.buffer.startswith("psum:") else "outputs")
+            assert spec.level_of(operand) == a.level
+            used[a.level] += a.bytes
+            level_of[a.buffer] = a.level
+            assert used[a.level] <= spec.capacity(a.level)
+        elif isinstance(a, Free):
+            used[level_of.pop(a.buffer)] -= a.bytes
     table = result.table()
     assert (table.total_time_s >= table.compute_time_s * (1 - 1e-12)).all()
     x = np.random.default_rng(3).standard_normal((batch, 28, 28, 3)).astype(np.float32)
     assert replay(net, result.schedule, x, mode="int").passed
+
+
+# ---- double buffering per level ----------------------------------------------------------
+
+def occupancy_peaks(schedule: Schedule) -> tuple[dict[str, int], dict[tuple[str, str, str], int]]:
+    """Walking every action in order: the most bytes each level holds at once, and the most
+    tile buffers (regions, not whole tensors) of one kind of one tensor a level holds at
+    once, keyed (level, kind, tensor), for layers run tile by tile (a fused group's line
+    buffers hold several row chunks of one band by design)."""
+    held: dict[str, int] = {}
+    tiles: dict[tuple[str, str, str], int] = {}
+    peak_bytes: dict[str, int] = {}
+    peak_tiles: dict[tuple[str, str, str], int] = {}
+    where: dict[str, tuple[str, int, tuple[str, str, str] | None]] = {}
+    for position, a in schedule.steps():
+        if isinstance(a, Load | Alloc):
+            kind = a.kind if isinstance(a, Load) else a.buffer.split(":")[0]
+            tiled = a.region != Region() and not schedule.layers[position].group
+            key = (a.level, kind, a.tensor) if tiled else None
+            where[a.buffer] = (a.level, a.bytes, key)
+            held[a.level] = held.get(a.level, 0) + a.bytes
+            peak_bytes[a.level] = max(peak_bytes.get(a.level, 0), held[a.level])
+            if key is not None:
+                tiles[key] = tiles.get(key, 0) + 1
+                peak_tiles[key] = max(peak_tiles.get(key, 0), tiles[key])
+        elif isinstance(a, Free):
+            level, size, key = where.pop(a.buffer)
+            held[level] -= size
+            if key is not None:
+                tiles[key] -= 1
+    return peak_bytes, peak_tiles
+
+
+def test_a_level_without_double_buffering_holds_one_tile_at_a_time() -> None:
+    # 6,000 B per buffer tiles most layers of the small MobileNet; the overlap ladder's
+    # `full` rung then loads each next tile while the current one computes.
+    net = build_model("mobilenet_v1_cifar", 0.25, 28, 10)
+    peaks = {}
+    for double in (True, False):
+        spec = split(6_000, 6_000, 6_000)
+        spec = MemorySpec((dataclasses.replace(spec.levels[0], double_buffer=double),
+                           *spec.levels[1:]))
+        schedule = build_schedule(net, Sizes(8, 8, 32), spec, "liveness", BuildOptions("full"))
+        by_level, tiles = occupancy_peaks(schedule)
+        assert all(by_level[lv.name] <= lv.capacity for lv in spec.levels)
+        peaks[double] = {level: max(n for key, n in tiles.items() if key[0] == level)
+                         for level in ("ifmap", "filter")}
+        x = np.random.default_rng(1).standard_normal((1, 28, 28, 3)).astype(np.float32)
+        assert replay(net, schedule, x, mode="int").passed
+    # Double-buffered, the input buffer holds two input tiles at once; without, one; the
+    # filter buffer double-buffers either way.
+    assert peaks == {True: {"ifmap": 2, "filter": 2}, False: {"ifmap": 1, "filter": 2}}
+
+
+@settings(max_examples=5, deadline=None)
+@given(inputs=st.integers(3_000, 40_000), weights=st.integers(3_000, 40_000),
+       outputs=st.integers(3_000, 40_000), doubles=st.tuples(st.booleans(), st.booleans(),
+                                                             st.booleans()),
+       policy=st.sampled_from(sorted(POLICIES)), batch=st.integers(1, 2))
+def test_capacity_holds_at_every_instant_with_and_without_double_buffering(
+        inputs: int, weights: int, outputs: int, doubles: tuple[bool, bool, bool],
+        policy: str, batch: int) -> None:
+    net = build_model("mobilenet_v1_cifar", 0.25, 28, 10)
+    hw = HardwareConfig.model_validate({**BASE, "memory": [
+        {"name": lv.name, "capacity": lv.capacity, "holds": list(lv.holds), "level": 0,
+         "double_buffer": double}
+        for lv, double in zip(split(inputs, weights, outputs).levels, doubles, strict=True)]})
+    spec = memory_spec(hw)
+    try:
+        ladder = Ladder(net, Sizes(8, 8, 32, batch), spec, policy)
+        chosen = simulate(net, hw, SimulationConfig(policy=policy, overlap=True, batch=batch))
+    except ScheduleError as exc:  # a layer whose smallest tile fits no level: said so
+        assert "cannot run" in str(exc) or "tiles" in str(exc)
+        return
+    for schedule in (ladder.rung(0)[0], chosen.schedule):
+        by_level, tiles = occupancy_peaks(schedule)
+        for lv in spec.levels:
+            assert by_level.get(lv.name, 0) <= lv.capacity
+            if not lv.double_buffer:
+                assert all(n <= 1 for key, n in tiles.items() if key[0] == lv.name), lv.name
+
+
+def test_double_buffer_false_on_a_register_file_is_refused() -> None:
+    with pytest.raises(ValueError, match="rf: double_buffer applies to the store levels"):
+        hardware(memory=[{"name": "gb", "capacity": "1 MB", "level": 0},
+                         {"name": "rf", "capacity": 64, "per_pe": True, "level": 1,
+                          "double_buffer": False}])
 
 
 # ---- traffic, time and energy per level -------------------------------------------------
@@ -350,6 +449,26 @@ def test_fast_path_equals_the_pipeline_with_levels(tmp_path: Path) -> None:
                 column, overrides)
 
 
+def test_sweeping_the_array_with_levels_equals_the_pipeline(tmp_path: Path) -> None:
+    # With memory levels the array's dataflow and depthwise mapping change buffer reads, so
+    # points that differ only there must not share one schedule's on-chip totals.
+    base = tmp_path / "split.yaml"
+    base.write_text(yaml.safe_dump({"name": "split", "model": {"name": "mobilenet_v1_cifar"},
+                                    "hardware": {**BASE, "memory": SPLIT}}))
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(yaml.safe_dump({"base": str(base), "axes": {
+        "hardware.compute.dataflow": ["os", "ws"],
+        "hardware.compute.depthwise": list(DEPTHWISE_MAPPINGS)}}))
+    frame = run_sweep(sweep, out=tmp_path / "out", backend="serial")
+    assert frame.energy_j.nunique() == 2 and frame.total_time_s.nunique() == 4
+    for _, row in frame.iterrows():
+        overrides = {p: str(row[p]) for p in ("hardware.compute.dataflow",
+                                              "hardware.compute.depthwise")}
+        summary = run_config(load_run(base, overrides)).summary()
+        for column in ("energy_j", "total_time_s", "compute_time_s"):
+            assert row[column] == pytest.approx(summary[column], rel=1e-9), (column, overrides)
+
+
 # ---- PE-array buffer accesses per dataflow ----------------------------------------------
 
 def scalesim_loops(m: int, n: int, k: int, rows: int, cols: int, dataflow: str
@@ -376,6 +495,53 @@ def test_element_accesses_follow_scalesim_fold_loops(dataflow: str) -> None:
     array = PEArray(4, 4, dataflow)  # type: ignore[arg-type]
     for m, n, k in [(10, 5, 7), (16, 4, 4), (1, 33, 9), (49, 64, 288)]:
         assert element_accesses(m, n, k, array) == scalesim_loops(m, n, k, 4, 4, dataflow)
+
+
+def distinct_per_fold(m: int, n: int, k: int, groups: int, rows: int, cols: int,
+                      dataflow: str) -> tuple[int, int, int]:
+    """`groups` GEMMs side by side in the columns, each fold reading every distinct operand
+    element its PEs need once (SCALE-Sim's per-fold demand), counted with sets."""
+    # Columns are (group, filter) pairs in os and ws, (group, pixel) pairs in is.
+    sr, width, t = {"os": (m, n, k), "ws": (k, n, m), "is": (k, m, n)}[dataflow]
+    ifmap = filt = ofmap = 0
+    for c0 in range(0, groups * width, cols):
+        columns = [divmod(j, width) for j in range(c0, min(c0 + cols, groups * width))]
+        for r0 in range(0, sr, rows):
+            lines = range(r0, min(r0 + rows, sr))
+            if dataflow == "os":  # rows: pixels; each computes its pixel over all K
+                ifmap += len({(g, p, kk) for g, _ in columns for p in lines for kk in range(k)})
+                filt += len({(g, f, kk) for g, f in columns for kk in range(k)})
+                ofmap += len(columns) * len(lines)
+            elif dataflow == "ws":  # rows: reduction; all M pixels stream through
+                ifmap += len({(g, p, kk) for g, _ in columns for p in range(m) for kk in lines})
+                filt += len(columns) * len(lines)
+                ofmap += len(columns) * m
+            else:  # is: rows: reduction, columns: pixels; all N filters stream through
+                ifmap += len(columns) * len(lines)
+                filt += len({(g, f, kk) for g, _ in columns for f in range(n) for kk in lines})
+                ofmap += len(columns) * n
+    return ifmap, filt, ofmap
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
+def test_spatial_depthwise_accesses_count_each_groups_operands(dataflow: str) -> None:
+    array = PEArray(4, 4, dataflow, "spatial")  # type: ignore[arg-type]
+    for m, n, k, g in [(9, 1, 9, 8), (10, 2, 9, 3), (5, 3, 4, 7), (4, 1, 25, 1)]:
+        assert element_accesses(m, n, k, array, g) == distinct_per_fold(m, n, k, g, 4, 4,
+                                                                        dataflow)
+    assert group_spans(1, 10, 4) == 3  # one group: ceil(10 / 4) column folds
+
+
+def test_spatial_depthwise_accesses_by_hand() -> None:
+    # N = 2, G = 3 on 4x4 os, M = 10, K = 9: columns (g, f) = 00 01 10 11 | 20 21; the first
+    # fold touches groups 0 and 1, the second group 2: 3 (fold, group) pairs, so ifmap
+    # reads 10 * 9 * 3 = 270 (channel by channel: 3 groups x 10 * 9 * 1 fold = 270 too);
+    # filter 3 * 9 * 2 * ceil(10/4) = 162; ofmap 3 * 10 * 2 = 60.
+    assert element_accesses(10, 2, 9, PEArray(4, 4, "os"), 3) == (270, 162, 60)
+    # N = 2, G = 3 on 3 columns: 00 01 10 | 11 20 21, each fold touches two groups: 4
+    # pairs, ifmap 10 * 9 * 4 = 360 > 270 channel by channel (groups straddle folds).
+    assert element_accesses(10, 2, 9, PEArray(4, 3, "os"), 3)[0] == 360
+    assert 3 * element_accesses(10, 2, 9, PEArray(4, 3, "os"))[0] == 270
 
 
 def test_by_hand_ws_reads_filters_once_os_reads_outputs_once() -> None:
@@ -413,6 +579,71 @@ def test_a_register_file_takes_one_read_per_mac() -> None:
     # 36 x 8 weights once.
     assert table.rf_read_bytes[0] == 8 * 8 * 8 * 36
     assert table.rf_write_bytes[0] == 36 * 8
+
+
+def register_file(capacity: int, holds: list[str], dataflow: str = "ws",
+                  **precision: int) -> HardwareConfig:
+    return HardwareConfig.model_validate({
+        "dram": {"bandwidth": "1 GB/s"}, "precision": precision,
+        "compute": {"pe_rows": 4, "pe_cols": 4, "clock": "1 GHz", "dataflow": dataflow},
+        "memory": [{"name": "gb", "capacity": "1 MB", "level": 0},
+                   {"name": "rf", "capacity": capacity, "per_pe": True, "level": 1,
+                    "holds": holds}]})
+
+
+@pytest.mark.parametrize(("holds", "bits", "need"), [
+    (["weights"], {}, 1),  # one 8-bit weight
+    (["partial_sums"], {}, 4),  # one 32-bit partial sum
+    (["inputs", "weights", "partial_sums", "outputs"], {}, 1 + 1 + 4),  # output = the psum
+    (["outputs"], {"activation_bits": 16}, 2),  # a finished 16-bit output
+    (["inputs", "weights"], {"activation_bits": 4, "weight_bits": 6}, 2),  # 10 bits -> 2 B
+    (["partial_sums", "outputs"], {"activation_bits": 16, "accumulator_bits": 12}, 2),
+])
+def test_a_register_file_must_hold_one_element_of_each_operand(
+        holds: list[str], bits: dict[str, int], need: int) -> None:
+    from accelsim.sim.levels import per_pe_need
+
+    for dataflow in ("os", "ws", "is"):  # a systolic PE holds one of each, whatever the flow
+        hw = register_file(need, holds, dataflow, **bits)
+        assert per_pe_need(hw.levels[1], hw)[0] == need
+        simulate(two_convs(), hw)  # exactly enough: runs
+    if need > 1:  # a byte less is refused
+        with pytest.raises(ScheduleError, match="hardware.memory.rf.capacity: layer c1"):
+            simulate(two_convs(), register_file(need - 1, holds, **bits))
+
+
+def test_an_os_register_file_too_small_for_its_partial_sum_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # An output-stationary PE keeps one partial sum at accumulator_bits = 32: 4 B, not 2.
+    with pytest.raises(ScheduleError, match=(
+            r"hardware.memory.rf.capacity: layer c1 on the 4x4 os array needs 4 B per PE in "
+            r"rf \(one partial sum at 32 bits kept for a fold\); rf has 2 B per PE")):
+        simulate(two_convs(), register_file(2, ["partial_sums"], "os"))
+    # The CLI: one line naming the run file, exit 2.
+    run = tmp_path / "rf.yaml"
+    hw = register_file(2, ["weights", "partial_sums"], "ws").model_dump(mode="json",
+                                                                         exclude_none=True)
+    run.write_text(yaml.safe_dump({"name": "rf", "model": {"name": "mobilenet_v1_cifar"},
+                                   "hardware": hw}))
+    assert main(["run", str(run), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(run) in err[0]
+    assert "needs 5 B per PE in rf (one weight at 8 bits kept for a fold" in err[0]
+    # A sweep marks such points infeasible, with the reason, and runs the others.
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(yaml.safe_dump({"base": str(run), "axes": {
+        "hardware.memory.rf.capacity": ["4 B", "5 B"]}}))
+    frame = run_sweep(sweep, out=tmp_path / "out", backend="serial")
+    assert frame.feasible.tolist() == [False, True]
+    assert "needs 5 B per PE in rf" in frame.infeasible_reason[0]
+
+
+def test_per_pe_levels_need_a_pe_array() -> None:
+    with pytest.raises(ValueError, match="rf is per_pe: storage in every PE needs a PE array"):
+        HardwareConfig.model_validate({
+            "dram": {"bandwidth": "1 GB/s"}, "compute": {"mac_rate": "1 TMAC/s"},
+            "memory": [{"name": "gb", "capacity": "1 MB", "level": 0},
+                       {"name": "rf", "capacity": 64, "per_pe": True, "level": 1}]})
 
 
 def test_sensitivity_nudges_every_level(tmp_path: Path) -> None:

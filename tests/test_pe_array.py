@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import get_args
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelsim.config.models import ComputeConfig
 from accelsim.errors import AccelsimError
 from accelsim.ir.layers import Layer
 from accelsim.ir.zoo import build_model
-from accelsim.sim.pe_array import Gemm, PEArray, layer_cycles, layer_gemm, network_cycles
+from accelsim.sim.pe_array import (
+    DATAFLOWS,
+    DEPTHWISE_MAPPINGS,
+    Gemm,
+    PEArray,
+    layer_cycles,
+    layer_gemm,
+    network_cycles,
+)
 
 # 3x3 conv, 8x8x4 input, `same` padding, stride 1 -> 8x8x16.
 CONV = Layer("conv", "conv2d", ("x",), ((8, 8, 4),), (8, 8, 16),
@@ -64,6 +77,78 @@ def test_depthwise_runs_channel_by_channel_with_low_utilisation() -> None:
     assert c.utilization < 1 / 4 < layer_cycles(CONV, PEArray(4, 4, "os")).utilization
 
 
+# 3x3 depthwise conv on a 3x3x8 map, `same` padding -> 3x3x8: few output pixels, many
+# channels. Per channel M = 9, N = 1, K = 9; G = 8.
+SMALL_DW = Layer("dw9", "depthwise_conv2d", ("x",), ((3, 3, 8),), (3, 3, 8),
+                 kernel=(3, 3), padding=(1, 1, 1, 1), groups=8)
+
+
+@pytest.mark.parametrize(("dataflow", "channel", "spatial"), [
+    # os, channel: Sr = M = 9, Sc = N = 1, T = K = 9; folds ceil(9/4) * 1 = 3 of
+    #   4 + 4 + 9 - 2 = 15 -> 45 per channel, x 8 = 360.
+    #   spatial: Sc = G*N = 8 -> folds 3 * ceil(8/4) = 6 of 15 = 90.
+    ("os", 360, 90),
+    # ws, channel: Sr = K = 9, Sc = 1, T = M = 9; folds 3 of 8 + 4 + 9 - 2 = 19 -> 57,
+    #   x 8 = 456. spatial: Sc = 8 -> folds 3 * 2 = 6 of 19 = 114.
+    ("ws", 456, 114),
+    # is, channel: Sr = K = 9, Sc = M = 9, T = N = 1; folds 3 * 3 = 9 of
+    #   8 + 4 + 1 - 2 = 11 -> 99, x 8 = 792. spatial: Sc = G*M = 72 -> folds 3 * 18 = 54
+    #   of 11 = 594 (the 9 pixels no longer leave 3 of every 12 columns idle).
+    ("is", 792, 594),
+])
+def test_depthwise_channel_and_spatial_by_hand(dataflow: str, channel: int,
+                                               spatial: int) -> None:
+    by_channel = layer_cycles(SMALL_DW, PEArray(4, 4, dataflow))  # type: ignore[arg-type]
+    across = layer_cycles(SMALL_DW,
+                          PEArray(4, 4, dataflow, "spatial"))  # type: ignore[arg-type]
+    assert (by_channel.cycles, across.cycles) == (channel, spatial)
+    assert (by_channel.repeats, across.repeats) == (8, 1)
+    assert by_channel.macs == across.macs == 9 * 8 * 9
+
+
+def test_spatial_depthwise_spreads_channels_over_the_columns() -> None:
+    # DEPTHWISE (8x8x4, 3x3) on 4x4 os: Sr = 64, Sc = G*N = 4, T = 9; folds 16 * 1 = 16 of
+    # 15 cycles = 240, a quarter of the 960 channel by channel; utilisation 2304 /
+    # (240 * 16) = 0.6.
+    c = layer_cycles(DEPTHWISE, PEArray(4, 4, "os", "spatial"))
+    assert (c.sr, c.sc, c.t, c.folds, c.cycles) == (64, 4, 9, 16, 240)
+    assert c.utilization == pytest.approx(0.6)
+    assert layer_gemm(DEPTHWISE, 1, "spatial") == Gemm(64, 1, 9, repeats=1, spread=4)
+    # A plain conv has no groups to spread: the same either way.
+    assert layer_cycles(CONV, PEArray(4, 4, "os", "spatial")) == layer_cycles(
+        CONV, PEArray(4, 4, "os"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(hw=st.integers(1, 12), channels=st.integers(2, 96), multiplier=st.integers(1, 3),
+       kernel=st.integers(1, 5), batch=st.integers(1, 3), rows=st.integers(1, 32),
+       cols=st.integers(1, 32), dataflow=st.sampled_from(DATAFLOWS))
+def test_spatial_depthwise_is_never_slower_than_channel_by_channel(
+        hw: int, channels: int, multiplier: int, kernel: int, batch: int, rows: int,
+        cols: int, dataflow: str) -> None:
+    # By construction: channel by channel takes G * ceil(Sr/R) * ceil(S/C) folds of one
+    # length, spatial ceil(Sr/R) * ceil(G*S/C) of the same length, and
+    # ceil(G*S/C) <= G * ceil(S/C) for every S; equal when C divides S.
+    layer = Layer("dw", "conv2d", ("x",), ((hw, hw, channels),),
+                  (hw, hw, channels * multiplier), kernel=(kernel, kernel),
+                  padding=((kernel - 1) // 2, kernel // 2) * 2, groups=channels)
+    cycles = {mode: layer_cycles(layer, PEArray(rows, cols, dataflow, mode),  # type: ignore[arg-type]
+                                 batch) for mode in DEPTHWISE_MAPPINGS}
+    assert cycles["spatial"].cycles <= cycles["channel"].cycles
+    assert cycles["spatial"].macs == cycles["channel"].macs == batch * layer.macs
+    assert 0 < cycles["spatial"].utilization <= 1
+    if cycles["channel"].sc % cols == 0:  # the spread columns (N, or M in is) fill folds
+        assert cycles["spatial"].cycles == cycles["channel"].cycles
+
+
+def test_the_config_offers_exactly_the_mappings_the_array_implements() -> None:
+    field = ComputeConfig.model_fields["depthwise"]
+    assert get_args(field.annotation) == DEPTHWISE_MAPPINGS
+    assert field.default == "channel"  # SCALE-Sim's way: results as before the choice
+    with pytest.raises(ValueError, match="depthwise: spatial maps onto a PE array"):
+        ComputeConfig(mac_rate=1e12, depthwise="spatial")
+
+
 def test_dense_is_a_single_row_gemm() -> None:
     # M = 1 (batch 1), N = 10, K = 256. OS on 8x8: folds = 1 * ceil(10/8) = 2,
     # one fold 8 + 8 + 256 - 2 = 270 -> 540 cycles; MACs 2560.
@@ -107,6 +192,8 @@ def test_network_cycles_cover_every_mac() -> None:
         ({"rows": 4, "cols": -2}, "cols must be an integer >= 1, got -2"),
         ({"rows": 4.5, "cols": 4}, "rows must be an integer >= 1, got 4.5"),
         ({"rows": 4, "cols": 4, "dataflow": "rs"}, "dataflow must be one of os, ws, is"),
+        ({"rows": 4, "cols": 4, "depthwise": "rows"},
+         "depthwise must be one of channel, spatial, got 'rows'"),
     ],
 )
 def test_bad_arrays_are_rejected(kwargs: dict[str, object], message: str) -> None:

@@ -66,8 +66,12 @@ class MemoryLevel(BaseModel):
     """Joules per byte read; None: the capacity-dependent model (docs/model.md)."""
     write_energy: PerByte | None = None
     """Joules per byte written; None: the capacity-dependent model."""
+    double_buffer: Annotated[bool, Field(strict=True)] = True
+    """In overlap mode, may hold the next tile's data while the current tile computes (two
+    tile buffer sets); false: one tile at a time (store levels only)."""
     per_pe: Annotated[bool, Field(strict=True)] = False
-    """Storage replicated in every PE (a register file or scratchpad); capacity per PE."""
+    """Storage replicated in every PE (a register file or scratchpad); capacity per PE, at
+    least one element of each operand it holds (needs a PE array)."""
     level: Annotated[int, Field(ge=0, le=64, strict=True)] | None = None
     """Depth number: siblings side by side share one; None: the position in the list."""
 
@@ -76,6 +80,9 @@ class MemoryLevel(BaseModel):
         if not self.holds or len(set(self.holds)) != len(self.holds):
             raise ValueError(f"holds: give each of {', '.join(OPERANDS)} at most once, and at "
                              "least one")
+        if self.per_pe and not self.double_buffer:
+            raise ValueError(f"{self.name}: double_buffer applies to the store levels that "
+                             "hold tiles; a per_pe level holds no tiles")
         return self
 
 

@@ -134,6 +134,9 @@ class ComputeConfig(Strict):
     """PE-array clock in Hz (`500 MHz`); one MAC per PE per cycle."""
     dataflow: Literal["os", "ws", "is"] = "os"
     """PE-array dataflow: output (os), weight (ws) or input (is) stationary."""
+    depthwise: Literal["channel", "spatial"] = "channel"
+    """How a PE array runs depthwise convs: `channel`, one channel after another (SCALE-Sim);
+    `spatial`, channels side by side across the columns (ZigZag's G unrolling)."""
     vector_rate: VectorRate | None = None
     """Elements/s of the vector unit (pools, element-wise ops, costly activations;
     `16 Gelem/s`); default peak MAC rate / 16."""
@@ -145,6 +148,9 @@ class ComputeConfig(Strict):
             raise ValueError("give either mac_rate or pe_rows/pe_cols/clock, not both")
         if self.mac_rate is None and any(v is None for v in array):
             raise ValueError("give mac_rate, or all of pe_rows, pe_cols and clock")
+        if self.mac_rate is not None and self.depthwise != "channel":
+            raise ValueError(f"depthwise: {self.depthwise} maps onto a PE array: give "
+                             "pe_rows, pe_cols and clock instead of mac_rate")
         return self
 
     @property
@@ -234,6 +240,10 @@ class HardwareConfig(Strict):
                              "of levels)")
         if self.memory is not None:
             check_levels(self.memory)
+            per_pe = [lv.name for lv in self.memory if lv.per_pe]
+            if per_pe and not self.compute.is_pe_array:
+                raise ValueError(f"memory: {per_pe[0]} is per_pe: storage in every PE needs a "
+                                 "PE array (compute pe_rows, pe_cols, clock), not mac_rate")
             flat = [f for f in ("sram_read_byte", "sram_write_byte")
                     if getattr(self.energy, f) != EnergyConfig.model_fields[f].default]
             if flat:

@@ -7,7 +7,9 @@ that reads it, so a feature map inside a group takes only its line buffer. Band 
 of the group's input are loaded from DRAM just before their first reader; the sink's
 bands are stored to DRAM as they are computed. Filters the plan keeps resident are loaded
 when the group starts and freed when it ends; the others are loaded per band in
-output-channel chunks. Every action goes through SramTracker.
+output-channel chunks. Every action goes through SramTracker, which puts each buffer in
+the on-chip level holding its operand (loaded bands: inputs; computed bands: outputs;
+filters: weights) and enforces that level's capacity.
 
 Actions belong to the layer that performs them: a band is allocated, computed and stored
 by its producer and loaded (or freed after reading) by its consumer. Layers interleave,
@@ -35,7 +37,7 @@ from accelsim.mapping.fusion import (
     group_geometry,
     plan_fusion,
 )
-from accelsim.mapping.memory import Capacity, as_spec
+from accelsim.mapping.memory import Capacity, MemorySpec, as_spec
 from accelsim.mapping.options import BuildOptions
 from accelsim.mapping.schedule import (
     Compute,
@@ -141,9 +143,13 @@ class _GroupEmitter:
         self.chunk = self._channel_chunks()
 
     def _channel_chunks(self) -> dict[str, int]:
-        """Output channels per streamed filter chunk: as many as fit beside the band."""
+        """Output channels per streamed filter chunk: as many as fit in the filters' level
+        beside the resident filters and the bands that share that level."""
         bounds = band_bounds(self.graph, self.geometry, self.plan.samples)
         resident = sum(self.graph.weights[n] for n in self.plan.resident_weights)
+        spec = self.sram.spec
+        level = spec.level_of("weights")
+        shares = (spec.level_of("inputs") == level, spec.level_of("outputs") == level)
         chunks = {}
         for name in self.plan.layers:
             layer = self.graph.layers[name]
@@ -151,7 +157,8 @@ class _GroupEmitter:
             if not layer.is_weighted or name in self.plan.resident_weights:
                 chunks[name] = channels
                 continue
-            room = self.sram.capacity - bounds[name] - resident
+            room = spec.capacity(level) - resident - sum(
+                part for part, shared in zip(bounds[name], shares, strict=True) if shared)
             fitting = [c for c in _halvings(channels)
                        if self.sizes.weight_bytes(layer, (0, c)) <= room]
             if not fitting:
@@ -301,11 +308,12 @@ def _macs(per_sample: int, shape: tuple[int, int, int], rows: Span, channels: Sp
     return band * channels[1] // count - band * channels[0] // count
 
 
-def emit_plan(net: Network, sizes: Sizes, capacity: int, plan: FusionPlan) -> Schedule:
+def emit_plan(net: Network, sizes: Sizes, capacity: Capacity, plan: FusionPlan) -> Schedule:
     """The schedule of a fusion plan: every group band by band, in order."""
     graph = Graph.of(net, sizes)
     schedules = {name: LayerSchedule(i + 1, name) for i, name in enumerate(graph.order)}
-    tracker = SramTracker(capacity)
+    spec: MemorySpec = as_spec(capacity)
+    tracker = SramTracker(spec)
     for group in plan.groups:
         emitter = _GroupEmitter(graph, sizes, tracker, schedules, group)
         emitter.emit()
@@ -313,8 +321,9 @@ def emit_plan(net: Network, sizes: Sizes, capacity: int, plan: FusionPlan) -> Sc
     if tracker.resident:
         raise ScheduleError(f"internal error: left resident: {sorted(tracker.resident)}")
     _note_cuts(graph, schedules, plan)
-    return Schedule("fused", capacity, sizes.batch, list(schedules.values()),
-                    _placements(net, sizes, plan), tracker.order)
+    return Schedule("fused", spec.total, sizes.batch, list(schedules.values()),
+                    _placements(net, sizes, plan, spec), tracker.order,
+                    memory=None if spec.shared else spec)
 
 
 def _describe(graph: Graph, sizes: Sizes, schedules: dict[str, LayerSchedule],
@@ -352,8 +361,12 @@ def _note_cuts(graph: Graph, schedules: dict[str, LayerSchedule], plan: FusionPl
                                f"({', '.join(readers)}): stored to DRAM once, loaded by each")
 
 
-def _placements(net: Network, sizes: Sizes, plan: FusionPlan) -> list[TensorPlacement]:
-    """Where every feature map and filter lived under the plan."""
+def _placements(net: Network, sizes: Sizes, plan: FusionPlan,
+                spec: MemorySpec) -> list[TensorPlacement]:
+    """Where every feature map and filter lived under the plan (levels by name when there
+    are several)."""
+    bands, filters = (("sram", "sram") if spec.shared else
+                      (spec.level_of("outputs"), spec.level_of("weights")))
     position = {name: i for i, name in enumerate(net.order)}
     group_of = {name: g for g in plan.groups for name in g.layers}
     tensors = net.tensors()
@@ -366,12 +379,12 @@ def _placements(net: Network, sizes: Sizes, plan: FusionPlan) -> list[TensorPlac
         elif name == group_of[name].layers[-1]:
             where = f"dram (output of fused group {group_of[name].label})"
         else:
-            where = f"sram line buffer (fused group {group_of[name].label})"
+            where = f"{bands} line buffer (fused group {group_of[name].label})"
         result.append(TensorPlacement(name, "fmap", sizes.fmap_bytes(tensor.shape),
                                       position[name], last, where))
         if layer.is_weighted:
             group = group_of[name]
-            kept = (f"sram for fused group {group.label}" if name in group.resident_weights
+            kept = (f"{filters} for fused group {group.label}" if name in group.resident_weights
                     else "dram, loaded per band")
             result.append(TensorPlacement(f"{name}.weights", "weights",
                                           sizes.weight_bytes(layer), position[name],
@@ -390,18 +403,13 @@ def fused_schedule(net: Network, sizes: Sizes, capacity: Capacity, options: Buil
 
     The choice compares serial schedules, so every buffering makes the same one; a
     layer-by-layer schedule that runs ahead gets its own serial schedule's peaks as its
-    reference (the fused one's would not bound its occupancy).
-    Bands live in one shared SRAM: with dedicated on-chip levels the network is scheduled
-    layer by layer.
+    reference (the fused one's would not bound its occupancy). With several on-chip
+    levels, bands and filters live in the levels holding their operands.
     """
-    spec = as_spec(capacity)
-    if not spec.shared:
-        alone = layer_by_layer(net, sizes, capacity, options)
-        return dataclasses.replace(alone, policy="fused")
-    plan = plan_fusion(net, sizes, spec.total)
+    plan = plan_fusion(net, sizes, capacity)
     if plan is not None and plan.least_computes > MAX_COMPUTES:
         plan = None  # too many bands to build quickly: layer by layer decides
-    fused = emit_plan(net, sizes, spec.total, plan) if plan is not None else None
+    fused = emit_plan(net, sizes, capacity, plan) if plan is not None else None
     floor = least_network_traffic(net, sizes)
     if fused is not None and _dram_bytes(fused) <= floor:
         return fused

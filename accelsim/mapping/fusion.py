@@ -20,6 +20,12 @@ upper bound of its SRAM occupancy at every compute (line buffers at their talles
 resident filters, the streamed filter chunk) fits the capacity, so the emitted schedule
 never exceeds it. Filters are resident for the whole group when they fit (smallest
 first); the others are streamed once per band in output-channel chunks.
+
+With several on-chip levels (a MemorySpec), each part of that bound lives in the level
+holding its operand: the bands of the group's inputs, loaded from DRAM, in the level
+holding `inputs`; the line buffers of its own layers and the sink's bands in the level
+holding `outputs`; filters in the level holding `weights`. Parts in one level add up,
+and every level's sum must fit its capacity (with one shared level: the sum of all).
 """
 
 from __future__ import annotations
@@ -33,10 +39,11 @@ import numpy as np
 
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
+from accelsim.mapping.memory import Capacity, MemorySpec, as_spec
 from accelsim.mapping.tiling import Sizes, _row_tileable, hwc
 
-__all__ = ["FusionPlan", "GroupGeometry", "GroupPlan", "HaloMode", "Rows", "group_geometry",
-           "plan_fusion"]
+__all__ = ["FusionPlan", "GroupGeometry", "GroupPlan", "HaloMode", "Parts", "Rows", "levels_fit",
+           "group_geometry", "plan_fusion"]
 
 HaloMode = Literal["cached", "recompute"]
 
@@ -191,30 +198,44 @@ def group_geometry(graph: Graph, layers: tuple[str, ...], band_rows: int, mode: 
     return GroupGeometry(layers, externals, band_rows, mode, rows)
 
 
-def occupancy_bounds(graph: Graph, geometry: GroupGeometry) -> dict[str, int]:
-    """Per layer of the group: an upper bound of the feature-map bytes in SRAM while it
-    computes (filters excluded).
+#: Feature-map bytes while a layer computes: (bands of the group's inputs, loaded from
+#: DRAM; line buffers of the group's own tensors).
+Parts = tuple[int, int]
+
+
+def occupancy_bounds(graph: Graph, geometry: GroupGeometry) -> dict[str, Parts]:
+    """Per layer of the group: upper bounds of the feature-map bytes on chip while it
+    computes (filters excluded), split into the group's inputs and its own tensors.
 
     Every tensor holds at most its tallest halo, except the layer's own output and the
     tensors produced before it that a layer from it onwards still reads, which hold at
     most their tallest band.
     """
     position = {name: i for i, name in enumerate(geometry.layers)}
-    tensors = geometry.externals + geometry.layers
-    halo = {t: geometry.rows[t].tallest_halo * graph.row_bytes[t] for t in tensors}
-    band = {t: geometry.rows[t].tallest * graph.row_bytes[t] for t in tensors}
-    base = sum(halo.values())
-    live = np.zeros(len(geometry.layers) + 1, dtype=np.int64)
-    for t in tensors:
-        readers = [position[c] for c in graph.consumers[t] if c in position]
-        if not readers:
-            continue
-        first = position[t] + 1 if t in position else 0
-        live[first] += band[t] - halo[t]
-        live[max(readers) + 1] -= band[t] - halo[t]
-    live = np.cumsum(live)
-    return {name: base + band[name] - halo[name] + int(live[i])
-            for i, name in enumerate(geometry.layers)}
+    out = []
+    for tensors in (geometry.externals, geometry.layers):
+        halo = {t: geometry.rows[t].tallest_halo * graph.row_bytes[t] for t in tensors}
+        band = {t: geometry.rows[t].tallest * graph.row_bytes[t] for t in tensors}
+        live = np.zeros(len(geometry.layers) + 1, dtype=np.int64)
+        for t in tensors:
+            readers = [position[c] for c in graph.consumers[t] if c in position]
+            if not readers:
+                continue
+            first = position[t] + 1 if t in position else 0
+            live[first] += band[t] - halo[t]
+            live[max(readers) + 1] -= band[t] - halo[t]
+        out.append(sum(halo.values()) + np.cumsum(live))
+    return {name: (int(out[0][i]), int(out[1][i]) + (
+        geometry.rows[name].tallest - geometry.rows[name].tallest_halo) * graph.row_bytes[name])
+        for i, name in enumerate(geometry.layers)}
+
+
+def levels_fit(spec: MemorySpec, inputs: int, outputs: int, weights: int) -> bool:
+    """True when feature maps loaded (`inputs`), feature maps computed (`outputs`) and
+    filters, each in the level holding them, fit every level."""
+    if spec.shared:
+        return inputs + outputs + weights <= spec.total
+    return spec.fits({"inputs": inputs, "outputs": outputs, "weights": weights})
 
 
 @dataclass(frozen=True)
@@ -269,12 +290,12 @@ def _passes(geometry: GroupGeometry, batch: int, samples: int) -> int:
     return geometry.bands * math.ceil(batch / samples)
 
 
-def _choose_weights(graph: Graph, sizes: Sizes, capacity: int, geometry: GroupGeometry,
-                    bounds: dict[str, int], samples: int) -> frozenset[str] | None:
+def _choose_weights(graph: Graph, sizes: Sizes, spec: MemorySpec, geometry: GroupGeometry,
+                    bounds: dict[str, Parts], samples: int) -> frozenset[str] | None:
     """Filters kept for the whole group (smallest first while everything fits); None when
     even streaming every filter in one-channel chunks does not fit."""
     chunk = graph.channel_weights
-    if any(bounds[n] + chunk[n] > capacity for n in geometry.layers):
+    if any(not levels_fit(spec, *bounds[n], chunk[n]) for n in geometry.layers):
         return None
     if _passes(geometry, sizes.batch, samples) == 1:
         return frozenset()  # one band: loading filters with their layer costs nothing more
@@ -285,7 +306,7 @@ def _choose_weights(graph: Graph, sizes: Sizes, capacity: int, geometry: GroupGe
     for name in weighted:
         size = graph.weights[name]
         trial = resident | {name}
-        if all(bounds[n] + total + size + (0 if n in trial else chunk[n]) <= capacity
+        if all(levels_fit(spec, *bounds[n], total + size + (0 if n in trial else chunk[n]))
                for n in geometry.layers):
             resident, total = trial, total + size
         else:
@@ -293,17 +314,18 @@ def _choose_weights(graph: Graph, sizes: Sizes, capacity: int, geometry: GroupGe
     return frozenset(resident)
 
 
-def band_bounds(graph: Graph, geometry: GroupGeometry, samples: int) -> dict[str, int]:
+def band_bounds(graph: Graph, geometry: GroupGeometry, samples: int) -> dict[str, Parts]:
     """`occupancy_bounds` for bands that span `samples` samples."""
-    return {n: b * samples for n, b in occupancy_bounds(graph, geometry).items()}
+    return {n: (a * samples, b * samples)
+            for n, (a, b) in occupancy_bounds(graph, geometry).items()}
 
 
-def plan_group(graph: Graph, sizes: Sizes, capacity: int, geometry: GroupGeometry,
+def plan_group(graph: Graph, sizes: Sizes, capacity: Capacity, geometry: GroupGeometry,
                samples: int = 1) -> GroupPlan | None:
     """The plan of one group's geometry with bands of `samples` samples (filters placed,
     DRAM bytes counted), or None if it cannot fit."""
     bounds = band_bounds(graph, geometry, samples)
-    resident = _choose_weights(graph, sizes, capacity, geometry, bounds, samples)
+    resident = _choose_weights(graph, sizes, as_spec(capacity), geometry, bounds, samples)
     if resident is None:
         return None
     passes = _passes(geometry, sizes.batch, samples)
@@ -321,9 +343,10 @@ class _Search:
     """The dynamic programme's state: the graph, per-(sink, height, mode) line-buffer rows
     computed once and extended downwards, and the groups known not to fit."""
 
-    def __init__(self, net: Network, sizes: Sizes, capacity: int) -> None:
+    def __init__(self, net: Network, sizes: Sizes, spec: MemorySpec) -> None:
         self.graph = Graph.of(net, sizes)
-        self.sizes, self.capacity = sizes, capacity
+        self.sizes, self.spec = sizes, spec
+        self.weight_room = spec.capacity(spec.level_of("weights"))
         self.order = self.graph.order
         position = {n: i for i, n in enumerate(self.order)}
         self.last_reader = {n: max((position[c] for c in self.graph.consumers[n]),
@@ -356,9 +379,10 @@ class _Search:
 
     def _reach(self, key: tuple[int, int, str], i: int, samples: int) -> bool:
         """False (and noted) when group [i, j) cannot fit with bands of `samples` samples
-        because the halos held from some layer on plus its band and its reader's exceed
-        the capacity; that only grows with the group, so longer groups are ruled out too.
-        Rows are built only as far down as this check gets."""
+        because the halos held from some layer on plus its band and its reader's (in the
+        output level), with the filter chunk either computes with (in the filter level),
+        exceed the capacity; that only grows with the group, so longer groups are ruled out
+        too. Rows are built only as far down as this check gets."""
         fits = (*key, samples)
         if self.unfit.get(fits, -1) >= i:
             return False
@@ -368,10 +392,10 @@ class _Search:
             rows = self._inner(key, p, members)
             inner, halos = self.rows[key], self.halos[key]
             readers = [(c, inner[c]) for c in graph.consumers[name] if c in members]
-            reader = max((samples * self._extra(c, r)[0] + graph.channel_weights[c]
-                          for c, r in readers), default=0)
             held = samples * (halos[p] + self._extra(name, rows)[0])
-            if held + max(reader, graph.channel_weights[name]) > self.capacity:
+            if not levels_fit(self.spec, 0, held, graph.channel_weights[name]) or any(
+                    not levels_fit(self.spec, 0, held + samples * self._extra(c, r)[0],
+                             graph.channel_weights[c]) for c, r in readers):
                 self.unfit[fits] = p
                 return False
             self.checked[fits] = p
@@ -391,7 +415,7 @@ class _Search:
         per band, already reach the budget."""
         height = hwc(self.graph.layers[self.order[j - 1]].output_shape)[0]
         best: GroupPlan | None = None
-        streamed = max(0, weights - self.capacity)
+        streamed = max(0, weights - self.weight_room)
         batch = self.sizes.batch
         for samples in sorted({1, batch}, reverse=True):
             for rows in _heights(height):
@@ -420,7 +444,7 @@ class _Search:
             return None  # this group, or a shorter one with the same sink, does not fit
         geometry = group_geometry(self.graph, self.order[i:j], rows, mode,
                                   self.rows.setdefault(key, {}))
-        plan = plan_group(self.graph, self.sizes, self.capacity, geometry, samples)
+        plan = plan_group(self.graph, self.sizes, self.spec, geometry, samples)
         if plan is None:
             self.unfit[(*key, samples)] = i
         return plan
@@ -446,9 +470,10 @@ def bandable(net: Network) -> bool:
     return True
 
 
-def plan_fusion(net: Network, sizes: Sizes, capacity: int) -> FusionPlan | None:
+def plan_fusion(net: Network, sizes: Sizes, capacity: Capacity) -> FusionPlan | None:
     """The least-cost sequence of fused groups covering every layer, or None if some
     layer fits in no group at all, or the network has layers bands cannot describe.
+    `capacity`: one shared SRAM's bytes, or the on-chip levels.
 
     Cost is (DRAM bytes, recomputed MACs, groups). Candidates for a group ending at j are
     tried in order of their lower bound (what was paid before them plus the least the
@@ -456,7 +481,7 @@ def plan_fusion(net: Network, sizes: Sizes, capacity: int) -> FusionPlan | None:
     """
     if not bandable(net):
         return None
-    search = _Search(net, sizes, capacity)
+    search = _Search(net, sizes, as_spec(capacity))
     order = search.order
     best: list[tuple[tuple[int, int, int], int, GroupPlan] | None] = [None] * (len(order) + 1)
     paid = [(0, 0, 0)] + [(0, 0, 0)] * len(order)

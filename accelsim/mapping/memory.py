@@ -20,11 +20,13 @@ __all__ = ["Capacity", "MemorySpec", "StoreLevel", "as_spec", "memory_spec"]
 
 @dataclass(frozen=True)
 class StoreLevel:
-    """One level of the on-chip store: its name, bytes and the operands it holds."""
+    """One level of the on-chip store: its name, bytes, the operands it holds, and whether
+    it may hold two tile buffer sets at once (double buffering in overlap mode)."""
 
     name: str
     capacity: int
     holds: tuple[Operand, ...] = OPERANDS
+    double_buffer: bool = True
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,15 @@ class MemorySpec:
         """Bytes of the smallest level: a tile whose whole peak fits in it fits every level."""
         return min(lv.capacity for lv in self.levels)
 
+    def ways(self, level: str, ways: int) -> int:
+        """Tile buffer sets `level` holds when tiles take `ways` of them: 1 unless it
+        double-buffers."""
+        return ways if next(lv for lv in self.levels if lv.name == level).double_buffer else 1
+
+    def ahead(self, operand: Operand) -> bool:
+        """True when `operand`'s next tile may be loaded while the current tile computes."""
+        return next(lv for lv in self.levels if operand in lv.holds).double_buffer
+
     def per_level(self, need: dict[Operand, int]) -> dict[str, int]:
         """Operand bytes summed per level they live in."""
         out: dict[str, int] = {}
@@ -87,5 +98,5 @@ def as_spec(capacity: Capacity) -> MemorySpec:
 
 def memory_spec(hardware: HardwareConfig) -> MemorySpec:
     """The store of `hardware`: its outermost levels (the `sram` shorthand: one level)."""
-    return MemorySpec(tuple(StoreLevel(lv.name, lv.capacity, lv.holds)
+    return MemorySpec(tuple(StoreLevel(lv.name, lv.capacity, lv.holds, lv.double_buffer)
                             for lv in store_levels(hardware.levels)))

@@ -502,7 +502,7 @@ class _Builder:
                 any(w not in self.in_dram for w in self.homes.writers_in(s))
                 + self.used_later(s, at)) for s in evicted)
             for keep_output in ([True, False] if consumed else [False]):
-                room = self.tile_room(layer, kept, keep_output) // ways
+                room = self.tile_room(layer, kept, keep_output, ways)
                 if room <= 0:
                     continue
                 keep = Keep(len(kept), keep_output)
@@ -520,10 +520,11 @@ class _Builder:
             raise ScheduleError(f"internal error: no tiling of {layer.name} fits")
         return best[2], best[3]
 
-    def tile_room(self, layer: Layer, kept: list[str], keep_output: bool) -> int:
+    def tile_room(self, layer: Layer, kept: list[str], keep_output: bool, ways: int = 1
+                  ) -> int:
         """Bytes a tile may take beside the kept inputs' buffers and (when `keep_output`) the
-        output's whole buffer: with several levels, the least left in any of them, so every
-        part of a tile fits."""
+        output's whole buffer, one tile buffer set per `ways` in levels that double-buffer:
+        with several levels, the least left in any of them, so every part of a tile fits."""
         fixed = {lv.name: 0 for lv in self.sram.spec.levels}
         buffers = dict.fromkeys(b for s in kept for b in self.buffers_for(s))
         for buffer in buffers:
@@ -534,7 +535,8 @@ class _Builder:
                 fixed[self.sram.resident[out].level] += self.sram.resident[out].size
             else:
                 fixed[self.sram.spec.level_of("outputs")] += self.output_need(layer)
-        return min(self.sram.spec.capacity(level) - used for level, used in fixed.items())
+        return min((self.sram.spec.capacity(level) - used) // self.sram.spec.ways(level, ways)
+                   for level, used in fixed.items())
 
     def run_tiled(self, layer: Layer, at: int) -> TilePlan:
         """Run the layer tile by tile, reading resident inputs in place.
@@ -545,7 +547,8 @@ class _Builder:
         """
         plan, evicted = self.tile_choice(layer, at, 1)
         double = False
-        if self.options.buffering == "full":
+        if self.options.buffering == "full" and (self.sram.spec.ahead("inputs")
+                                                 or self.sram.spec.ahead("weights")):
             try:
                 halves, halves_evicted = self.tile_choice(layer, at, 2)
             except ScheduleError:
@@ -564,7 +567,12 @@ class _Builder:
                 self.flush(src, f"{layer.name} is tiled: its input {src} streams from DRAM")
         pinned = {b for s in kept for b in self.buffers_for(s)}
         out = self.reserve(layer, pinned, at) if plan.keep.output else None
-        self.make_room(plan.peak_bytes * ways, pinned, at, f"tiles of {layer.name}")
+        sets: dict[int, list[str]] = {}  # levels by the tile buffer sets they hold
+        for lv in self.sram.spec.levels:
+            sets.setdefault(self.sram.spec.ways(lv.name, ways), []).append(lv.name)
+        for held, levels in sets.items():
+            self.make_room(plan.peak_bytes * held, pinned, at, f"tiles of {layer.name}",
+                           tuple(levels))
         if plan.in_channel_step:
             self._run_split(layer, plan)
         else:
@@ -580,16 +588,17 @@ class _Builder:
         return plan
 
     def _run_jobs(self, layer: Layer, jobs: list[_Job], double: bool, out: str | None) -> None:
-        """Emit tiles in order; double-buffered, each tile's loads precede the previous compute."""
+        """Emit tiles in order; double-buffered, each tile's loads into levels that
+        double-buffer precede the previous compute, the others follow it."""
         self._do_loads(jobs[0])
         for i, job in enumerate(jobs):
             if double and i + 1 < len(jobs):
-                self._do_loads(jobs[i + 1])
+                self._do_loads(jobs[i + 1], ahead=True)
             self._compute_tile(layer, job, out)
             for buffer in job.frees:
                 self.sram.free(buffer)
-            if not double and i + 1 < len(jobs):
-                self._do_loads(jobs[i + 1])
+            if i + 1 < len(jobs):
+                self._do_loads(jobs[i + 1], ahead=False if double else None)
 
     def _run_split(self, layer: Layer, plan: TilePlan) -> None:
         """Output tiles one at a time, input-channel chunks innermost into partial sums."""
@@ -706,9 +715,13 @@ class _Builder:
             specs[src] = spec
         return specs
 
-    def _do_loads(self, job: _Job) -> None:
+    def _do_loads(self, job: _Job, ahead: bool | None = None) -> None:
+        """The job's loads; `ahead` True / False: only those into levels that do / do not
+        double-buffer."""
         for spec in job.loads:
-            self.sram.load(spec.kind, spec.tensor, spec.region, spec.size)
+            if ahead is None or self.sram.spec.ahead(
+                    "weights" if spec.kind == "weights" else "inputs") == ahead:
+                self.sram.load(spec.kind, spec.tensor, spec.region, spec.size)
 
     def _compute_tile(self, layer: Layer, job: _Job, whole_out: str | None) -> None:
         """One tile: into the output's whole buffer if kept, else a tile buffer stored out."""

@@ -2,7 +2,8 @@
 
 * ideal: MACs / mac_rate (every MAC unit busy every cycle; the 004 method).
 * pe_array: cycles from mapping the layer onto a pe_rows x pe_cols systolic array with
-  the configured dataflow (folds, fill and drain), divided by the clock.
+  the configured dataflow and depthwise mapping (folds, fill and drain), divided by the
+  clock.
 
 Non-MAC work (pools, element-wise ops, sigmoid-like activations: `Layer.vector_elements`)
 runs on a vector unit at `compute.vector_rate` elements/s. The vector unit processes the
@@ -47,7 +48,7 @@ def _pe_array(config: ComputeConfig) -> ComputeModel:
     from accelsim.sim.pe_array import PEArray, layer_cycles
 
     assert config.pe_rows and config.pe_cols and config.clock
-    array = PEArray(config.pe_rows, config.pe_cols, config.dataflow)
+    array = PEArray(config.pe_rows, config.pe_cols, config.dataflow, config.depthwise)
     clock, vector = config.clock, config.effective_vector_rate
 
     def work(layer: Layer, batch: int) -> Work:

@@ -12,21 +12,37 @@ With `hardware.memory` and a PE array, a conv or dense compute step reads its in
 filters as often as its dataflow makes the array read them (accelsim.sim.buffers) instead
 of once, and row folds add partial-sum writes and read-backs in the output's level. A
 per-PE level (register file) holding an operand is read once per MAC for it (partial sums:
-read and written per MAC) and written with what the store delivers of it; its bandwidths
-are per PE. The `sram` shorthand keeps the once-per-step rule.
+read and written per MAC; outputs: each finished output written and read once) and
+written with what the store delivers of it; its bandwidths are per PE. The `sram`
+shorthand keeps the once-per-step rule.
+
+A per-PE level must hold what one PE keeps of its operands (`check_per_pe`): in a
+systolic array every PE holds one element of each operand at a time, the stationary one
+(ws: a weight, os: a partial sum, is: an input) for a whole fold, the others for the
+cycle they pass through. A mapping that needs more than the level has is refused, as
+Timeloop and ZigZag refuse mappings that do not fit.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from accelsim.config.memory import MemoryLevel, store_levels
 from accelsim.config.models import HardwareConfig
+from accelsim.errors import ScheduleError
+from accelsim.ir.graph import Network
 from accelsim.mapping.schedule import Alloc, Compute, Load, Schedule, Store
 from accelsim.sim.buffers import ArrayTraffic
 from accelsim.sim.energy import level_energy
+from accelsim.sim.pe_array import layer_gemm
 
-__all__ = ["ArrayUse", "level_columns", "level_energy_j", "level_traffic", "link_times", "store_of"]
+__all__ = ["ArrayUse", "check_per_pe", "level_columns", "level_energy_j", "level_traffic",
+           "link_times", "per_pe_need", "store_of"]
+
+#: The operand a PE keeps for a whole fold, by dataflow (the others pass through).
+STATIONARY = {"os": "partial_sums", "ws": "weights", "is": "inputs"}
 
 
 #: Per scheduled layer (pass): the array's buffer traffic, None for a weightless op.
@@ -66,14 +82,15 @@ def level_traffic(schedule: Schedule, levels: tuple[MemoryLevel, ...],
                     if b is not None:
                         out[li, where[b], 0] += sizes[b]
             else:
-                _array_step(out[li], where, action, use, macs[li], levels, macs_bits)
+                _array_step(out[li], where, sizes, action, use, macs[li], levels, macs_bits)
             if action.accumulator:  # partial sums: read, add, write back
                 out[li, where[action.accumulator], 0] += sizes[action.accumulator]
                 out[li, where[action.accumulator], 1] += sizes[action.accumulator]
     return out
 
 
-def _array_step(out: np.ndarray, where: dict[str, int], action: Compute, use: ArrayTraffic,
+def _array_step(out: np.ndarray, where: dict[str, int], sizes: dict[str, int],
+                action: Compute, use: ArrayTraffic,
                 layer_macs: int, levels: tuple[MemoryLevel, ...],
                 macs_bits: tuple[int, int, int]) -> None:
     """One compute step's share of the array's traffic, into `out` (levels, 2)."""
@@ -91,12 +108,49 @@ def _array_step(out: np.ndarray, where: dict[str, int], action: Compute, use: Ar
         if not lv.per_pe:
             continue
         for operand in lv.holds:
+            if operand == "outputs":  # each finished output element leaves a PE once
+                out[i, :] += sizes[action.output]
+                continue
             moved = round(action.macs * per_mac[operand] / 8)
             if operand in fills:
                 out[i, 0] += moved
                 out[i, 1] += fills[operand]
-            elif operand == "partial_sums":
+            else:
                 out[i, :] += moved
+
+
+def per_pe_need(level: MemoryLevel, hardware: HardwareConfig) -> tuple[int, list[str]]:
+    """(bytes, what) one PE keeps in per-PE `level`: one element of each operand it holds,
+    outputs and partial sums being the same element (the wider of the two)."""
+    p, dataflow = hardware.precision, hardware.compute.dataflow
+    bits = {"inputs": p.activation_bits, "weights": p.weight_bits,
+            "partial_sums": p.accumulator_bits, "outputs": p.activation_bits}
+    held = [op for op in ("inputs", "weights", "partial_sums", "outputs") if op in level.holds]
+    if "partial_sums" in held and "outputs" in held:
+        held.remove("outputs" if bits["partial_sums"] >= bits["outputs"] else "partial_sums")
+    what = [f"{op.replace('_', ' ').rstrip('s')} at {bits[op]} bits "
+            f"{'kept for a fold' if STATIONARY[dataflow] == op else 'passing through'}"
+            for op in held]
+    return math.ceil(sum(bits[op] for op in held) / 8), what
+
+
+def check_per_pe(net: Network, hardware: HardwareConfig) -> None:
+    """Raise ScheduleError when a layer on the PE array needs more bytes in a per-PE level
+    than its capacity, naming the level, the layer and both figures."""
+    c = hardware.compute
+    layer = next((lv for lv in net.layers() if layer_gemm(lv) is not None), None)
+    if layer is None:
+        return
+    for lv in hardware.levels:
+        if not lv.per_pe:
+            continue
+        need, what = per_pe_need(lv, hardware)
+        if need > lv.capacity:
+            raise ScheduleError(
+                f"hardware.memory.{lv.name}.capacity: layer {layer.name} on the "
+                f"{c.pe_rows}x{c.pe_cols} {c.dataflow} array needs {need} B per PE in "
+                f"{lv.name} (one {', one '.join(what)}); {lv.name} has {lv.capacity} B "
+                "per PE")
 
 
 def link_times(traffic: np.ndarray, levels: tuple[MemoryLevel, ...], pes: int = 1

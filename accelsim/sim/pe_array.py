@@ -4,8 +4,10 @@ A conv or dense layer is lowered to a GEMM: M output pixels (times the batch) by
 reducing over K = kh * kw * Cin / groups. The dataflow decides which two of (M, N, K) are
 laid out spatially over the array's rows and columns (Sr, Sc) and which is streamed in
 time (T); the GEMM is cut into ceil(Sr / rows) * ceil(Sc / cols) folds that run one after
-another, each paying its own pipeline fill and drain. A grouped (e.g. depthwise) conv runs
-its groups one after another, as SCALE-Sim's depthwise mode does. A transposed conv is
+another, each paying its own pipeline fill and drain. A grouped conv runs its groups one
+after another, as SCALE-Sim's depthwise mode does; with `depthwise="spatial"` a depthwise
+conv (one input channel per group) instead lays its groups side by side next to the
+filters (os, ws) or the output pixels (is), as ZigZag unrolls G. A transposed conv is
 the GEMM of its scatter: M input pixels (times the batch) by N = kh * kw * Cout / groups,
 reducing over K = Cin / groups. Pools, adds and other weightless ops take 0 PE cycles:
 they run on the vector unit (accelsim.sim.compute). Pure integer arithmetic, no
@@ -25,11 +27,14 @@ from accelsim.ir.layers import Layer
 
 __all__ = [
     "DATAFLOWS",
+    "DEPTHWISE_MAPPINGS",
     "ComputeCycles",
     "Dataflow",
+    "Depthwise",
     "Gemm",
     "PEArray",
     "fold_cycles",
+    "is_depthwise",
     "layer_cycles",
     "layer_gemm",
     "network_cycles",
@@ -37,18 +42,24 @@ __all__ = [
 
 Dataflow = Literal["os", "ws", "is"]
 DATAFLOWS: tuple[str, ...] = get_args(Dataflow)
+#: How a depthwise conv maps: `channel`, one channel after another (SCALE-Sim's depthwise
+#: mode); `spatial`, channels side by side across the array (ZigZag's G unrolling).
+Depthwise = Literal["channel", "spatial"]
+DEPTHWISE_MAPPINGS: tuple[str, ...] = get_args(Depthwise)
 
 
 @dataclass(frozen=True)
 class PEArray:
     """A rows x cols grid of multiply-accumulate units running one dataflow.
 
-    os: output stationary, ws: weight stationary, is: input stationary.
+    os: output stationary, ws: weight stationary, is: input stationary. `depthwise`: how
+    depthwise convs map (DEPTHWISE_MAPPINGS).
     """
 
     rows: int
     cols: int
     dataflow: Dataflow = "os"
+    depthwise: Depthwise = "channel"
 
     def __post_init__(self) -> None:
         for field_name in ("rows", "cols"):
@@ -59,6 +70,9 @@ class PEArray:
             raise ConfigError(
                 f"PE array dataflow must be one of {', '.join(DATAFLOWS)}, got {self.dataflow!r}"
             )
+        if self.depthwise not in DEPTHWISE_MAPPINGS:
+            raise ConfigError(f"PE array depthwise must be one of "
+                              f"{', '.join(DEPTHWISE_MAPPINGS)}, got {self.depthwise!r}")
 
     @property
     def pes(self) -> int:
@@ -68,24 +82,29 @@ class PEArray:
 
 @dataclass(frozen=True)
 class Gemm:
-    """A layer as `repeats` identical GEMMs run back to back: (M x K) times (K x N).
+    """A layer as `repeats` runs of `spread` GEMMs (M x K) times (K x N) side by side.
 
     m: output pixels times batch; n: filters per group; k: reduction length per group;
-    repeats: groups (1 for a plain conv or dense, C for a depthwise conv).
+    repeats: groups run one after another (1 for a plain conv or dense, C for a depthwise
+    conv mapped channel by channel); spread: groups laid side by side in one run (C for a
+    depthwise conv mapped spatially, else 1).
     """
 
     m: int
     n: int
     k: int
     repeats: int = 1
+    spread: int = 1
 
     def spatial_temporal(self, dataflow: Dataflow) -> tuple[int, int, int]:
-        """(Sr, Sc, T) of one GEMM under `dataflow`, as SCALE-Sim's topology_utils maps it."""
+        """(Sr, Sc, T) of one run under `dataflow`, as SCALE-Sim's topology_utils maps a
+        GEMM; spread groups widen the columns (filters in os and ws, pixels in is)."""
+        g = self.spread
         if dataflow == "os":
-            return self.m, self.n, self.k
+            return self.m, g * self.n, self.k
         if dataflow == "ws":
-            return self.k, self.n, self.m
-        return self.k, self.m, self.n
+            return self.k, g * self.n, self.m
+        return self.k, g * self.m, self.n
 
 
 @dataclass(frozen=True)
@@ -126,13 +145,23 @@ def fold_cycles(sr: int, sc: int, t: int, array: PEArray) -> tuple[int, int]:
     return folds, folds * FOLD_CYCLES[array.dataflow](array.rows, array.cols, t)
 
 
-def layer_gemm(layer: Layer, batch: int = 1) -> Gemm | None:
-    """The GEMM a conv or dense layer lowers to; None for weightless ops."""
+def is_depthwise(layer: Layer) -> bool:
+    """True for a conv whose every group reads one input channel (any depth multiplier)."""
+    return (layer.op in ("conv2d", "depthwise_conv2d")
+            and 1 < layer.groups == layer.in_channels)
+
+
+def layer_gemm(layer: Layer, batch: int = 1, depthwise: Depthwise = "channel") -> Gemm | None:
+    """The GEMM a conv or dense layer lowers to; None for weightless ops. `depthwise`:
+    whether a depthwise conv's groups run one after another or side by side."""
     if layer.op in ("conv2d", "depthwise_conv2d"):
         ho, wo, cout = layer.output_shape
         kh, kw = layer.kernel
         g = layer.groups
-        return Gemm(batch * ho * wo, cout // g, kh * kw * (layer.in_channels // g), g)
+        m, n, k = batch * ho * wo, cout // g, kh * kw * (layer.in_channels // g)
+        if depthwise == "spatial" and is_depthwise(layer):
+            return Gemm(m, n, k, spread=g)
+        return Gemm(m, n, k, g)
     if layer.op == "conv_transpose":
         h, w, cin = layer.input_shape
         kh, kw = layer.kernel
@@ -147,7 +176,7 @@ def layer_cycles(layer: Layer, array: PEArray, batch: int = 1) -> ComputeCycles:
     """PE-array cycles of `layer` for `batch` samples; weightless ops cost 0 cycles."""
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ConfigError(f"batch must be an integer >= 1, got {batch!r}")
-    gemm = layer_gemm(layer, batch)
+    gemm = layer_gemm(layer, batch, array.depthwise)
     if gemm is None:
         return ComputeCycles(0, 0, 0, array.pes)
     sr, sc, t = gemm.spatial_temporal(array.dataflow)

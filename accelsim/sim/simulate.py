@@ -31,6 +31,7 @@ from accelsim.sim.compute import ComputeModel, Work, compute_model
 from accelsim.sim.cost import LayerCost, layer_times
 from accelsim.sim.energy import level_energy
 from accelsim.sim.levels import (
+    check_per_pe,
     level_columns,
     level_energy_j,
     level_traffic,
@@ -212,6 +213,7 @@ def simulate(net: Network, hardware: HardwareConfig,
     (accelsim.sim.overlap): its layers are each no slower than serially.
     """
     simulation = simulation or SimulationConfig()
+    check_per_pe(net, hardware)
     sizes = sizes_for(hardware, simulation.batch)
     capacity, policy = memory_spec(hardware), simulation.policy
     model = compute_model(hardware.compute)
@@ -241,7 +243,7 @@ def on_chip_traffic(net: Network, hardware: HardwareConfig, schedule: Schedule) 
     array = None
     if hardware.memory is not None and c.is_pe_array:
         assert c.pe_rows and c.pe_cols
-        pe = PEArray(c.pe_rows, c.pe_cols, c.dataflow)
+        pe = PEArray(c.pe_rows, c.pe_cols, c.dataflow, c.depthwise)
         sizes = sizes_for(hardware, schedule.batch)
         array = [array_traffic(net.layer(ls.name), ls.sample_count(schedule.batch), pe, sizes)
                  for ls in schedule.layers]

@@ -26,6 +26,7 @@ from accelsim.mapping.memory import memory_spec
 from accelsim.pipeline import build_network
 from accelsim.sim.compute import compute_model
 from accelsim.sim.cost import layer_times
+from accelsim.sim.levels import check_per_pe
 from accelsim.sim.overlap import Ladder, choose_rung
 from accelsim.sim.simulate import (
     cost_schedule,
@@ -63,13 +64,16 @@ _NETWORKS: dict[str, Network] = {}
 
 
 def schedule_key(config: RunConfig) -> str:
-    """What a schedule and its on-chip costs depend on: model, on-chip levels, precision,
-    policy, batch, overlap."""
+    """What a schedule and its on-chip costs depend on: model, on-chip levels (and the PE
+    array reading them), precision, policy, batch, overlap."""
     hw, sim = config.hardware, config.simulation
     # Memory levels' bandwidths and energies are not fast fields: their points group apart.
     levels = ([lv.model_dump(mode="json") for lv in hw.memory] if hw.memory is not None else
               [[lv.name, lv.capacity, lv.holds] for lv in memory_spec(hw).levels])
-    return json.dumps([config.model.model_dump(mode="json"), levels,
+    # With levels, a PE array's dataflow and shape decide its buffer reads (sim.buffers).
+    array = ([hw.compute.pe_rows, hw.compute.pe_cols, hw.compute.dataflow,
+              hw.compute.depthwise] if hw.memory is not None else [])
+    return json.dumps([config.model.model_dump(mode="json"), levels, array,
                        hw.precision.model_dump(mode="json"), sim.policy, sim.batch,
                        sim.overlap])
 
@@ -141,6 +145,7 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
     capacity, policy = memory_spec(first.hardware), first.simulation.policy
     ladder = None
     try:
+        check_per_pe(net, first.hardware)  # levels, precision and dataflow: the group's own
         if first.simulation.overlap:
             ladder = Ladder(net, sizes, capacity, policy)
             schedules: tuple[Schedule, ...] = tuple(ladder.rung(i)[0]
