@@ -29,7 +29,7 @@ def test_onnx_model_against_onnxruntime(tmp_path: Path,
     onnx.save(network_to_onnx(net, random_params(net, 3)), str(path))
     assert main(["verify", str(path), "--against", "onnxruntime", "--mode", "float32"]) == 0
     out = capsys.readouterr().out
-    assert "executor vs onnxruntime" in out and out.strip().endswith("PASS")
+    assert "onnxruntime vs executor (float64)" in out and out.strip().endswith("PASS")
 
 
 def test_bad_target_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -387,6 +387,31 @@ def test_integer_session_needs_a_calibration_batch():
         Session(tiny_net(), mode="int")
 
 
+def test_float64_session_keeps_what_float32_rounds_away():
+    # dense of x = (1e8, 3) with weights (1, 1), no bias: exactly 100,000,003. float32 has
+    # a spacing of 8 between 2**26 and 2**27, so it holds 1e8 exactly but rounds the sum
+    # back to 1e8; float64 holds it exactly.
+    b = NetworkBuilder("spacing")
+    b.dense("fc", b.input("x", (2,)), 1, use_bias=False)
+    net = b.build()
+    params = {"fc": {"weight": np.ones((2, 1), dtype=np.float32)}}
+    x = np.array([[1e8, 3.0]])
+    lean = Session(net, params).run(x).outputs["fc"]
+    exact = Session(net, params, float_dtype=np.float64).run(x).outputs["fc"]
+    assert lean.dtype == np.float32 and exact.dtype == np.float64
+    assert exact[0, 0] == 100_000_003.0 and lean[0, 0] == 100_000_000.0
+
+
+def test_float64_session_agrees_with_float32_on_a_network():
+    net = tiny_net()
+    x = np.random.default_rng(3).standard_normal((2, 9, 9, 4)).astype(np.float32)
+    lean = Session(net, seed=1).run(x).outputs["softmax"]
+    exact = Session(net, seed=1, float_dtype=np.float64).run(x).outputs["softmax"]
+    np.testing.assert_allclose(lean, exact, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ConfigError, match="calibrates in float32"):
+        Session(net, mode="int", calibration=x, float_dtype=np.float64)
+
+
 @pytest.mark.parametrize(("features", "dtype"), [(1040, np.float32), (1041, np.float64)])
 def test_int_dense_accumulates_in_float32_only_while_exact(features, dtype):
     # 8-bit: |q_in * q_w| <= 127 * 127 = 16,129; 1040 products sum to at most 16,774,160,

@@ -226,7 +226,7 @@ def test_verify_feeds_nhwc_models_in_their_layout(tmp_path, capsys):
     path = tmp_path / "keras.onnx"
     onnx.save(materialise(DATA / "keras_mobilenet_a025_r128_tf2onnx_op13.onnx"), str(path))
     assert main(["verify", str(path), "--against", "onnxruntime", "--mode", "float32"]) == 0
-    assert "executor vs onnxruntime" in capsys.readouterr().out
+    assert "onnxruntime vs executor (float64)" in capsys.readouterr().out
 
 
 def test_weight_stripped_model_summarises_and_runs_but_verify_needs_weights(capsys, tmp_path):

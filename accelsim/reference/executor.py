@@ -113,7 +113,7 @@ def _real(layer: Layer, xs: list[np.ndarray], p: LayerParams, padding: Padding4,
 #: Float32 implementation of every op: (layer, inputs, params, padding, bn_epsilon) -> output.
 FLOAT_KERNELS: Mapping[str, FloatKernel] = {
     **{op: _real for op in REAL_KERNELS},
-    "input": lambda layer, xs, p, pad, eps: xs[0].astype(np.float32, copy=False),
+    "input": lambda layer, xs, p, pad, eps: xs[0],  # _run_float casts the feeds
     "conv2d": _weighted,
     "depthwise_conv2d": _weighted,
     "conv_transpose": _weighted,
@@ -195,11 +195,14 @@ def _drops(net: Network) -> Drops:
 
 
 def _run_float(net: Network, feeds: dict[str, np.ndarray], params: Params,
-               drops: Drops | None = None) -> ExecResult:
-    """Every layer in order; with `drops`, intermediates are freed once no longer read."""
+               drops: Drops | None = None, dtype: type[np.floating] = np.float32
+               ) -> ExecResult:
+    """Every layer in order, in `dtype` (the params' type); with `drops`, intermediates are
+    freed once no longer read."""
     values: dict[str, np.ndarray] = {}
     for index, layer in enumerate(net.layers()):
-        xs = [feeds[layer.name]] if layer.op == "input" else [values[i] for i in layer.inputs]
+        xs = ([feeds[layer.name].astype(dtype, copy=False)] if layer.op == "input"
+              else [values[i] for i in layer.inputs])
         values[layer.name] = run_layer(layer, xs, params.get(layer.name), None, None,
                                        net.bn_epsilon).values
         for name in drops[index] if drops else ():
@@ -284,27 +287,32 @@ class Session:
     `calibration` (a batch like `run`'s input) to fix every tensor's scale, quantises
     the weights and biases, and then every `run` executes only the integer datapath with
     those scales (static quantisation). `run(net, x, mode="int")` is a session
-    calibrated on x itself.
+    calibrated on x itself. `float_dtype` np.float64 runs float mode in double precision,
+    a reference for judging another float32 runtime's rounding (verify --against).
     """
 
     def __init__(self, net: Network, params: Params | None = None, seed: int = 0,
                  mode: Mode = "float32", precision: Precision | None = None,
-                 calibration: np.ndarray | Mapping[str, np.ndarray] | None = None) -> None:
+                 calibration: np.ndarray | Mapping[str, np.ndarray] | None = None,
+                 float_dtype: type[np.floating] = np.float32) -> None:
         if mode not in MODES:
             raise ConfigError(f"executor mode must be one of {', '.join(MODES)}, got {mode!r}")
         if mode == "int" and calibration is None:
             raise ConfigError("an integer-mode session needs a calibration input batch")
+        if mode == "int" and float_dtype is not np.float32:
+            raise ConfigError("an integer-mode session calibrates in float32")
         params = params_for(net, seed) if params is None else params
         check_params(net, params)
         self.net = net
         self.mode = mode
+        self.dtype = float_dtype
         self.params: Params = {}
         for name, p in params.items():
             layer = net.layer(name)
             if layer.is_weighted and layer.batch_norm:
-                weight, bias = fold_batch_norm(layer, p, net.bn_epsilon, np.float32)
+                weight, bias = fold_batch_norm(layer, p, net.bn_epsilon, float_dtype)
                 p = {"weight": weight, "bias": bias}
-            self.params[name] = p
+            self.params[name] = {k: v.astype(float_dtype, copy=False) for k, v in p.items()}
         self.quant: dict[str, QuantLayer] = {}
         self._drops = _drops(net)
         if calibration is not None and mode == "int":
@@ -325,7 +333,7 @@ class Session:
             if self.mode == "int":
                 return _run_int(self.net, feeds, self.quant, self._drops, every_layer)
             return _run_float(self.net, feeds, self.params,
-                              None if every_layer else self._drops)
+                              None if every_layer else self._drops, self.dtype)
 
 
 def run(
