@@ -4,15 +4,18 @@ The table is the layers DataFrame (result.table()) or any mapping of its column 
 sequences (`layer_columns(result)`, which needs no pandas).
 
 The figures are built with `matplotlib.figure.Figure` directly: no pyplot, no global
-state, no backend choice; `fig.savefig(path)` renders PNG with Agg. matplotlib is imported
-inside the functions, so importing this module stays cheap. Margins are fixed rather than
-computed by a layout engine, which would draw every figure twice when saved.
+state, no backend choice; `save_png(fig, path)` renders them with Agg. matplotlib is
+imported inside the functions, so importing this module stays cheap (`preload` imports it
+ahead of time). Margins are fixed rather than computed by a layout engine, which would draw
+every figure twice when saved.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["layers_figure", "roofline_figure"]
+__all__ = ["layers_figure", "preload", "roofline_figure", "save_png"]
 
 _COMPUTE, _MOVE, _SRAM, _DRAM, _MAC = "tab:blue", "tab:orange", "tab:green", "tab:red", "tab:blue"
 _OP_COLORS = {
@@ -36,6 +39,29 @@ _OP_COLORS = {
 Table: TypeAlias = "pd.DataFrame | Mapping[str, Sequence[Any] | np.ndarray]"
 #: Figure width in inches.
 _WIDTH = 11.0
+
+
+def preload() -> None:
+    """Import what drawing and saving the figures needs (about 0.3 s of matplotlib)."""
+    for module in ("matplotlib.figure", "matplotlib.backends.backend_agg",
+                   "matplotlib.collections", "matplotlib.ticker", "PIL.PngImagePlugin"):
+        importlib.import_module(module)
+
+
+def save_png(fig: Figure, path: Path) -> None:
+    """Render `fig` with Agg and write it as an opaque RGB PNG.
+
+    `savefig` writes RGBA; the figures have an opaque background, and without the alpha
+    channel the file is 10% smaller and compresses in half the time (30 ms less for the
+    layers figure). Pillow is what matplotlib itself writes PNGs with.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rgb = np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3])
+    Image.fromarray(rgb).save(path, format="png", dpi=(fig.dpi, fig.dpi))
 
 
 def _figure(height: float, bottom: float) -> Figure:

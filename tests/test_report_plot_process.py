@@ -1,0 +1,109 @@
+"""Plots drawn in forked processes: the same PNG bytes as in-process, errors raised in the
+parent, no child left behind; save_png: savefig's pixels without the alpha channel."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+
+from accelsim.config.loader import load_run
+from accelsim.errors import ConfigError
+from accelsim.pipeline import run_config
+from accelsim.report.plot_process import PlotJob, PlotProcess, plot_process
+from accelsim.report.plots import save_png
+from accelsim.report.writer import plot_jobs
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forking needs POSIX")
+
+
+def _jobs(out: Path) -> list[PlotJob]:
+    return plot_jobs(run_config(load_run("mobilenet_cifar.yaml")), load_run("mobilenet_cifar.yaml"),
+                     out)
+
+
+def _gone(pid: int) -> bool:
+    """True when `pid` is no child of this process any more (exited and reaped)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def failing_figure(message: str) -> Figure:
+    """A figure function that fails, as a bug or bad input in a plot would."""
+    raise ConfigError(message)
+
+
+def test_forked_plots_are_the_in_process_plots(tmp_path: Path) -> None:
+    (tmp_path / "inline").mkdir()
+    (tmp_path / "forked").mkdir()
+    for job in _jobs(tmp_path / "inline"):
+        job.draw()
+    forked = _jobs(tmp_path / "forked")
+    plotter = PlotProcess.start()
+    assert plotter is not None
+    plotter.submit(forked)
+    plotter.join()
+    plotter.close()  # after join: nothing left to do
+    assert _gone(plotter.pid)
+    for job in forked:
+        assert job.path.read_bytes() == (tmp_path / "inline" / job.path.name).read_bytes()
+
+
+def test_an_error_in_a_child_is_raised_in_the_parent(tmp_path: Path) -> None:
+    fine = _jobs(tmp_path)[1]
+    # The second job fails in the grandchild forked for it: it still reaches the parent.
+    jobs = [fine, PlotJob(failing_figure, ("no such field",), tmp_path / "bad.png")]
+    with pytest.raises(ConfigError, match="no such field") as raised:
+        with plot_process() as plotter:
+            assert plotter is not None
+            plotter.submit(jobs)
+            plotter.join()
+    assert any("raised in the plot process" in note for note in raised.value.__notes__)
+    assert fine.path.is_file() and not (tmp_path / "bad.png").exists()
+    assert _gone(plotter.pid)
+
+
+def test_a_run_that_fails_first_leaves_no_child() -> None:
+    with pytest.raises(ConfigError), plot_process() as plotter:
+        assert plotter is not None
+        raise ConfigError("the run file is bad")
+    assert _gone(plotter.pid)
+
+
+def test_no_fork_while_another_thread_runs() -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert PlotProcess.start() is None
+        with plot_process() as plotter:
+            assert plotter is None
+    finally:
+        stop.set()
+        thread.join()
+    with plot_process(enabled=False) as plotter:
+        assert plotter is None
+
+
+def test_save_png_is_savefig_without_alpha(tmp_path: Path) -> None:
+    fig = Figure(figsize=(3, 2))
+    ax = fig.subplots()
+    ax.bar([0, 1, 2], [3, 1, 2], color="tab:orange")
+    ax.set_title("µs and kB")
+    save_png(fig, tmp_path / "f.png")
+    reference = io.BytesIO()
+    fig.savefig(reference, format="png", dpi=100)
+    rgba = np.asarray(Image.open(reference))
+    ours = Image.open(tmp_path / "f.png")
+    assert ours.mode == "RGB" and ours.size == (300, 200)
+    assert (rgba[..., 3] == 255).all()  # savefig's image is opaque: dropping alpha loses nothing
+    assert np.array_equal(np.asarray(ours), rgba[..., :3])
