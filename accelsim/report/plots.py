@@ -123,6 +123,12 @@ def _time_text(us: float) -> str:
     return f"{us / 1e3:.3g} ms" if us >= 1e3 else f"{us:.3g} µs"
 
 
+def _title(ax: Axes, text: str) -> None:
+    """The panel's title just above it. Given its height, matplotlib does not measure the
+    tick labels on every draw to see whether the title must move up (none are on top)."""
+    ax.set_title(text, y=1.0)
+
+
 def _corner_note(ax: Axes, text: str) -> None:
     """A boxed note in the top right corner of the axes (totals, peaks)."""
     ax.text(0.99, 0.97, text, transform=ax.transAxes, ha="right", va="top", fontsize=9,
@@ -180,7 +186,7 @@ def _time_panel(ax: Axes, table: Table, overlap: bool, log: bool | None) -> None
                    label="data movement (overlapped)")
     ax.set_ylabel("time (µs)")
     how = "overlapped" if overlap else "serial"
-    ax.set_title(f"Time per layer: compute + waiting for data ({how})")
+    _title(ax, f"Time per layer: compute + waiting for data ({how})")
     _corner_note(ax, f"total {_time_text(total.sum())}: compute {_time_text(compute.sum())}, "
                      f"waiting {_time_text(stall.sum())}, data movement "
                      f"{_time_text(move.sum())}")
@@ -213,7 +219,7 @@ def _sram_panel(ax: Axes, table: Table, capacity_bytes: float) -> None:
                     arrowprops={"arrowstyle": "->", "color": "0.3"})
     ax.set_ylim(0, capacity * 1.3)
     ax.set_ylabel(f"SRAM occupancy ({unit})")
-    ax.set_title("Peak SRAM occupancy per layer")
+    _title(ax, "Peak SRAM occupancy per layer")
     ax.legend(loc="upper left", ncol=2)
 
 
@@ -339,7 +345,7 @@ def roofline_figure(
     _plain_log_ticks(ax)
     ax.set_xlabel("arithmetic intensity (MAC per DRAM byte)")
     ax.set_ylabel("performance (MAC/s)")
-    ax.set_title("Roofline: each layer's achieved MAC rate (numbers are layer indices)")
+    _title(ax, "Roofline: each layer's achieved MAC rate (numbers are layer indices)")
     ax.grid(alpha=0.25)
     ax.legend(loc="lower right", fontsize=8)
     return fig
@@ -361,6 +367,6 @@ def _energy_panel(ax: Axes, table: Table) -> None:
         totals.append(f"{label} {values.sum():.3g}")
     ax.set_ylim(0, max(float(np.max(bottom, initial=0.0)), 1e-9) * 1.25)
     ax.set_ylabel("energy (µJ)")
-    ax.set_title("Energy per layer by component")
+    _title(ax, "Energy per layer by component")
     _corner_note(ax, f"total {float(np.sum(bottom)):.3g} µJ: " + ", ".join(totals))
     ax.legend(loc="upper left")
