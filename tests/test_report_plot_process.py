@@ -13,14 +13,22 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
+from accelsim.cli.app import main
 from accelsim.config.loader import load_run
 from accelsim.errors import ConfigError
 from accelsim.pipeline import run_config
-from accelsim.report.plot_process import PlotJob, PlotProcess, plot_process
+from accelsim.report import plot_process as module
+from accelsim.report.plot_process import PlotJob, PlotProcess, idle_core, plot_process
 from accelsim.report.plots import save_png
-from accelsim.report.writer import plot_jobs
+from accelsim.report.writer import PLOT_FILES, plot_jobs
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forking needs POSIX")
+
+
+@pytest.fixture
+def idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fork whatever the machine's load (the tests run on busy machines too)."""
+    monkeypatch.setattr(module, "idle_core", lambda: True)
 
 
 def _jobs(out: Path) -> list[PlotJob]:
@@ -42,6 +50,7 @@ def failing_figure(message: str) -> Figure:
     raise ConfigError(message)
 
 
+@pytest.mark.usefixtures("idle")
 def test_forked_plots_are_the_in_process_plots(tmp_path: Path) -> None:
     (tmp_path / "inline").mkdir()
     (tmp_path / "forked").mkdir()
@@ -58,6 +67,7 @@ def test_forked_plots_are_the_in_process_plots(tmp_path: Path) -> None:
         assert job.path.read_bytes() == (tmp_path / "inline" / job.path.name).read_bytes()
 
 
+@pytest.mark.usefixtures("idle")
 def test_an_error_in_a_child_is_raised_in_the_parent(tmp_path: Path) -> None:
     fine = _jobs(tmp_path)[1]
     # The second job fails in the grandchild forked for it: it still reaches the parent.
@@ -72,6 +82,7 @@ def test_an_error_in_a_child_is_raised_in_the_parent(tmp_path: Path) -> None:
     assert _gone(plotter.pid)
 
 
+@pytest.mark.usefixtures("idle")
 def test_a_run_that_fails_first_leaves_no_child() -> None:
     with pytest.raises(ConfigError), plot_process() as plotter:
         assert plotter is not None
@@ -79,6 +90,7 @@ def test_a_run_that_fails_first_leaves_no_child() -> None:
     assert _gone(plotter.pid)
 
 
+@pytest.mark.usefixtures("idle")
 def test_no_fork_while_another_thread_runs() -> None:
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
@@ -92,6 +104,38 @@ def test_no_fork_while_another_thread_runs() -> None:
         thread.join()
     with plot_process(enabled=False) as plotter:
         assert plotter is None
+
+
+def test_no_fork_without_an_idle_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    cores = os.cpu_count() or 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores - 0.5, 0.0, 0.0))  # busy
+    assert not idle_core() and PlotProcess.start() is None
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores - 0.6, 9.0, 9.0))  # busy no more
+    assert idle_core()
+
+
+def test_run_command_writes_the_same_report_either_way(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    started: list[PlotProcess | None] = []
+    real_start = PlotProcess.start
+
+    def recorded_start() -> PlotProcess | None:
+        started.append(real_start())
+        return started[-1]
+
+    monkeypatch.setattr(PlotProcess, "start", recorded_start)
+    for fork in (True, False):
+        monkeypatch.setattr(module, "idle_core", lambda fork=fork: fork)
+        assert main(["run", "mobilenet_cifar.yaml", "--out", str(tmp_path / str(fork))]) == 0
+    assert started[0] is not None and started[1] is None  # forked once, in-process once
+    assert _gone(started[0].pid)
+    for _, name in PLOT_FILES:
+        forked, inline = ((tmp_path / str(fork) / name).read_bytes() for fork in (True, False))
+        assert forked == inline and forked.startswith(b"\x89PNG"), name
+    page = (tmp_path / "True" / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == len(PLOT_FILES)
+    assert "Wrote 9 files" in capsys.readouterr().out
 
 
 def test_save_png_is_savefig_without_alpha(tmp_path: Path) -> None:
