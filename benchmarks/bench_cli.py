@@ -8,7 +8,9 @@ plots (target 1.2 s; every report file and PNG is checked after each run), plus 
 pass`), `import click` and `import matplotlib.pyplot`. The commands are run round-robin, so
 a change in the machine's load touches every row alike. Each row gives the median wall time
 of the subprocess and the median CPU time (user + system) it used: on a machine shared with
-other work, wall time includes waiting for a core and CPU time does not.
+other work, wall time includes waiting for a core and CPU time does not. The last column
+compares `--help` with `import click` and `run` with `import matplotlib.pyplot`, the largest
+part of each (wall and CPU ratios).
 """
 
 from __future__ import annotations
@@ -65,24 +67,25 @@ def main() -> None:
     cli = accelsim_command()
     work = Path(tempfile.mkdtemp(prefix="bench_cli_"))
     out_plots, out_bare = work / "plots", work / "bare"
-    rows: list[tuple[str, list[str], float | None, Path | None]] = [
-        ("python -c pass (baseline)", [sys.executable, "-c", "pass"], None, None),
+    # (label, command, target s, report folder to check, index of the row it compares with)
+    rows: list[tuple[str, list[str], float | None, Path | None, int | None]] = [
+        ("python -c pass (baseline)", [sys.executable, "-c", "pass"], None, None, None),
         ("python -c 'import click' (baseline)", [sys.executable, "-c", "import click"],
-         None, None),
+         None, None, None),
         ("python -c 'import matplotlib.pyplot' (baseline)",
-         [sys.executable, "-c", "import matplotlib.pyplot"], None, None),
-        ("accelsim --help", [*cli, "--help"], 0.2, None),
-        (f"accelsim run {RUN_FILE} (with plots)", [*cli, "run", RUN_FILE, "--out",
-                                                   str(out_plots)], 1.2, out_plots),
-        (f"accelsim run {RUN_FILE} --no-plots", [*cli, "run", RUN_FILE, "--no-plots",
-                                                 "--out", str(out_bare)], None, out_bare),
+         [sys.executable, "-c", "import matplotlib.pyplot"], None, None, None),
+        ("accelsim --help", [*cli, "--help"], 0.2, None, 1),
+        (f"accelsim run {RUN_FILE} (with plots)",
+         [*cli, "run", RUN_FILE, "--out", str(out_plots)], 1.2, out_plots, 2),
+        (f"accelsim run {RUN_FILE} --no-plots",
+         [*cli, "run", RUN_FILE, "--no-plots", "--out", str(out_bare)], None, out_bare, None),
     ]
     walls: list[list[float]] = [[] for _ in rows]
     cpus: list[list[float]] = [[] for _ in rows]
     try:
         timed(rows[-2][1], work)  # warm-up: matplotlib's font cache, the file system cache
         for _ in range(args.repeats):
-            for i, (_, command, _, out) in enumerate(rows):
+            for i, (_, command, _, out, _) in enumerate(rows):
                 if out is not None:
                     shutil.rmtree(out, ignore_errors=True)
                 wall, cpu = timed(command, work)
@@ -94,13 +97,16 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{args.repeats} runs each, round-robin; {os.cpu_count()} cores, load average {load}")
-    print(f"{'command':52s} {'wall s':>7s} {'CPU s':>7s} {'target':>7s}  {'met':>4s}")
-    for (label, _, target, _), wall_s, cpu_s in zip(rows, walls, cpus, strict=True):
-        wall, cpu = statistics.median(wall_s), statistics.median(cpu_s)
-        verdict = "" if target is None else ("yes" if wall <= target else "no")
+    print(f"{'command':50s} {'wall s':>7s} {'CPU s':>6s} {'target':>6s} {'met':>4s}  "
+          "wall and CPU against its baseline")
+    wall = [statistics.median(times) for times in walls]
+    cpu = [statistics.median(times) for times in cpus]
+    for i, (label, _, target, _, base) in enumerate(rows):
         goal = "" if target is None else f"{target:.2f}"
-        print(f"{label:52s} {wall:7.3f} {cpu:7.3f} {goal:>7s}  {verdict:>4s}")
-
+        verdict = "" if target is None else ("yes" if wall[i] <= target else "no")
+        versus = "" if base is None else (f"{wall[i] / wall[base]:.2f}x, {cpu[i] / cpu[base]:.2f}x"
+                                          f" {rows[base][0].split(' (')[0]}")
+        print(f"{label:50s} {wall[i]:7.3f} {cpu[i]:6.3f} {goal:>6s} {verdict:>4s}  {versus}")
 
 if __name__ == "__main__":
     main()
