@@ -26,9 +26,10 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forking needs P
 
 
 @pytest.fixture
-def idle(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fork whatever the machine's load (the tests run on busy machines too)."""
-    monkeypatch.setattr(module, "idle_core", lambda: True)
+def forking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PlotProcess.start forks whatever the machine's load and the test process's threads
+    (earlier tests may leave one): what is tested here is the forked drawing itself."""
+    monkeypatch.setattr(PlotProcess, "start", staticmethod(PlotProcess))
 
 
 def _jobs(out: Path) -> list[PlotJob]:
@@ -50,7 +51,7 @@ def failing_figure(message: str) -> Figure:
     raise ConfigError(message)
 
 
-@pytest.mark.usefixtures("idle")
+@pytest.mark.usefixtures("forking")
 def test_forked_plots_are_the_in_process_plots(tmp_path: Path) -> None:
     (tmp_path / "inline").mkdir()
     (tmp_path / "forked").mkdir()
@@ -67,7 +68,7 @@ def test_forked_plots_are_the_in_process_plots(tmp_path: Path) -> None:
         assert job.path.read_bytes() == (tmp_path / "inline" / job.path.name).read_bytes()
 
 
-@pytest.mark.usefixtures("idle")
+@pytest.mark.usefixtures("forking")
 def test_an_error_in_a_child_is_raised_in_the_parent(tmp_path: Path) -> None:
     fine = _jobs(tmp_path)[1]
     # The second job fails in the grandchild forked for it: it still reaches the parent.
@@ -82,7 +83,7 @@ def test_an_error_in_a_child_is_raised_in_the_parent(tmp_path: Path) -> None:
     assert _gone(plotter.pid)
 
 
-@pytest.mark.usefixtures("idle")
+@pytest.mark.usefixtures("forking")
 def test_a_run_that_fails_first_leaves_no_child() -> None:
     with pytest.raises(ConfigError), plot_process() as plotter:
         assert plotter is not None
@@ -90,8 +91,8 @@ def test_a_run_that_fails_first_leaves_no_child() -> None:
     assert _gone(plotter.pid)
 
 
-@pytest.mark.usefixtures("idle")
-def test_no_fork_while_another_thread_runs() -> None:
+def test_no_fork_while_another_thread_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(module, "idle_core", lambda: True)
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
@@ -118,15 +119,12 @@ def test_run_command_writes_the_same_report_either_way(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     started: list[PlotProcess | None] = []
-    real_start = PlotProcess.start
-
-    def recorded_start() -> PlotProcess | None:
-        started.append(real_start())
-        return started[-1]
-
-    monkeypatch.setattr(PlotProcess, "start", recorded_start)
     for fork in (True, False):
-        monkeypatch.setattr(module, "idle_core", lambda fork=fork: fork)
+        def recorded_start(fork: bool = fork) -> PlotProcess | None:
+            started.append(PlotProcess() if fork else None)
+            return started[-1]
+
+        monkeypatch.setattr(PlotProcess, "start", recorded_start)
         assert main(["run", "mobilenet_cifar.yaml", "--out", str(tmp_path / str(fork))]) == 0
     assert started[0] is not None and started[1] is None  # forked once, in-process once
     assert _gone(started[0].pid)
