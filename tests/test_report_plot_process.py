@@ -33,8 +33,8 @@ def forking(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _jobs(out: Path) -> list[PlotJob]:
-    return plot_jobs(run_config(load_run("mobilenet_cifar.yaml")), load_run("mobilenet_cifar.yaml"),
-                     out)
+    config = load_run("mobilenet_cifar.yaml")
+    return plot_jobs(run_config(config), config, out)
 
 
 def _gone(pid: int) -> bool:
@@ -52,23 +52,6 @@ def failing_figure(message: str) -> Figure:
 
 
 @pytest.mark.usefixtures("forking")
-def test_forked_plots_are_the_in_process_plots(tmp_path: Path) -> None:
-    (tmp_path / "inline").mkdir()
-    (tmp_path / "forked").mkdir()
-    for job in _jobs(tmp_path / "inline"):
-        job.draw()
-    forked = _jobs(tmp_path / "forked")
-    plotter = PlotProcess.start()
-    assert plotter is not None
-    plotter.submit(forked)
-    plotter.join()
-    plotter.close()  # after join: nothing left to do
-    assert _gone(plotter.pid)
-    for job in forked:
-        assert job.path.read_bytes() == (tmp_path / "inline" / job.path.name).read_bytes()
-
-
-@pytest.mark.usefixtures("forking")
 def test_an_error_in_a_child_is_raised_in_the_parent(tmp_path: Path) -> None:
     fine = _jobs(tmp_path)[1]
     # The second job fails in the grandchild forked for it: it still reaches the parent.
@@ -81,6 +64,16 @@ def test_an_error_in_a_child_is_raised_in_the_parent(tmp_path: Path) -> None:
     assert any("raised in the plot process" in note for note in raised.value.__notes__)
     assert fine.path.is_file() and not (tmp_path / "bad.png").exists()
     assert _gone(plotter.pid)
+
+
+@pytest.mark.usefixtures("forking")
+def test_a_run_that_fails_after_submitting_waits_for_its_plots(tmp_path: Path) -> None:
+    roofline = _jobs(tmp_path)[1]
+    with pytest.raises(ConfigError, match="disk"), plot_process() as plotter:
+        assert plotter is not None
+        plotter.submit([roofline])
+        raise ConfigError("the disk is full")  # before join: the block's error is raised
+    assert _gone(plotter.pid) and roofline.path.is_file()  # no process writes afterwards
 
 
 @pytest.mark.usefixtures("forking")

@@ -1,15 +1,17 @@
 """Drawing a run's PNGs in forked processes, so matplotlib's start-up overlaps the simulation.
 
 Importing matplotlib takes about as long as importing the simulator and simulating a small
-network, and drawing the two figures takes longer than both. `PlotProcess.start()` forks a
-child before the simulator is imported: the child imports matplotlib while the parent
-simulates, then receives the plot jobs, draws the first and forks once more per other job
-(the import is shared, not repeated), so the figures are drawn side by side. An error in
-a child (a full disk, a bug) is raised again in the parent when it joins.
+network (0.3 s each on a quiet machine), and drawing the two figures takes longer than
+either. `PlotProcess.start()` forks a child before the simulator is imported: the child
+imports matplotlib while the parent simulates, then receives the plot jobs, draws the first
+and forks once more per other job (the import is shared, not repeated), so the figures are
+drawn side by side. An error in a child (a full disk, a bug) is raised again in the parent
+when it joins.
 
 Forking needs POSIX and a process without other threads, and pays only when a core is
-idle; `start()` returns None otherwise and the caller draws in-process (`PlotJob.draw`). `with plot_process() as plotter:` makes
-sure no child outlives the block, whatever fails inside it.
+idle; `start()` returns None otherwise and the caller draws in-process (`PlotJob.draw`).
+`with plot_process() as plotter:` makes sure no child outlives the block, whatever fails
+inside it.
 """
 
 from __future__ import annotations
@@ -51,8 +53,8 @@ def idle_core() -> bool:
     """Whether a core is likely idle: the 1-minute load average is half a core below the count.
 
     On a busy machine the scheduler shares the CPU between sessions, not processes
-    (autogroup), so a second process gets no more of it, and the fork and the child's own
-    imports cost 0.1-0.2 s of CPU: drawing in-process is faster there.
+    (autogroup), so a second process gets no more of it, and the forked processes spend
+    0.2-0.3 s more CPU on the same drawing (measured under load): in-process is faster there.
     """
     return os.getloadavg()[0] < (os.cpu_count() or 1) - 0.5
 
@@ -157,9 +159,10 @@ class PlotProcess:
 
     def submit(self, jobs: Sequence[PlotJob]) -> None:
         """Send the jobs to the child (once); `join` waits for the PNGs."""
+        data = pickle.dumps(list(jobs))
         self._submitted = True
         with os.fdopen(self._jobs_write, "wb") as pipe:
-            pipe.write(pickle.dumps(list(jobs)))
+            pipe.write(data)
 
     def join(self) -> None:
         """Wait until every submitted PNG is written; raise the first child's error."""
