@@ -10,7 +10,9 @@ a change in the machine's load touches every row alike. Each row gives the media
 of the subprocess and the median CPU time (user + system) it used: on a machine shared with
 other work, wall time includes waiting for a core and CPU time does not. The last column
 compares `--help` with `import click` and `run` with `import matplotlib.pyplot`, the largest
-part of each (wall and CPU ratios).
+part of each (wall and CPU ratios). `run` draws its plots in forked processes only while
+the load average leaves a core idle (accelsim/report/plot_process.py), in-process otherwise:
+the load average printed says which applied.
 """
 
 from __future__ import annotations
