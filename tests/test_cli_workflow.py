@@ -201,6 +201,16 @@ def test_help_lists_commands_without_importing_them(capsys: pytest.CaptureFixtur
     assert loaded == "[]"
 
 
+def test_run_command_module_imports_no_simulator() -> None:
+    # `run` forks its plot process before the simulator is imported, so that matplotlib's
+    # import overlaps it: importing the command itself must not pull in numpy or networkx.
+    script = ("import sys, accelsim.cli.run_cmd; print(sorted(m for m in ('numpy', "
+              "'networkx', 'matplotlib', 'pandas') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True).stdout.strip().splitlines()[-1]
+    assert loaded == "[]"
+
+
 def test_sweep_set_changes_the_base(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sweep = tmp_path / "s.yaml"
     sweep.write_text("base: mobilenet_cifar.yaml\naxes:\n  hardware.sram.capacity: "

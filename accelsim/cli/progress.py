@@ -13,8 +13,6 @@ import threading
 from collections.abc import Callable
 from typing import TextIO, TypeVar
 
-from tqdm import tqdm
-
 __all__ = ["DELAY_S", "run_step"]
 
 #: Seconds a step runs before its progress line appears (short steps never show one).
@@ -33,6 +31,8 @@ def run_step(label: str, fn: Callable[..., T], *args: object, stream: TextIO | N
     def show() -> None:
         if stop.wait(delay):
             return
+        from tqdm import tqdm  # imported only when a line is shown: it costs 30-60 ms
+
         with tqdm(total=None, file=out, leave=False, desc=label,
                   bar_format="{desc}: {elapsed} elapsed") as bar:
             while True:

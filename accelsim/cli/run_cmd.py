@@ -14,6 +14,7 @@ from accelsim.cli.params import Choice, Number, shown_path
 from accelsim.cli.progress import run_step
 from accelsim.config.models import POLICIES
 from accelsim.errors import AccelsimError, ScheduleError
+from accelsim.report.plot_process import plot_process
 
 __all__ = ["run", "schema"]
 
@@ -74,24 +75,26 @@ def run(
       accelsim run mobilenet_cifar.yaml --set hardware.sram.capacity='512 KiB'
       accelsim run mobilenet_cifar.yaml --hardware edge_1mb.yaml --overlap
     """
-    from accelsim.pipeline import run_config
-    from accelsim.report import format_terminal, write_report
-
     if batch is not None and batch < 1:
         raise AccelsimError(f"--batch: must be at least 1, got {batch}")
-    options = {"policy": policy, "overlap": overlap, "batch": batch}
-    flags = tuple(f"simulation.{key}={str(value).lower() if isinstance(value, bool) else value}"
-                  for key, value in options.items() if value is not None)
-    config, changes = load_config(runfile, flags + settings, hardware)
-    out_dir = prepare_out_dir(out if out is not None else Path("reports") / config.name)
-    try:
-        result = run_step(f"simulating {config.name}", run_config, config)
-    except ScheduleError as exc:  # e.g. an SRAM too small for some layer: name the file
-        raise ScheduleError(f"{runfile}: {exc}") from None
-    with staged_files(out_dir) as stage:
-        written = [out_dir / p.name for p in write_report(result, config, stage,
-                                                          plots=not no_plots,
-                                                          overrides=changes.lines())]
+    # Started before the simulator is imported: the plots' matplotlib loads meanwhile.
+    with plot_process(enabled=not no_plots) as plotter:
+        from accelsim.pipeline import run_config
+        from accelsim.report import format_terminal, write_report
+
+        options = {"policy": policy, "overlap": overlap, "batch": batch}
+        flags = tuple(f"simulation.{key}={str(value).lower() if isinstance(value, bool) else value}"
+                      for key, value in options.items() if value is not None)
+        config, changes = load_config(runfile, flags + settings, hardware)
+        out_dir = prepare_out_dir(out if out is not None else Path("reports") / config.name)
+        try:
+            result = run_step(f"simulating {config.name}", run_config, config)
+        except ScheduleError as exc:  # e.g. an SRAM too small for some layer: name the file
+            raise ScheduleError(f"{runfile}: {exc}") from None
+        with staged_files(out_dir) as stage:
+            written = [out_dir / p.name for p in write_report(
+                result, config, stage, plots=not no_plots, overrides=changes.lines(),
+                plotter=plotter)]
     if as_json:
         click.echo((out_dir / "summary.json").read_text(encoding="utf-8").rstrip())
         return

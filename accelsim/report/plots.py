@@ -4,15 +4,18 @@ The table is the layers DataFrame (result.table()) or any mapping of its column 
 sequences (`layer_columns(result)`, which needs no pandas).
 
 The figures are built with `matplotlib.figure.Figure` directly: no pyplot, no global
-state, no backend choice; `fig.savefig(path)` renders PNG with Agg. matplotlib is imported
-inside the functions, so importing this module stays cheap. Margins are fixed rather than
-computed by a layout engine, which would draw every figure twice when saved.
+state, no backend choice; `save_png(fig, path)` renders them with Agg. matplotlib is
+imported inside the functions, so importing this module stays cheap (`preload` imports it
+ahead of time). Margins are fixed rather than computed by a layout engine, which would draw
+every figure twice when saved.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["layers_figure", "roofline_figure"]
+__all__ = ["layers_figure", "preload", "roofline_figure", "save_png"]
 
 _COMPUTE, _MOVE, _SRAM, _DRAM, _MAC = "tab:blue", "tab:orange", "tab:green", "tab:red", "tab:blue"
 _OP_COLORS = {
@@ -36,6 +39,29 @@ _OP_COLORS = {
 Table: TypeAlias = "pd.DataFrame | Mapping[str, Sequence[Any] | np.ndarray]"
 #: Figure width in inches.
 _WIDTH = 11.0
+
+
+def preload() -> None:
+    """Import what drawing and saving the figures needs (about 0.3 s of matplotlib)."""
+    for module in ("matplotlib.figure", "matplotlib.backends.backend_agg",
+                   "matplotlib.collections", "matplotlib.ticker", "PIL.PngImagePlugin"):
+        importlib.import_module(module)
+
+
+def save_png(fig: Figure, path: Path) -> None:
+    """Render `fig` with Agg and write it as an opaque RGB PNG.
+
+    `savefig` writes RGBA at zlib level 6; the figures have an opaque background, and as
+    RGB at level 3 the file is still 9% smaller and compresses in 40% of the time (about
+    35 ms less for the layers figure). Pillow is what matplotlib itself writes PNGs with.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rgb = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
+    rgb.save(path, format="png", dpi=(fig.dpi, fig.dpi), compress_level=3)
 
 
 def _figure(height: float, bottom: float) -> Figure:
@@ -52,11 +78,15 @@ def _col(table: Table, name: str, dtype: Any = None) -> np.ndarray:
 
 
 def _layer_axis(ax: Axes, table: Table, names: bool) -> list[int]:
-    """Bars at 0..n-1; the bottom panel names them (every k-th name when there are many)."""
+    """Bars at 0..n-1; the bottom panel names them (every k-th name when there are many).
+
+    The panels above have no x ticks: the one row of names serves all three (same limits),
+    and each tick is five artists to build and draw.
+    """
     count = len(_col(table, "layer"))
     positions = list(range(count))
     step = max(1, math.ceil(count / 60))
-    ax.set_xticks(positions[::step])
+    ax.set_xticks(positions[::step] if names else [])
     if names:
         ax.set_xticklabels(
             [f"{i} {n}" for i, n in zip(_col(table, "layer"), _col(table, "name"), strict=True)
@@ -65,8 +95,6 @@ def _layer_axis(ax: Axes, table: Table, names: bool) -> list[int]:
             fontsize=7,
         )
         ax.set_xlabel("layer (execution order)")
-    else:
-        ax.tick_params(labelbottom=False)
     ax.set_xlim(-0.7, count - 0.3)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
@@ -95,6 +123,12 @@ def _time_text(us: float) -> str:
     return f"{us / 1e3:.3g} ms" if us >= 1e3 else f"{us:.3g} µs"
 
 
+def _title(ax: Axes, text: str) -> None:
+    """The panel's title just above it. Given its height, matplotlib does not measure the
+    tick labels on every draw to see whether the title must move up (none are on top)."""
+    ax.set_title(text, y=1.0)
+
+
 def _corner_note(ax: Axes, text: str) -> None:
     """A boxed note in the top right corner of the axes (totals, peaks)."""
     ax.text(0.99, 0.97, text, transform=ax.transAxes, ha="right", va="top", fontsize=9,
@@ -108,7 +142,7 @@ def layers_figure(table: Table, capacity_bytes: float, overlap: bool = False,
     One figure with one row of layer names renders in a third of the time of three.
     """
     fig = _figure(11.0, 0.13)
-    top, middle, bottom = fig.subplots(3, 1, sharex=True)
+    top, middle, bottom = fig.subplots(3, 1)
     _time_panel(top, table, overlap, log)
     _sram_panel(middle, table, capacity_bytes)
     _energy_panel(bottom, table)
@@ -152,7 +186,7 @@ def _time_panel(ax: Axes, table: Table, overlap: bool, log: bool | None) -> None
                    label="data movement (overlapped)")
     ax.set_ylabel("time (µs)")
     how = "overlapped" if overlap else "serial"
-    ax.set_title(f"Time per layer: compute + waiting for data ({how})")
+    _title(ax, f"Time per layer: compute + waiting for data ({how})")
     _corner_note(ax, f"total {_time_text(total.sum())}: compute {_time_text(compute.sum())}, "
                      f"waiting {_time_text(stall.sum())}, data movement "
                      f"{_time_text(move.sum())}")
@@ -185,7 +219,7 @@ def _sram_panel(ax: Axes, table: Table, capacity_bytes: float) -> None:
                     arrowprops={"arrowstyle": "->", "color": "0.3"})
     ax.set_ylim(0, capacity * 1.3)
     ax.set_ylabel(f"SRAM occupancy ({unit})")
-    ax.set_title("Peak SRAM occupancy per layer")
+    _title(ax, "Peak SRAM occupancy per layer")
     ax.legend(loc="upper left", ncol=2)
 
 
@@ -311,7 +345,7 @@ def roofline_figure(
     _plain_log_ticks(ax)
     ax.set_xlabel("arithmetic intensity (MAC per DRAM byte)")
     ax.set_ylabel("performance (MAC/s)")
-    ax.set_title("Roofline: each layer's achieved MAC rate (numbers are layer indices)")
+    _title(ax, "Roofline: each layer's achieved MAC rate (numbers are layer indices)")
     ax.grid(alpha=0.25)
     ax.legend(loc="lower right", fontsize=8)
     return fig
@@ -333,6 +367,6 @@ def _energy_panel(ax: Axes, table: Table) -> None:
         totals.append(f"{label} {values.sum():.3g}")
     ax.set_ylim(0, max(float(np.max(bottom, initial=0.0)), 1e-9) * 1.25)
     ax.set_ylabel("energy (µJ)")
-    ax.set_title("Energy per layer by component")
+    _title(ax, "Energy per layer by component")
     _corner_note(ax, f"total {float(np.sum(bottom)):.3g} µJ: " + ", ".join(totals))
     ax.legend(loc="upper left")
