@@ -53,8 +53,10 @@ __all__ = [
     "Axis",
     "Design",
     "SweepSpec",
+    "Points",
     "get_path",
     "load_sweep",
+    "overridden",
 ]
 
 MODES: tuple[str, ...] = ("grid", "random", "latin-hypercube")
@@ -178,6 +180,25 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def overridden(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`data` with dotted paths set, like apply_overrides, copying only the mappings and
+    lists along each path (a sweep applies thousands of values to one base)."""
+    out = dict(data)
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        node: Any = out
+        for part in parts[:-1]:
+            key: Any = item_index(node, part, dotted) if isinstance(node, list) else part
+            child = node[key] if isinstance(node, list) else node.get(part)
+            if not isinstance(child, dict | list):  # a new or wrong branch: the general rules
+                return apply_overrides(data, overrides)
+            node[key] = child = list(child) if isinstance(child, list) else dict(child)
+            node = child
+        key = item_index(node, parts[-1], dotted) if isinstance(node, list) else parts[-1]
+        node[key] = value
+    return out
+
+
 class _Checker:
     """Applies one axis value to the base and validates it; errors name sweep file and line."""
 
@@ -194,7 +215,7 @@ class _Checker:
         if path == "model.path" and isinstance(value, str):
             local = self.base_dir / value
             value = str(local.resolve()) if local.exists() else value
-        data = apply_overrides(self.data, {path: value})
+        data = overridden(self.data, {path: value})
         config = validate(RunConfig, data, f"{self.where(path)}: axes")
         check_model_name(config, f"{self.where(path)}: axes")
         return get_path(config, path)
@@ -326,6 +347,23 @@ def load_sweep(path_or_spec: str | Path | Mapping[str, Any],
 
 
 @dataclass(frozen=True)
+class Points:
+    """Some design points: their ids and, per axis path, a table of values and a code per
+    point (the compact form shipped to workers; values(path) expands one axis)."""
+
+    ids: np.ndarray
+    axes: Mapping[str, tuple[np.ndarray, np.ndarray]]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def values(self, path: str) -> np.ndarray:
+        """The axis's value at every point (base units)."""
+        table, codes = self.axes[path]
+        return table[codes]
+
+
+@dataclass(frozen=True)
 class Group:
     """Design points sharing every key-axis value: one schedule (and PE array) serves them."""
 
@@ -445,11 +483,18 @@ class Design:
         if len(pending):
             yield pending
 
-    def columns(self, ids: np.ndarray) -> dict[str, np.ndarray]:
-        """Axis values (base units) of the given points, one array per axis path."""
+    def points(self, ids: np.ndarray) -> Points:
+        """The given points with their codes into each axis's table of values."""
         if self.spec.mode == "grid":
             codes = np.unravel_index(ids, self.shape) if self.axes else ()
         else:
             assert self._codes is not None
             codes = tuple(self._codes[ids, i] for i in range(len(self.axes)))
-        return {a.path: t[c] for a, t, c in zip(self.axes, self.tables, codes, strict=True)}
+        return Points(np.asarray(ids, dtype=np.int64), {
+            a.path: (t, np.asarray(c, dtype=np.min_scalar_type(max(len(t) - 1, 0))))
+            for a, t, c in zip(self.axes, self.tables, codes, strict=True)})
+
+    def columns(self, ids: np.ndarray) -> dict[str, np.ndarray]:
+        """Axis values (base units) of the given points, one array per axis path."""
+        points = self.points(ids)
+        return {path: points.values(path) for path in points.axes}
