@@ -30,8 +30,8 @@ from accelsim.mapping.memory import memory_spec
 from accelsim.pipeline import build_network
 from accelsim.sim.compute import compute_model
 from accelsim.sim.cost import layer_times
-from accelsim.sim.overlap import Ladder, choose_rung
 from accelsim.sim.levels import level_energy_j, store_of
+from accelsim.sim.overlap import Ladder, choose_rung
 from accelsim.sim.simulate import (
     layer_compute,
     on_chip_traffic,
@@ -302,7 +302,7 @@ def evaluate(arrays: GroupArrays, points: Points) -> dict[str, Column]:
         out.update(totals)
     for name in _INT_COLUMNS:
         values = np.array([int(v.totals[name]) for v in arrays.variants], dtype=np.int64)
-        out[name] = values[rung]
+        out[name] = values[rung] if len(values) > 1 else np.full(n, values[0])
     constants = {}
     for key in _ENERGY:
         path = f"hardware.energy.{key}"

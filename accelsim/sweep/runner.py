@@ -27,12 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from accelsim.config.loader import validate
 from accelsim.config.models import RunConfig
 from accelsim.errors import ConfigError, SweepError
 from accelsim.sweep.backends import BACKENDS, Backend, make_backend
 from accelsim.sweep.fast import GroupArrays, evaluate, prepare, schedule_key, solve
-from accelsim.sweep.space import Design, Group, Points, SweepSpec, load_sweep, overridden
+from accelsim.sweep.space import Design, Group, Points, SweepSpec, load_sweep, with_values
 from accelsim.sweep.store import ResultStore
 
 if TYPE_CHECKING:
@@ -79,8 +78,7 @@ def group_configs(spec: SweepSpec, design: Design) -> list[RunConfig]:
     for group in design.groups:
         values = design.key_values(group)
         source = f"{spec.source}: axes {', '.join(f'{k}={v!r}' for k, v in values.items())}"
-        configs.append(validate(RunConfig, overridden(base, values), source)
-                       if values else spec.base)
+        configs.append(with_values(spec.base, base, values, source) if values else spec.base)
     return configs
 
 

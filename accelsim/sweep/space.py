@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from accelsim.config.loader import (
@@ -57,6 +57,7 @@ __all__ = [
     "get_path",
     "load_sweep",
     "overridden",
+    "with_values",
 ]
 
 MODES: tuple[str, ...] = ("grid", "random", "latin-hypercube")
@@ -199,10 +200,61 @@ def overridden(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[st
     return out
 
 
+def _branch(node: Any, parts: list[str], value: Any) -> Any:
+    """`node` (a validated model, a tuple of them, or data made here) with the dotted
+    `parts` set to `value`: the models along the path as dicts of their field values, all
+    else as validated; _OFF_MODEL when the path leaves the models' fields."""
+    if not parts:
+        return value
+    part, rest = parts[0], parts[1:]
+    if isinstance(node, tuple | list):
+        names = [getattr(i, "name", None) if not isinstance(i, dict) else i.get("name")
+                 for i in node]
+        index = int(part) if part.isdigit() and int(part) < len(node) else (
+            names.index(part) if part in names else None)
+        if index is None:
+            return _OFF_MODEL
+        items = list(node)
+        items[index] = _branch(items[index], rest, value)
+        return _OFF_MODEL if items[index] is _OFF_MODEL else items
+    if isinstance(node, BaseModel):
+        node = {name: getattr(node, name) for name in type(node).model_fields}
+    if not isinstance(node, dict) or part not in node or (rest and node[part] is None):
+        return _OFF_MODEL
+    child = _branch(node[part], rest, value)
+    return _OFF_MODEL if child is _OFF_MODEL else {**node, part: child}
+
+
+_OFF_MODEL = object()
+
+
+def with_values(base: RunConfig, data: Mapping[str, Any], overrides: Mapping[str, Any],
+                source: str) -> RunConfig:
+    """`base` with dotted-path overrides, validated; `data` is base's dumped data.
+
+    Only the models along the paths are validated again (the rest are already validated
+    instances, which pydantic accepts as they are), so thousands of axis values cost
+    little; any path or value it cannot take this way goes through the general rules
+    (overridden + validate), which give the one-line errors.
+    """
+    partial: Any = base
+    for dotted, value in overrides.items():
+        partial = _branch(partial, dotted.split("."), value)
+        if partial is _OFF_MODEL:
+            break
+    if partial is not _OFF_MODEL:
+        try:
+            return RunConfig.model_validate(partial)
+        except ValidationError:
+            pass  # worded by the general rules below
+    return validate(RunConfig, overridden(data, overrides), source)
+
+
 class _Checker:
     """Applies one axis value to the base and validates it; errors name sweep file and line."""
 
     def __init__(self, base: RunConfig, source: str, lines: LineMap, base_dir: Path) -> None:
+        self.base = base
         self.data = base.model_dump(mode="json", exclude_none=True)
         self.source, self.lines, self.base_dir = source, lines, base_dir
 
@@ -215,8 +267,7 @@ class _Checker:
         if path == "model.path" and isinstance(value, str):
             local = self.base_dir / value
             value = str(local.resolve()) if local.exists() else value
-        data = overridden(self.data, {path: value})
-        config = validate(RunConfig, data, f"{self.where(path)}: axes")
+        config = with_values(self.base, self.data, {path: value}, f"{self.where(path)}: axes")
         check_model_name(config, f"{self.where(path)}: axes")
         return get_path(config, path)
 
@@ -457,6 +508,8 @@ class Design:
         if self.spec.mode != "grid":
             lo = int(self._bounds[group.index])
             return np.sort(self._order[lo + start:lo + stop])
+        if not self.key:  # one group: the whole grid, in order
+            return np.arange(start, stop, dtype=np.int64)
         fast = [i for i in range(len(self.axes)) if i not in self.key]
         flat = np.arange(start, stop)
         sub = np.unravel_index(flat, [self.shape[i] for i in fast]) if fast else ()

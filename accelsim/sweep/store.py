@@ -27,6 +27,7 @@ pandas, a second of start-up per process).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
@@ -34,6 +35,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
 __all__ = ["FLUSH_S", "PART_ROWS", "Column", "ResultStore", "Strings", "arrow_table",
            "concat_columns", "has_pyarrow"]
 
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's when built with it
 #: Rows after which the open part is renamed into parts/ (and a new one opened).
 PART_ROWS = 4_194_304
 #: Seconds after which the open part is renamed into parts/, however few rows it holds.
@@ -166,42 +169,88 @@ def _frame(columns: Mapping[str, Column]) -> pd.DataFrame:
                          for k, v in columns.items()})
 
 
+def _dictionary_columns(table: Any) -> list[str]:
+    """Columns worth dictionary-encoding: text, and numbers with few distinct values over a
+    sample spread through the table (axis values, byte counts of a few schedules); unique
+    floats would only be hashed for nothing."""
+    import pyarrow as pa
+
+    names = []
+    for name, column in zip(table.schema.names, table.columns, strict=True):
+        kind = column.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            names.append(name)
+        elif kind in (pa.int64(), pa.float64()):
+            chunk = column.chunk(0) if hasattr(column, "chunk") else column
+            data = np.frombuffer(chunk.buffers()[1], dtype=np.int64)
+            sample = data[chunk.offset:chunk.offset + len(chunk)][::max(len(chunk) // 4096, 1)]
+            if len(np.unique(sample)) * 4 <= max(len(sample), 1):
+                names.append(name)
+    return names
+
+
 class _OpenPart:
-    """The part being filled: chunks go to a temporary file, renamed when committed."""
+    """The part being filled: chunks go to a temporary file, renamed when committed.
+
+    Parquet encoding runs in a thread of its own (pyarrow releases the GIL), one chunk at
+    a time, while the next chunk is computed.
+    """
 
     def __init__(self, final: Path, tmp: Path, fmt: str) -> None:
         self.final, self.tmp, self.fmt = final, tmp, fmt
         self.rows = 0
         self.opened = time.monotonic()
         self._writer: Any = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="accelsim-part")
+        self._pending: Future[None] | None = None
 
     def add(self, columns: Mapping[str, Column]) -> None:
-        """Append one chunk's rows."""
+        """Append one chunk's rows (written while the caller goes on; errors surface at
+        the next add or at commit)."""
+        self._wait()
         if self.fmt == "parquet":
-            import pyarrow.parquet as pq
-
             table = arrow_table(columns)
-            if self._writer is None:
-                self._writer = pq.ParquetWriter(self.tmp, table.schema)
-            self._writer.write_table(table.cast(self._writer.schema))
+            self._pending = self._thread.submit(self._write_table, table)
         else:
             _frame(columns).to_csv(self.tmp, index=False, mode="a" if self.rows else "w",
                                    header=not self.rows)
         self.rows += len(next(iter(columns.values())))
 
+    def _write_table(self, table: Any) -> None:
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            few = _dictionary_columns(table)
+            self._writer = pq.ParquetWriter(self.tmp, table.schema, use_dictionary=few,
+                                            write_statistics=["point_id", *few])
+        if not table.schema.equals(self._writer.schema):
+            table = table.cast(self._writer.schema)
+        self._writer.write_table(table)
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _close(self) -> None:
+        try:
+            self._wait()
+        finally:
+            self._thread.shutdown()
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+
     def commit(self) -> Path:
         """Close the file and rename it into place: from now on it is a finished part."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        self._close()
         os.replace(self.tmp, self.final)
         return self.final
 
     def discard(self) -> None:
         """Close and delete the temporary file (its rows were never committed)."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        with contextlib.suppress(Exception):
+            self._close()
         self.tmp.unlink(missing_ok=True)
 
 
@@ -221,6 +270,7 @@ class ResultStore:
         self._open: _OpenPart | None = None
         self._probe: Path | None = None  # the first chunk alone, until a part holds it too
         self._wrote = False
+        self._fresh_rows: int | None = None  # rows appended since start() found none stored
 
     # ---- ownership of the folder -----------------------------------------------------------
     def lock(self) -> None:
@@ -259,7 +309,7 @@ class ResultStore:
     def start(self, record: Mapping[str, Any], resume: bool) -> None:
         """Prepare the folder: check the record on resume, else clear an earlier sweep."""
         self.out.mkdir(parents=True, exist_ok=True)
-        text = yaml.safe_dump(dict(record), sort_keys=False)
+        text = yaml.dump(dict(record), Dumper=_DUMPER, sort_keys=False)
         if resume and self.record_path.is_file():
             # both read by the one safe loader (the folder's sweep.yaml may be anything)
             old, _ = load_yaml(self.record_path)
@@ -278,6 +328,7 @@ class ResultStore:
             for stale in folder.glob(".*.tmp"):
                 stale.unlink()
         self._seq = max((int(p.stem.split("-")[1]) for p in self._part_files()), default=0)
+        self._fresh_rows = None if self._sources() else 0
         tmp = self._tmp(self.record_path)
         tmp.write_text(text)
         os.replace(tmp, self.record_path)
@@ -322,6 +373,8 @@ class ResultStore:
         if not self._wrote:
             self._wrote = True
             self._probe = self.write(columns)
+        if self._fresh_rows is not None:
+            self._fresh_rows += len(next(iter(columns.values())))
         if self._open is None:
             self._open = self._new_part()
         try:
@@ -404,6 +457,8 @@ class ResultStore:
         parts = self._part_files()
         if self.results.is_file() or len(parts) != 1:
             return None
+        if self._fresh_rows == n_points:  # all written here, each point in one chunk only
+            return parts[0]
         ids = self._ids(parts[0])
         if len(ids) != n_points or ids.min(initial=0) < 0 or ids.max(initial=0) >= n_points:
             return None
