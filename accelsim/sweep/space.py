@@ -200,53 +200,71 @@ def overridden(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[st
     return out
 
 
-def _branch(node: Any, parts: list[str], value: Any) -> Any:
-    """`node` (a validated model, a tuple of them, or data made here) with the dotted
-    `parts` set to `value`: the models along the path as dicts of their field values, all
-    else as validated; _OFF_MODEL when the path leaves the models' fields."""
-    if not parts:
-        return value
-    part, rest = parts[0], parts[1:]
-    if isinstance(node, tuple | list):
-        names = [getattr(i, "name", None) if not isinstance(i, dict) else i.get("name")
-                 for i in node]
-        index = int(part) if part.isdigit() and int(part) < len(node) else (
-            names.index(part) if part in names else None)
-        if index is None:
-            return _OFF_MODEL
-        items = list(node)
-        items[index] = _branch(items[index], rest, value)
-        return _OFF_MODEL if items[index] is _OFF_MODEL else items
-    if isinstance(node, BaseModel):
-        node = {name: getattr(node, name) for name in type(node).model_fields}
-    if not isinstance(node, dict) or part not in node or (rest and node[part] is None):
-        return _OFF_MODEL
-    child = _branch(node[part], rest, value)
-    return _OFF_MODEL if child is _OFF_MODEL else {**node, part: child}
+class _Setter:
+    """A validated config whose models along some paths are opened into plain containers
+    (everything else stays a validated instance, which pydantic accepts as it is), so a
+    value set there is validated again at the cost of those few models only."""
 
+    def __init__(self, base: RunConfig) -> None:
+        self._made: set[int] = set()  # containers opened here (the rest are instances)
+        self.root = self._open(base)
 
-_OFF_MODEL = object()
+    def _open(self, node: Any) -> Any:
+        if isinstance(node, BaseModel):
+            opened: Any = {name: getattr(node, name) for name in type(node).model_fields}
+        elif isinstance(node, tuple):
+            opened = list(node)
+        else:
+            return None
+        self._made.add(id(opened))
+        return opened
+
+    def set(self, dotted: str, value: Any) -> bool:
+        """Set one path; False when it leaves the models' fields (unknown, or unset)."""
+        node, parts = self.root, dotted.split(".")
+        for depth, part in enumerate(parts):
+            if isinstance(node, list):
+                names = [getattr(item, "name", None) if not isinstance(item, dict)
+                         else item.get("name") for item in node]
+                key: Any = int(part) if part.isdigit() and int(part) < len(node) else (
+                    names.index(part) if part in names else None)
+            else:
+                key = part if part in node else None
+            if key is None:
+                return False
+            if depth == len(parts) - 1:
+                node[key] = value
+                return True
+            child = node[key]
+            if id(child) not in self._made:
+                child = node[key] = self._open(child)
+                if child is None:
+                    return False
+            node = child
+        return False
+
+    def validate(self) -> RunConfig | None:
+        """The config as now set, or None when pydantic rejects it."""
+        try:
+            return RunConfig.model_validate(self.root)
+        except ValidationError:
+            return None
 
 
 def with_values(base: RunConfig, data: Mapping[str, Any], overrides: Mapping[str, Any],
-                source: str) -> RunConfig:
+                source: str, setter: _Setter | None = None) -> RunConfig:
     """`base` with dotted-path overrides, validated; `data` is base's dumped data.
 
-    Only the models along the paths are validated again (the rest are already validated
-    instances, which pydantic accepts as they are), so thousands of axis values cost
-    little; any path or value it cannot take this way goes through the general rules
-    (overridden + validate), which give the one-line errors.
+    Only the models along the paths are validated again (see _Setter; `setter` may be one
+    kept for the same paths), so thousands of axis values cost little; any path or value
+    it cannot take goes through the general rules (overridden + validate), which give the
+    one-line errors.
     """
-    partial: Any = base
-    for dotted, value in overrides.items():
-        partial = _branch(partial, dotted.split("."), value)
-        if partial is _OFF_MODEL:
-            break
-    if partial is not _OFF_MODEL:
-        try:
-            return RunConfig.model_validate(partial)
-        except ValidationError:
-            pass  # worded by the general rules below
+    setter = setter or _Setter(base)
+    if all(setter.set(dotted, value) for dotted, value in overrides.items()):
+        config = setter.validate()
+        if config is not None:
+            return config
     return validate(RunConfig, overridden(data, overrides), source)
 
 
@@ -256,6 +274,7 @@ class _Checker:
     def __init__(self, base: RunConfig, source: str, lines: LineMap, base_dir: Path) -> None:
         self.base = base
         self.data = base.model_dump(mode="json", exclude_none=True)
+        self.setters: dict[str, _Setter] = {}  # one per axis path, reused for every value
         self.source, self.lines, self.base_dir = source, lines, base_dir
 
     def where(self, *path: str | int) -> str:
@@ -267,7 +286,11 @@ class _Checker:
         if path == "model.path" and isinstance(value, str):
             local = self.base_dir / value
             value = str(local.resolve()) if local.exists() else value
-        config = with_values(self.base, self.data, {path: value}, f"{self.where(path)}: axes")
+        if path not in self.setters:
+            self.setters[path] = _Setter(self.base)
+        setter = self.setters[path]
+        config = with_values(self.base, self.data, {path: value}, f"{self.where(path)}: axes",
+                             setter)
         check_model_name(config, f"{self.where(path)}: axes")
         return get_path(config, path)
 
