@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.config.models import VECTOR_RATE_PER_MAC_RATE, RunConfig
+from accelsim.config.models import VECTOR_RATE_PER_MAC_RATE, HardwareConfig, RunConfig
 from accelsim.errors import ScheduleError
 from accelsim.ir.graph import Network
 from accelsim.mapping import Schedule, build_schedule
@@ -168,6 +168,9 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
     vector = np.array([net.layer(ls.name).vector_elements * ls.sample_count(sizes.batch)
                        * recompute_factor(net, ls, sizes.batch) for ls in last.layers],
                       dtype=float)
+    # MACs the compute unit performs: halo rows a fused group recomputes included
+    macs = np.array([net.layer(ls.name).macs * ls.sample_count(sizes.batch)
+                     + ls.recomputed_macs for ls in last.layers], dtype=float)
     out = []
     for config in configs:
         hw = config.hardware
@@ -182,15 +185,19 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
             **{f"hardware.energy.{k}": getattr(hw.energy, k) for k in _ENERGY},
         }
         out.append(GroupArrays(
-            # MACs the compute unit performs: halo rows a fused group recomputes included
-            macs=np.array([net.layer(ls.name).macs * ls.sample_count(sizes.batch)
-                           + ls.recomputed_macs for ls in last.layers], dtype=float),
-            cycles=np.array([w.cycles for w in works], dtype=float),
+            macs=macs, cycles=np.array([w.cycles for w in works], dtype=float),
             variants=variants, is_pe=hw.compute.is_pe_array, defaults=defaults,
             ladder=ladder, vector_elements=vector,
-            links=serial_links(net, hw, ladder.serial if ladder else schedules[0]),
+            links=serial_links(net, hw, ladder.serial if ladder else schedules[0])
+            if _limited(hw) else None,
         ))
     return out
+
+
+def _limited(hw: HardwareConfig) -> bool:
+    """True when some on-chip link has a bandwidth (else every link time is 0)."""
+    return any(lv.read_bandwidth is not None or lv.write_bandwidth is not None
+               for lv in hw.levels)
 
 
 def energy_j(totals: Mapping[str, float], constants: Mapping[str, Any]) -> Any:

@@ -502,10 +502,13 @@ class ResultStore:
             if self.fmt == "parquet":
                 import pyarrow.parquet as pq
 
-                table = table.filter(_arrow(keep))
+                if not keep.all():
+                    table = table.filter(_arrow(keep))
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table.cast(writer.schema))
+                if not table.schema.equals(writer.schema):
+                    table = table.cast(writer.schema)
+                writer.write_table(table)
             else:
                 table[keep].to_csv(tmp, index=False, mode="w" if first else "a", header=first)
             first = False
