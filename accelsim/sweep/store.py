@@ -60,6 +60,8 @@ __all__ = ["FLUSH_S", "PART_ROWS", "Column", "ResultStore", "Strings", "arrow_ta
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's when built with it
 #: Rows after which the open part is renamed into parts/ (and a new one opened).
 PART_ROWS = 4_194_304
+#: Rows per piece when a CSV part is read back for the merge.
+MERGE_ROWS = 65536
 #: Seconds after which the open part is renamed into parts/, however few rows it holds.
 FLUSH_S = 2.0
 
@@ -441,16 +443,19 @@ class ResultStore:
         return done
 
     def _tables(self) -> Iterator[Any]:
-        """Every stored table (pyarrow Table or DataFrame), results first, then parts."""
+        """Every stored row group (pyarrow Table) or CSV chunk (DataFrame), results first,
+        then parts: one piece in memory at a time."""
         for path in self._sources():
             if self.fmt == "parquet":
                 import pyarrow.parquet as pq
 
-                yield pq.ParquetFile(path).read()
+                found = pq.ParquetFile(path)
+                for index in range(found.num_row_groups):
+                    yield found.read_row_group(index)
             else:
                 import pandas as pd
 
-                yield pd.read_csv(path)
+                yield from pd.read_csv(path, chunksize=MERGE_ROWS)
 
     def _only_part(self, n_points: int) -> Path | None:
         """The one part holding every row exactly once (no results file yet), else None."""
