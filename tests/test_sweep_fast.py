@@ -77,6 +77,7 @@ def reference(config: RunConfig) -> dict[str, Any]:
 @given(spec=sweeps(), chunk=st.sampled_from([1, 3, 65536]))
 def test_batched_sweep_equals_simulate_per_point(tmp_path_factory: pytest.TempPathFactory,
                                                 spec: dict[str, Any], chunk: int) -> None:
+    assert set(FLOATS + INTS) == set(RESULT_COLUMNS[:-2])  # every result column compared
     out = tmp_path_factory.mktemp("sweep")
     frame = run_sweep(spec, out=out, backend="serial", chunk_size=chunk)
     loaded = load_sweep(spec)
@@ -135,7 +136,7 @@ def test_validation_along_the_path_equals_the_whole_config(picks: dict[str, int]
 
 # ---- the store -----------------------------------------------------------------------------
 
-SMALL = {"base": BASE, "axes": {
+SMALL: dict[str, Any] = {"base": BASE, "axes": {
     "hardware.sram.capacity": ["1 KiB", "1 MiB"],
     "hardware.dram.bandwidth": {"start": "1 GB/s", "stop": "8 GB/s", "num": 5, "scale": "log"},
     "simulation.policy": ["liveness", "accumulate"],

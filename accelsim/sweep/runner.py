@@ -196,7 +196,8 @@ def _execute(spec: SweepSpec, design: Design, configs: list[RunConfig], store: R
         ready: deque[tuple[GroupArrays, Iterator[np.ndarray]]] = deque()
         ramp = _Ramp(chunk_size)
         per_task = max(1, min(SOLVE_SCHEDULES, len(small) // (4 * n_workers)))
-        units = _solve_units(design, configs, small, done, per_task, chunk_size)
+        units: Iterator[tuple[list[SolveUnit], int]] | None = _solve_units(
+            design, configs, small, done, per_task, chunk_size)
 
         def chunk_groups(groups: list[Group], prepared: list[GroupArrays]) -> None:
             for group, arrays in zip(groups, prepared, strict=True):

@@ -157,8 +157,7 @@ def _axis_times(spec: SweepSpec, path: str, fast: bool, values: np.ndarray,
     if fast:
         arrays = prepare([spec.base])[0]
         ids = np.arange(len(values))
-        times = evaluate(arrays, Points(ids, {path: (values, ids)}))["total_time_s"]
-        return np.asarray(times)
+        return np.asarray(evaluate(arrays, Points(ids, {path: (values, ids)}))["total_time_s"])
     data = spec.base.model_dump(mode="json", exclude_none=True)
     times = []
     for v in values:
