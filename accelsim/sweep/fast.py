@@ -67,7 +67,7 @@ BLOCK_POINTS = 8192
 
 
 _ENERGY = ("mac", "sram_read_byte", "sram_write_byte", "dram_read_byte", "dram_write_byte")
-_NETWORKS: dict[str, Network] = {}
+_NETWORKS: dict[str, tuple[Network, Mapping[str, tuple[int, int]]]] = {}
 
 
 def schedule_key(config: RunConfig) -> str:
@@ -111,31 +111,33 @@ class GroupArrays:
     links: np.ndarray | None = None
 
 
-def _network(config: RunConfig) -> Network:
-    """The config's network, built once per model per process."""
+def _network(config: RunConfig) -> tuple[Network, Mapping[str, tuple[int, int]]]:
+    """The config's network and each layer's (MACs, vector elements) per sample, built
+    once per model per process (every schedule of the model reads them)."""
     key = config.model.model_dump_json()
     if key not in _NETWORKS:
         if len(_NETWORKS) > 32:
             _NETWORKS.clear()
-        _NETWORKS[key] = build_network(config.model)
+        net = build_network(config.model)
+        _NETWORKS[key] = (net, {layer.name: (layer.macs, layer.vector_elements)
+                                for layer in net.layers()})
     return _NETWORKS[key]
 
 
-def _variant(net: Network, config: RunConfig, schedule: Schedule) -> Variant:
+def _variant(net: Network, config: RunConfig, schedule: Schedule, macs: np.ndarray
+             ) -> Variant:
     """A schedule's per-layer traffic and totals (they do not depend on fast fields): the
-    sums of what cost_schedule charges each layer."""
-    hw, batch = config.hardware, config.simulation.batch
+    sums of what cost_schedule charges each layer. `macs`: per layer, the MACs it performs
+    (recomputed halo rows included), for their energy."""
+    hw = config.hardware
     traffic = np.array(schedule.traffic(), dtype=float).reshape(-1, 3)
     on_chip = on_chip_traffic(net, hw, schedule)
     sram_read, sram_write = (int(v) for v in on_chip[:, :len(store_of(hw))].sum(axis=(0, 1)))
-    # MACs performed (recomputed halo rows included), for their energy
-    macs = sum(net.layer(ls.name).macs * ls.sample_count(batch) + ls.recomputed_macs
-               for ls in schedule.layers)
     return Variant(
         dram_bytes=traffic[:, 0] + traffic[:, 1],
         transfers=traffic[:, 2],
         totals={
-            "macs": macs, "sram_read_bytes": sram_read, "sram_write_bytes": sram_write,
+            "macs": int(macs.sum()), "sram_read_bytes": sram_read, "sram_write_bytes": sram_write,
             "dram_read_bytes": int(traffic[:, 0].sum()),
             "dram_write_bytes": int(traffic[:, 1].sum()),
             "peak_sram_bytes": schedule.peak_sram_bytes, "spills": schedule.spills,
@@ -147,7 +149,7 @@ def _variant(net: Network, config: RunConfig, schedule: Schedule) -> Variant:
 def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
     """Per-layer arrays for configs that share one schedule (built once, here)."""
     first = configs[0]
-    net = _network(first)
+    net, work = _network(first)
     sizes = sizes_for(first.hardware, first.simulation.batch)
     capacity, policy = memory_spec(first.hardware), first.simulation.policy
     ladder = None
@@ -161,20 +163,25 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
     except ScheduleError as exc:
         empty = np.zeros(0)
         return [GroupArrays(empty, empty, (), False, {}, None, str(exc)) for _ in configs]
-    variants = tuple(_variant(net, first, s) for s in schedules)
+    def performed(schedule: Schedule) -> np.ndarray:
+        """MACs each pass performs: halo rows a fused group recomputes included."""
+        return np.array([work[ls.name][0] * ls.sample_count(sizes.batch) + ls.recomputed_macs
+                         for ls in schedule.layers], dtype=np.int64)
+
+    variants = tuple(_variant(net, first, s, performed(s)) for s in schedules)
     last = schedules[-1]
     # Vector work per pass, scaled like its MACs where a fused group recomputes halo rows
     # (as layer_compute scales the whole compute time).
-    vector = np.array([net.layer(ls.name).vector_elements * ls.sample_count(sizes.batch)
+    vector = np.array([work[ls.name][1] * ls.sample_count(sizes.batch)
                        * recompute_factor(net, ls, sizes.batch) for ls in last.layers],
                       dtype=float)
-    # MACs the compute unit performs: halo rows a fused group recomputes included
-    macs = np.array([net.layer(ls.name).macs * ls.sample_count(sizes.batch)
-                     + ls.recomputed_macs for ls in last.layers], dtype=float)
+    macs = performed(last).astype(float)
     out = []
     for config in configs:
         hw = config.hardware
-        works = layer_compute(net, last, compute_model(hw.compute))
+        # cycles matter to a PE array only (an ideal unit's time is MACs / rate)
+        works = layer_compute(net, last, compute_model(hw.compute)) \
+            if hw.compute.is_pe_array else []
         defaults = {
             "hardware.dram.bandwidth": hw.dram.bandwidth,
             "hardware.dram.latency": hw.dram.latency,
@@ -185,7 +192,8 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
             **{f"hardware.energy.{k}": getattr(hw.energy, k) for k in _ENERGY},
         }
         out.append(GroupArrays(
-            macs=macs, cycles=np.array([w.cycles for w in works], dtype=float),
+            macs=macs, cycles=np.array([w.cycles for w in works] or np.zeros(len(macs)),
+                                       dtype=float),
             variants=variants, is_pe=hw.compute.is_pe_array, defaults=defaults,
             ladder=ladder, vector_elements=vector,
             links=serial_links(net, hw, ladder.serial if ladder else schedules[0])
