@@ -5,7 +5,10 @@ Three kinds of task go to the backend. A schedule whose points fit in one chunk 
 returns the rows (several schedules per task, so a worker is never idle waiting for the
 parent). A schedule with more points gets a `prepare` task (the per-layer arrays of every
 group sharing it, kept in the store so a resume never redoes it) and `evaluate` tasks
-(one chunk of a group's points each, shipped as codes into the axis tables).
+(one chunk of a group's points each, shipped as codes into the axis tables). Serial
+groups' chunks cost O(1) a point, less than shipping their rows back from a worker, so
+they are evaluated in this process; overlap groups' (an event timeline per point) go to
+the workers.
 Tasks are fed a few at a time, so memory stays flat however many points there are, and
 finished rows go to the store at once. The sweep's first chunks are small (FIRST_CHUNK
 points, doubling up to the chunk size; the first solve task holds one schedule), so a part
@@ -219,6 +222,11 @@ def _execute(spec: SweepSpec, design: Design, configs: list[RunConfig], store: R
                     ids = next(chunks, None)
                     if ids is None:
                         ready.popleft()
+                        continue
+                    if arrays.ladder is None:  # O(1) a point: cheaper here than shipping
+                        store.append(evaluate(arrays, design.points(ids)))  # rows back
+                        computed += len(ids)
+                        bar.update(len(ids))
                         continue
                     future = runner.submit(evaluate, arrays, design.points(ids))
                     pending[future] = ("rows", len(ids))
