@@ -72,7 +72,7 @@ def reference(config: RunConfig) -> dict[str, Any]:
     return {"feasible": True, **{c: summary[c] for c in FLOATS + INTS}}
 
 
-@settings(max_examples=14, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.data_too_large])
 @given(spec=sweeps(), chunk=st.sampled_from([1, 3, 65536]))
 def test_batched_sweep_equals_simulate_per_point(tmp_path_factory: pytest.TempPathFactory,

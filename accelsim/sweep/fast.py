@@ -163,6 +163,7 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
     except ScheduleError as exc:
         empty = np.zeros(0)
         return [GroupArrays(empty, empty, (), False, {}, None, str(exc)) for _ in configs]
+
     def performed(schedule: Schedule) -> np.ndarray:
         """MACs each pass performs: halo rows a fused group recomputes included."""
         return np.array([work[ls.name][0] * ls.sample_count(sizes.batch) + ls.recomputed_macs
