@@ -229,7 +229,8 @@ def main() -> None:
         line(f"same sweep, {backend} backend vs serial", f"{ratio:.2f}x ({rate(r):,.0f} pt/s)",
              f"serial {rate(serial):,.0f} pt/s", f">= {target}x", ratio >= target)
         print(f"  {r['elapsed_s']:.2f} s wall; CPU: parent {r['parent_cpu_s']:.2f} s of "
-              f"{r['cpu_s']:.2f} s ({r['parent_cpu_s'] / r['cpu_s']:.0%})"
+              f"{r['cpu_s']:.2f} s ({r['parent_cpu_s'] / r['cpu_s']:.0%}; serial "
+              f"{serial['cpu_s']:.2f} s)"
               + ("; includes starting and stopping the cluster, whose scheduler runs in the "
                  "parent" if backend == "dask" else ""))
     print(f"  this machine now: a CPU loop on 2 processes runs {ceiling:.2f}x one process "
