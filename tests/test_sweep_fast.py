@@ -10,6 +10,8 @@ groups both through `solve` tasks and through prepare + evaluate chunks.
 from __future__ import annotations
 
 import math
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +215,39 @@ def test_resume_after_a_commit_finishes_with_the_fresh_rows(tmp_path: Path,
     run = execute(FEASIBLE, out, backend="serial", resume=True, chunk_size=3)
     assert (run.resumed, run.computed) == (kept, 20 - kept)
     pd.testing.assert_frame_equal(ResultStore(out).read(), fresh)
+
+
+def test_ctrl_c_while_a_chunk_is_written_keeps_the_open_part(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = store_module._OpenPart._write
+
+    def slow(self: Any, chunk: Any, first: bool) -> None:
+        time.sleep(0.3)
+        original(self, chunk, first)
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store_module._OpenPart, "_write", slow)
+    store = ResultStore(tmp_path / "out")
+    store.lock()
+    store.start({"sweep": 1}, resume=False)
+
+    def chunk(lo: int) -> dict[str, Any]:
+        return {"point_id": np.arange(lo, lo + 2), "x": np.full(2, float(lo))}
+
+    store.append(chunk(0))  # written alone at once, and into the open part
+    store.append(chunk(2))  # its write is under way when Ctrl-C arrives
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        with pytest.raises(KeyboardInterrupt):
+            store.append(chunk(4))  # waits for the write of chunk 2: interrupted there
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    store.commit()  # what the sweep does on Ctrl-C: both whole chunks kept, once each
+    store.unlock()
+    assert store.done_mask(6).tolist() == [True] * 4 + [False] * 2
+    assert store.read()["point_id"].tolist() == [0, 1, 2, 3]
+    assert len(list(store.parts.glob("part-*"))) == 1

@@ -194,8 +194,9 @@ def _dictionary_columns(table: Any) -> list[str]:
 class _OpenPart:
     """The part being filled: chunks go to a temporary file, renamed when committed.
 
-    Parquet encoding runs in a thread of its own (pyarrow releases the GIL), one chunk at
-    a time, while the next chunk is computed.
+    Writing runs in a thread of its own, one chunk at a time, while the next chunk is
+    computed (pyarrow releases the GIL while it encodes). A Ctrl-C reaches the main thread
+    only, so it never interrupts a write: the file always holds whole chunks.
     """
 
     def __init__(self, final: Path, tmp: Path, fmt: str) -> None:
@@ -210,29 +211,30 @@ class _OpenPart:
         """Append one chunk's rows (written while the caller goes on; errors surface at
         the next add or at commit)."""
         self._wait()
-        if self.fmt == "parquet":
-            table = arrow_table(columns)
-            self._pending = self._thread.submit(self._write_table, table)
-        else:
-            _frame(columns).to_csv(self.tmp, index=False, mode="a" if self.rows else "w",
-                                   header=not self.rows)
+        chunk = arrow_table(columns) if self.fmt == "parquet" else _frame(columns)
+        self._pending = self._thread.submit(self._write, chunk, first=not self.rows)
         self.rows += len(next(iter(columns.values())))
 
-    def _write_table(self, table: Any) -> None:
+    def _write(self, chunk: Any, first: bool) -> None:
+        if self.fmt != "parquet":
+            chunk.to_csv(self.tmp, index=False, mode="w" if first else "a", header=first)
+            return
         import pyarrow.parquet as pq
 
         if self._writer is None:
-            few = _dictionary_columns(table)
-            self._writer = pq.ParquetWriter(self.tmp, table.schema, use_dictionary=few,
+            few = _dictionary_columns(chunk)
+            self._writer = pq.ParquetWriter(self.tmp, chunk.schema, use_dictionary=few,
                                             write_statistics=["point_id", *few])
-        if not table.schema.equals(self._writer.schema):
-            table = table.cast(self._writer.schema)
-        self._writer.write_table(table)
+        if not chunk.schema.equals(self._writer.schema):
+            chunk = chunk.cast(self._writer.schema)
+        self._writer.write_table(chunk)
 
     def _wait(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
+        """Block until the last chunk is written; raise its error, if any (an interrupt
+        while waiting leaves the write pending, to be waited for again)."""
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
 
     def _close(self) -> None:
         try:
@@ -381,7 +383,7 @@ class ResultStore:
             self._open = self._new_part()
         try:
             self._open.add(columns)
-        except BaseException:  # a half-written part is never committed
+        except Exception:  # a failed write: a half-written part is never committed
             self._open.discard()
             self._open = None
             raise
