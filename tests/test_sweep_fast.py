@@ -251,3 +251,19 @@ def test_ctrl_c_while_a_chunk_is_written_keeps_the_open_part(
     assert store.done_mask(6).tolist() == [True] * 4 + [False] * 2
     assert store.read()["point_id"].tolist() == [0, 1, 2, 3]
     assert len(list(store.parts.glob("part-*"))) == 1
+
+
+def test_without_pyarrow_the_same_rows_go_to_csv(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    parquet = run_sweep(SMALL, out=tmp_path / "parquet", backend="serial", chunk_size=4)
+    monkeypatch.setattr(store_module, "has_pyarrow", lambda: False)
+    one = run_sweep(SMALL, out=tmp_path / "one", backend="serial", chunk_size=4)
+    monkeypatch.setattr(store_module, "FLUSH_S", 0.0)  # many parts, merged
+    many = run_sweep(SMALL, out=tmp_path / "many", backend="serial", chunk_size=4)
+    assert (tmp_path / "many" / "results.csv").is_file()
+    for frame in (one, many):
+        assert frame["point_id"].tolist() == list(range(20))
+        for column in ("total_time_s", "dram_read_bytes", "feasible"):
+            assert frame[column].astype(str).tolist() == parquet[column].astype(str).tolist()
+        assert frame["infeasible_reason"].fillna("").tolist() == \
+            parquet["infeasible_reason"].tolist()
