@@ -8,7 +8,8 @@
   same points (each network built once, configs validated before the clock starts), the
   floor a sweep stands on while every point needs its own schedule. Printed with it: the
   share of the serial sweep spent building schedules (accelsim.mapping.build_schedule)
-  and the sweep's own overhead (everything else).
+  and the rest; and what a point costs when its schedule is already built (the sweep run
+  twice in one process, keeping the first run's schedules).
 * The same sweep on the local backend and on a Dask LocalCluster, 2 workers each;
   baseline: the serial sweep; targets >= 1.8x and >= 1.0x. Printed with them: what this
   machine gives two processes right now (a pure-Python loop on 2 processes vs 1), which
@@ -106,6 +107,33 @@ def sweep_once(spec: dict[str, Any], backend: str) -> dict[str, float]:
             "rss_workers_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
+def overhead_once(spec: dict[str, Any]) -> dict[str, float]:
+    """CPU a point of the serial sweep costs besides building schedules: the sweep run
+    twice in one process, its schedules kept from the first run for the second."""
+    import pyarrow.parquet  # noqa: F401
+    import tqdm  # noqa: F401
+
+    import accelsim.sweep.fast as fast
+    from accelsim.sweep.runner import execute
+
+    built: dict[Any, Any] = {}
+    build = fast.build_schedule
+
+    def kept(net: Any, *args: Any) -> Any:
+        key = (id(net), *map(repr, args))  # networks are kept per process by the sweep
+        if key not in built:
+            built[key] = build(net, *args)
+        return built[key]
+
+    fast.build_schedule = kept
+    for _ in range(2):
+        with tempfile.TemporaryDirectory() as out:
+            start = time.process_time()
+            run = execute(spec, out, backend="serial")
+            cpu = time.process_time() - start
+    return {"points": run.n_points, "elapsed_s": run.elapsed_s, "cpu_s": cpu}
+
+
 def simulate_loop_once(spec: dict[str, Any]) -> dict[str, float]:
     """simulate() over every point of a grid (networks and configs made beforehand)."""
     import itertools
@@ -170,6 +198,7 @@ JOBS = {
     "schedule-local": lambda: sweep_once(schedule_spec(), "local"),
     "schedule-dask": lambda: sweep_once(schedule_spec(), "dask"),
     "schedule-simulate": lambda: simulate_loop_once(schedule_spec()),
+    "schedule-overhead": lambda: overhead_once(schedule_spec()),
     "hardware-1m": lambda: sweep_once(hardware_spec(1000), "serial"),
     "hardware-4m": lambda: sweep_once(hardware_spec(4000), "serial"),
     "hardware-naive": lambda: naive_once(hardware_spec(1000)),
@@ -222,6 +251,10 @@ def main() -> None:
           f"{serial['build_s']:.2f} s ({build:.0%}), the rest (validation, networks, "
           f"costing, evaluation, parquet) {serial['elapsed_s'] - serial['build_s']:.2f} s "
           f"({1 - build:.0%})")
+    extra = m["schedule-overhead"]
+    print(f"  with every schedule already built, the sweep costs "
+          f"{extra['cpu_s'] / extra['points'] * 1e3:.2f} ms of CPU a point "
+          f"({extra['points'] / extra['elapsed_s']:,.0f} pt/s)")
     ceiling = m["parallelism"]["ratio"]
     for backend, target in (("local", 1.8), ("dask", 1.0)):
         r = m[f"schedule-{backend}"]
