@@ -47,8 +47,8 @@ __all__ = ["DEFAULT_CHUNK", "SweepRun", "default_out", "execute", "group_configs
 DEFAULT_CHUNK = 65536
 #: Points in the sweep's first chunk; each later chunk doubles, up to the chunk size.
 FIRST_CHUNK = 256
-#: Most schedules in one solve task (fewer when there are few per worker).
-SOLVE_SCHEDULES = 8
+#: Most schedules in one solve task (a task holds the schedules of one network).
+SOLVE_SCHEDULES = 32
 
 
 @dataclass(frozen=True)
@@ -148,21 +148,24 @@ SolveUnit = tuple[list[RunConfig], list[Points]]
 
 
 def _solve_units(design: Design, configs: list[RunConfig], small: list[list[Group]],
-                 done: np.ndarray | None, per_task: int, chunk_size: int
+                 done: np.ndarray | None, chunk_size: int
                  ) -> Iterator[tuple[list[SolveUnit], int]]:
-    """Solve tasks (their work units and point count): the first holds one schedule, the
-    others up to `per_task` schedules or `chunk_size` points."""
+    """Solve tasks (their work units and point count): the first holds one schedule, each
+    other the schedules of one network (its tile searches, cached in the worker by layer
+    geometry, are then made once), at most SOLVE_SCHEDULES of them or `chunk_size` points."""
     batch: list[SolveUnit] = []
-    points = 0
-    limit = 1
-    for groups in small:
+    points, model, first = 0, None, True
+    for groups in sorted(small, key=lambda gs: configs[gs[0].index].model.model_dump_json()):
+        this = configs[groups[0].index].model
+        if batch and (first or this != model or len(batch) >= SOLVE_SCHEDULES
+                      or points >= chunk_size):
+            yield batch, points
+            batch, points, first = [], 0, False
+        model = this
         unit = ([configs[g.index] for g in groups],
                 [design.points(_remaining(design, g, done)) for g in groups])
         batch.append(unit)
         points += sum(len(p) for p in unit[1])
-        if len(batch) >= limit or points >= chunk_size:
-            yield batch, points
-            batch, points, limit = [], 0, per_task
     if batch:
         yield batch, points
 
@@ -198,9 +201,8 @@ def _execute(spec: SweepSpec, design: Design, configs: list[RunConfig], store: R
         pending: dict[Any, tuple[str, Any]] = {}
         ready: deque[tuple[GroupArrays, Iterator[np.ndarray]]] = deque()
         ramp = _Ramp(chunk_size)
-        per_task = max(1, min(SOLVE_SCHEDULES, len(small) // (4 * n_workers)))
         units: Iterator[tuple[list[SolveUnit], int]] | None = _solve_units(
-            design, configs, small, done, per_task, chunk_size)
+            design, configs, small, done, chunk_size)
 
         def chunk_groups(groups: list[Group], prepared: list[GroupArrays]) -> None:
             for group, arrays in zip(groups, prepared, strict=True):
