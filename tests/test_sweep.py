@@ -167,21 +167,23 @@ def test_interrupted_sweep_resumes_without_duplicates(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     sweep = write(tmp_path, SMALL)
     fresh = run_sweep(sweep, out=tmp_path / "fresh", backend="serial")
-    original = ResultStore.write
+    original = ResultStore.append
     calls = {"n": 0}
 
-    def flaky(self: ResultStore, columns: Any) -> Path:
+    def flaky(self: ResultStore, columns: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 4:
             raise KeyboardInterrupt
-        return original(self, columns)
+        original(self, columns)
 
-    monkeypatch.setattr(ResultStore, "write", flaky)
+    monkeypatch.setattr(ResultStore, "append", flaky)
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         execute(sweep, out, backend="serial", chunk_size=2)
-    monkeypatch.setattr(ResultStore, "write", original)
-    assert ResultStore(out).done_mask(16).sum() == 6  # three finished chunks of two
+    monkeypatch.setattr(ResultStore, "append", original)
+    # Ctrl-C commits the open part: the three finished chunks of two are kept, once each
+    assert ResultStore(out).done_mask(16).sum() == 6
+    assert len(ResultStore(out).read()) == 6
     run = execute(sweep, out, backend="serial", resume=True, chunk_size=2)
     assert (run.resumed, run.computed) == (6, 10)
     again = execute(sweep, out, backend="serial", resume=True)

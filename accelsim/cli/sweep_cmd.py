@@ -48,7 +48,7 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
               help="Relative nudge of each hardware field for the elasticities.")
 @click.option("--no-plots", is_flag=True, help="Skip pareto.csv and the PNG plots.")
 @click.option("--chunk-size", type=Number(int), default=None, hidden=True,
-              help="Points per part file (advanced; default 65536).")
+              help="Points per evaluate task (advanced; default 65536).")
 def sweep(sweepfile: str, settings: tuple[str, ...], out: str | None, backend: str,
           scheduler: str | None, workers: int | None, resume: bool, with_sensitivity: bool,
           knee_threshold: float, rel_step: float, no_plots: bool, chunk_size: int | None) -> None:

@@ -2,8 +2,9 @@
 
 * `local`: worker processes (concurrent.futures.ProcessPoolExecutor), os.cpu_count() default;
   each worker exits within PARENT_POLL_S of its parent's death, even a SIGKILL.
-* `dask`: a Dask distributed cluster at a scheduler address, or a LocalCluster when none is
-  given. Dask is the optional extra `accelsim[dask]`, imported only here and only then.
+* `dask`: a Dask distributed cluster at a scheduler address, or a LocalCluster (forked
+  workers on Linux) when none is given. Dask is the optional extra `accelsim[dask]`,
+  imported only here and only then.
 * `serial`: everything in the calling process (debugging, tiny sweeps).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -121,8 +123,16 @@ class DaskBackend:
                 raise AccelsimError(
                     f"backend dask: cannot reach scheduler {scheduler}: {exc}") from None
         else:
-            self._cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
-                                         threads_per_worker=1, dashboard_address=None)
+            import dask
+
+            # Forked workers start with this process's modules loaded: 0.7 s for a cluster
+            # of two instead of 3 s, and 0.1 s instead of 1 s to close it (Linux only:
+            # elsewhere fork is unsafe or missing).
+            method = {"distributed.worker.multiprocessing-method": "fork"} \
+                if sys.platform.startswith("linux") else {}
+            with dask.config.set(method):
+                self._cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
+                                             threads_per_worker=1, dashboard_address=None)
             self.client = Client(self._cluster)
         info = self.client.scheduler_info()
         self.workers = max(1, len(info.get("workers", {})))

@@ -1,16 +1,23 @@
 """run_sweep: validate, plan groups, build each schedule once, evaluate chunks, store them.
 
-Two kinds of task go to the backend: `prepare` (one per distinct schedule: the per-layer
-arrays of every group that shares it) and `evaluate` (one chunk of a group's points).
-Chunks are fed a few at a time, so memory stays flat however many points there are, and
-each finished chunk is written to the store at once; each finished schedule is kept too.
-The sweep's first chunks are small (FIRST_CHUNK points, doubling up to the chunk size),
-so a part lands within moments and a sweep killed at any time, then resumed, always
-makes progress. The sweep owns its folder (a lock) from the first write to the last.
+Three kinds of task go to the backend. A schedule whose points fit in one chunk is a
+`solve` work unit: its configs and points go to a worker, which builds the schedule and
+returns the rows (several schedules per task, so a worker is never idle waiting for the
+parent). A schedule with more points gets a `prepare` task (the per-layer arrays of every
+group sharing it, kept in the store so a resume never redoes it) and `evaluate` tasks
+(one chunk of a group's points each, shipped as codes into the axis tables). Serial
+groups' chunks cost O(1) a point, less than shipping their rows back from a worker, so
+they are evaluated in this process; overlap groups' (an event timeline per point) go to
+the workers.
+Tasks are fed a few at a time, so memory stays flat however many points there are, and
+finished rows go to the store at once. The sweep's first chunks are small (FIRST_CHUNK
+points, doubling up to the chunk size; the first solve task holds one schedule), so a part
+lands within moments. The sweep owns its folder (a lock) from the first write to the last.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import sys
 import time
@@ -23,12 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from accelsim.config.loader import apply_overrides, validate
 from accelsim.config.models import RunConfig
 from accelsim.errors import ConfigError, SweepError
 from accelsim.sweep.backends import BACKENDS, Backend, make_backend
-from accelsim.sweep.fast import GroupArrays, evaluate, prepare, schedule_key
-from accelsim.sweep.space import Design, Group, SweepSpec, load_sweep
+from accelsim.sweep.fast import GroupArrays, evaluate, prepare, schedule_key, solve
+from accelsim.sweep.space import Design, Group, Points, SweepSpec, load_sweep, with_values
 from accelsim.sweep.store import ResultStore
 
 if TYPE_CHECKING:
@@ -41,6 +47,8 @@ __all__ = ["DEFAULT_CHUNK", "SweepRun", "default_out", "execute", "group_configs
 DEFAULT_CHUNK = 65536
 #: Points in the sweep's first chunk; each later chunk doubles, up to the chunk size.
 FIRST_CHUNK = 256
+#: Most schedules in one solve task (a task holds the schedules of one network).
+SOLVE_SCHEDULES = 32
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,7 @@ def group_configs(spec: SweepSpec, design: Design) -> list[RunConfig]:
     for group in design.groups:
         values = design.key_values(group)
         source = f"{spec.source}: axes {', '.join(f'{k}={v!r}' for k, v in values.items())}"
-        configs.append(validate(RunConfig, apply_overrides(base, values), source)
-                       if values else spec.base)
+        configs.append(with_values(spec.base, base, values, source) if values else spec.base)
     return configs
 
 
@@ -131,6 +138,38 @@ def execute(
         store.unlock()
 
 
+def _remaining(design: Design, group: Group, done: np.ndarray | None) -> np.ndarray:
+    """Ids of a group's points not yet stored."""
+    ids = design.group_ids(group, 0, group.size)
+    return ids if done is None else ids[~done[ids]]
+
+
+SolveUnit = tuple[list[RunConfig], list[Points]]
+
+
+def _solve_units(design: Design, configs: list[RunConfig], small: list[list[Group]],
+                 done: np.ndarray | None, chunk_size: int
+                 ) -> Iterator[tuple[list[SolveUnit], int]]:
+    """Solve tasks (their work units and point count): the first holds one schedule, each
+    other the schedules of one network (its tile searches, cached in the worker by layer
+    geometry, are then made once), at most SOLVE_SCHEDULES of them or `chunk_size` points."""
+    batch: list[SolveUnit] = []
+    points, model, first = 0, None, True
+    for groups in sorted(small, key=lambda gs: configs[gs[0].index].model.model_dump_json()):
+        this = configs[groups[0].index].model
+        if batch and (first or this != model or len(batch) >= SOLVE_SCHEDULES
+                      or points >= chunk_size):
+            yield batch, points
+            batch, points, first = [], 0, False
+        model = this
+        unit = ([configs[g.index] for g in groups],
+                [design.points(_remaining(design, g, done)) for g in groups])
+        batch.append(unit)
+        points += sum(len(p) for p in unit[1])
+    if batch:
+        yield batch, points
+
+
 def _execute(spec: SweepSpec, design: Design, configs: list[RunConfig], store: ResultStore,
              backend: str | Backend, workers: int | None, resume: bool, progress: bool,
              scheduler: str | None, chunk_size: int, start: float) -> SweepRun:
@@ -144,6 +183,10 @@ def _execute(spec: SweepSpec, design: Design, configs: list[RunConfig], store: R
         if done is not None and already and done[design.group_ids(group, 0, group.size)].all():
             continue
         by_schedule.setdefault(schedule_key(config), []).append(group)
+    small = [groups for groups in by_schedule.values()
+             if sum(g.size for g in groups) <= chunk_size]
+    large = {key: groups for key, groups in by_schedule.items()
+             if sum(g.size for g in groups) > chunk_size}
 
     from tqdm import tqdm
 
@@ -153,33 +196,50 @@ def _execute(spec: SweepSpec, design: Design, configs: list[RunConfig], store: R
                desc="sweep", file=sys.stderr, disable=None if progress else True,
                smoothing=0.1)  # None: shown on a terminal only
     computed = 0
+    n_workers = getattr(runner, "workers", 1)
     try:
         pending: dict[Any, tuple[str, Any]] = {}
         ready: deque[tuple[GroupArrays, Iterator[np.ndarray]]] = deque()
         ramp = _Ramp(chunk_size)
+        units: Iterator[tuple[list[SolveUnit], int]] | None = _solve_units(
+            design, configs, small, done, chunk_size)
 
         def chunk_groups(groups: list[Group], prepared: list[GroupArrays]) -> None:
             for group, arrays in zip(groups, prepared, strict=True):
                 ready.append((arrays, ramp.cut(design.chunks(group, chunk_size, done))))
 
-        for key, groups in by_schedule.items():
+        for key, groups in large.items():
             saved = store.load_prepared(key) if resume else None
             if saved is not None and len(saved) == len(groups):
                 chunk_groups(groups, saved)
             else:
                 future = runner.submit(prepare, [configs[g.index] for g in groups])
                 pending[future] = ("prepare", (key, groups))
-        limit = 2 * getattr(runner, "workers", 1) + 2
+        limit = 2 * n_workers + 2
         in_flight = 0
-        while pending or ready:
-            while ready and in_flight < limit:
-                arrays, chunks = ready[0]
-                ids = next(chunks, None)
-                if ids is None:
-                    ready.popleft()
-                    continue
-                future = runner.submit(evaluate, arrays, ids, design.columns(ids))
-                pending[future] = ("evaluate", len(ids))
+        while pending or ready or units is not None:
+            while in_flight < limit and (ready or units is not None):
+                if ready:
+                    arrays, chunks = ready[0]
+                    ids = next(chunks, None)
+                    if ids is None:
+                        ready.popleft()
+                        continue
+                    if arrays.ladder is None:  # O(1) a point: cheaper here than shipping
+                        store.append(evaluate(arrays, design.points(ids)))  # rows back
+                        computed += len(ids)
+                        bar.update(len(ids))
+                        continue
+                    future = runner.submit(evaluate, arrays, design.points(ids))
+                    pending[future] = ("rows", len(ids))
+                else:
+                    assert units is not None
+                    unit = next(units, None)
+                    if unit is None:
+                        units = None
+                        continue
+                    future = runner.submit(solve, unit[0])
+                    pending[future] = ("rows", unit[1])
                 in_flight += 1
             if not pending:
                 continue
@@ -198,19 +258,27 @@ def _execute(spec: SweepSpec, design: Design, configs: list[RunConfig], store: R
                     chunk_groups(groups, result)
                 else:
                     in_flight -= 1
-                    store.write(result)
+                    store.append(result)
                     computed += info
                     bar.update(info)
     except BaseException:
         runner.close(cancel=True)
+        _keep(store)
         raise
     finally:
         bar.close()
     if isinstance(backend, str):
         runner.close()
+    store.commit()  # every row on disk before the merge, which may fail (a full disk)
     results = store.finalize(design.n_points)
     return SweepRun(store.out, results, design.n_points, computed, already, len(by_schedule),
                     time.perf_counter() - start)
+
+
+def _keep(store: ResultStore) -> None:
+    """Commit the open part of an interrupted sweep (a failing disk leaves it to resume)."""
+    with contextlib.suppress(OSError):
+        store.commit()
 
 
 def run_sweep(

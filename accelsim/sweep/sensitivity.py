@@ -28,7 +28,7 @@ from accelsim.config.loader import apply_overrides, load_run, validate
 from accelsim.config.models import HardwareConfig, RunConfig
 from accelsim.pipeline import build_network, run_config
 from accelsim.sweep.fast import evaluate, prepare
-from accelsim.sweep.space import SweepSpec, get_path
+from accelsim.sweep.space import Points, SweepSpec, get_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -157,7 +157,7 @@ def _axis_times(spec: SweepSpec, path: str, fast: bool, values: np.ndarray,
     if fast:
         arrays = prepare([spec.base])[0]
         ids = np.arange(len(values))
-        return evaluate(arrays, ids, {path: values})["total_time_s"]
+        return np.asarray(evaluate(arrays, Points(ids, {path: (values, ids)}))["total_time_s"])
     data = spec.base.model_dump(mode="json", exclude_none=True)
     times = []
     for v in values:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from accelsim.config.loader import (
@@ -52,9 +52,12 @@ __all__ = [
     "MODES",
     "Axis",
     "Design",
+    "Points",
     "SweepSpec",
     "get_path",
     "load_sweep",
+    "overridden",
+    "with_values",
 ]
 
 MODES: tuple[str, ...] = ("grid", "random", "latin-hypercube")
@@ -178,11 +181,100 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def overridden(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`data` with dotted paths set, like apply_overrides, copying only the mappings and
+    lists along each path (a sweep applies thousands of values to one base)."""
+    out = dict(data)
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        node: Any = out
+        for part in parts[:-1]:
+            key: Any = item_index(node, part, dotted) if isinstance(node, list) else part
+            child = node[key] if isinstance(node, list) else node.get(part)
+            if not isinstance(child, dict | list):  # a new or wrong branch: the general rules
+                return apply_overrides(data, overrides)
+            node[key] = child = list(child) if isinstance(child, list) else dict(child)
+            node = child
+        key = item_index(node, parts[-1], dotted) if isinstance(node, list) else parts[-1]
+        node[key] = value
+    return out
+
+
+class _Setter:
+    """A validated config whose models along some paths are opened into plain containers
+    (everything else stays a validated instance, which pydantic accepts as it is), so a
+    value set there is validated again at the cost of those few models only."""
+
+    def __init__(self, base: RunConfig) -> None:
+        self._made: set[int] = set()  # containers opened here (the rest are instances)
+        self.root = self._open(base)
+
+    def _open(self, node: Any) -> Any:
+        if isinstance(node, BaseModel):
+            opened: Any = {name: getattr(node, name) for name in type(node).model_fields}
+        elif isinstance(node, tuple):
+            opened = list(node)
+        else:
+            return None
+        self._made.add(id(opened))
+        return opened
+
+    def set(self, dotted: str, value: Any) -> bool:
+        """Set one path; False when it leaves the models' fields (unknown, or unset)."""
+        node, parts = self.root, dotted.split(".")
+        for depth, part in enumerate(parts):
+            if isinstance(node, list):
+                names = [getattr(item, "name", None) if not isinstance(item, dict)
+                         else item.get("name") for item in node]
+                key: Any = int(part) if part.isdigit() and int(part) < len(node) else (
+                    names.index(part) if part in names else None)
+            else:
+                key = part if part in node else None
+            if key is None:
+                return False
+            if depth == len(parts) - 1:
+                node[key] = value
+                return True
+            child = node[key]
+            if id(child) not in self._made:
+                child = node[key] = self._open(child)
+                if child is None:
+                    return False
+            node = child
+        return False
+
+    def validate(self) -> RunConfig | None:
+        """The config as now set, or None when pydantic rejects it."""
+        try:
+            return RunConfig.model_validate(self.root)
+        except ValidationError:
+            return None
+
+
+def with_values(base: RunConfig, data: Mapping[str, Any], overrides: Mapping[str, Any],
+                source: str, setter: _Setter | None = None) -> RunConfig:
+    """`base` with dotted-path overrides, validated; `data` is base's dumped data.
+
+    Only the models along the paths are validated again (see _Setter; `setter` may be one
+    kept for the same paths), so thousands of axis values cost little; any path or value
+    it cannot take goes through the general rules (overridden + validate), which give the
+    one-line errors.
+    """
+    setter = setter or _Setter(base)
+    if all(setter.set(dotted, value) for dotted, value in overrides.items()):
+        config = setter.validate()
+        if config is not None:
+            return config
+    return validate(RunConfig, overridden(data, overrides), source)
+
+
 class _Checker:
     """Applies one axis value to the base and validates it; errors name sweep file and line."""
 
     def __init__(self, base: RunConfig, source: str, lines: LineMap, base_dir: Path) -> None:
+        self.base = base
         self.data = base.model_dump(mode="json", exclude_none=True)
+        self.setters: dict[str, _Setter] = {}  # one per axis path, reused for every value
         self.source, self.lines, self.base_dir = source, lines, base_dir
 
     def where(self, *path: str | int) -> str:
@@ -194,8 +286,11 @@ class _Checker:
         if path == "model.path" and isinstance(value, str):
             local = self.base_dir / value
             value = str(local.resolve()) if local.exists() else value
-        data = apply_overrides(self.data, {path: value})
-        config = validate(RunConfig, data, f"{self.where(path)}: axes")
+        if path not in self.setters:
+            self.setters[path] = _Setter(self.base)
+        setter = self.setters[path]
+        config = with_values(self.base, self.data, {path: value}, f"{self.where(path)}: axes",
+                             setter)
         check_model_name(config, f"{self.where(path)}: axes")
         return get_path(config, path)
 
@@ -326,6 +421,23 @@ def load_sweep(path_or_spec: str | Path | Mapping[str, Any],
 
 
 @dataclass(frozen=True)
+class Points:
+    """Some design points: their ids and, per axis path, a table of values and a code per
+    point (the compact form shipped to workers; values(path) expands one axis)."""
+
+    ids: np.ndarray
+    axes: Mapping[str, tuple[np.ndarray, np.ndarray]]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def values(self, path: str) -> np.ndarray:
+        """The axis's value at every point (base units)."""
+        table, codes = self.axes[path]
+        return table[codes]
+
+
+@dataclass(frozen=True)
 class Group:
     """Design points sharing every key-axis value: one schedule (and PE array) serves them."""
 
@@ -419,6 +531,8 @@ class Design:
         if self.spec.mode != "grid":
             lo = int(self._bounds[group.index])
             return np.sort(self._order[lo + start:lo + stop])
+        if not self.key:  # one group: the whole grid, in order
+            return np.arange(start, stop, dtype=np.int64)
         fast = [i for i in range(len(self.axes)) if i not in self.key]
         flat = np.arange(start, stop)
         sub = np.unravel_index(flat, [self.shape[i] for i in fast]) if fast else ()
@@ -445,11 +559,18 @@ class Design:
         if len(pending):
             yield pending
 
-    def columns(self, ids: np.ndarray) -> dict[str, np.ndarray]:
-        """Axis values (base units) of the given points, one array per axis path."""
+    def points(self, ids: np.ndarray) -> Points:
+        """The given points with their codes into each axis's table of values."""
         if self.spec.mode == "grid":
             codes = np.unravel_index(ids, self.shape) if self.axes else ()
         else:
             assert self._codes is not None
             codes = tuple(self._codes[ids, i] for i in range(len(self.axes)))
-        return {a.path: t[c] for a, t, c in zip(self.axes, self.tables, codes, strict=True)}
+        return Points(np.asarray(ids, dtype=np.int64), {
+            a.path: (t, np.asarray(c, dtype=np.min_scalar_type(max(len(t) - 1, 0))))
+            for a, t, c in zip(self.axes, self.tables, codes, strict=True)})
+
+    def columns(self, ids: np.ndarray) -> dict[str, np.ndarray]:
+        """Axis values (base units) of the given points, one array per axis path."""
+        points = self.points(ids)
+        return {path: points.values(path) for path in points.axes}
