@@ -3,7 +3,9 @@ parts land whole and merge to one row per point.
 
 Designs are generated (hypothesis): axes drawn from schedule-changing fields (SRAM size,
 width, policy from the registry, overlap, batch) and hardware-only fields (bandwidth,
-latency, MAC rate, energy constants), on the serial backend with chunk sizes that send
+latency, MAC rate, energy constants), or, on a PE array with three buffers, from its
+dataflow and depthwise mapping (registries), shape, clock and buffer sizes, on the serial
+backend with chunk sizes that send
 groups both through `solve` tasks and through prepare + evaluate chunks.
 """
 
@@ -13,7 +15,7 @@ import math
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
@@ -23,15 +25,18 @@ from hypothesis import strategies as st
 
 import accelsim.sweep.store as store_module
 from accelsim.config.loader import load_run, validate
-from accelsim.config.models import POLICIES, RunConfig
+from accelsim.config.models import POLICIES, ComputeConfig, RunConfig
 from accelsim.errors import ConfigError
 from accelsim.pipeline import run_config
+from accelsim.sim.pe_array import DATAFLOWS
 from accelsim.sweep.fast import RESULT_COLUMNS
 from accelsim.sweep.runner import execute, run_sweep
 from accelsim.sweep.space import load_sweep, overridden, with_values
 from accelsim.sweep.store import ResultStore, Strings
 
 BASE = "mobilenet_cifar.yaml"
+#: A PE array with three buffers: dataflow, depthwise mapping and level sizes in play.
+ARRAY_BASE = str(Path(__file__).parent / "data" / "sweep_three_buffers.yaml")
 FLOATS = ("total_time_s", "compute_time_s", "data_movement_time_s", "energy_j")
 INTS = ("dram_read_bytes", "dram_write_bytes", "peak_sram_bytes", "spills")
 
@@ -49,20 +54,37 @@ CHOICES: dict[str, list[Any]] = {
     "hardware.energy.dram_read_byte": ["100 pJ", "300 pJ"],
     "hardware.energy.sram_write_byte": ["5 pJ", "20 pJ"],
 }
+#: The same for ARRAY_BASE: the compute fields a PE array has, and its buffers' sizes.
+ARRAY_CHOICES: dict[str, list[Any]] = {
+    "hardware.memory.ifmap.capacity": ["16 KiB", "64 KiB"],
+    "hardware.memory.ofmap.capacity": ["24 KiB", "64 KiB"],
+    "hardware.compute.dataflow": list(DATAFLOWS),
+    "hardware.compute.depthwise": list(get_args(ComputeConfig.model_fields["depthwise"]
+                                                .annotation)),
+    "hardware.compute.pe_rows": [8, 32],
+    "hardware.compute.clock": ["200 MHz", "1 GHz"],
+    "simulation.policy": list(POLICIES),
+    "simulation.overlap": [False, True],
+    "hardware.dram.bandwidth": ["1 GB/s", "10 GB/s"],
+    "hardware.energy.dram_read_byte": ["100 pJ", "300 pJ"],
+}
+BASES = {BASE: CHOICES, ARRAY_BASE: ARRAY_CHOICES}
 
 
 @st.composite
 def sweeps(draw: st.DrawFn) -> dict[str, Any]:
-    """A small grid over 2-4 axes, each with 1-3 of its values."""
-    paths = draw(st.lists(st.sampled_from(list(CHOICES)), min_size=2, max_size=4,
+    """A small grid over 2-4 axes of one base, each with 1-3 of its values."""
+    base = draw(st.sampled_from(list(BASES)))
+    choices = BASES[base]
+    paths = draw(st.lists(st.sampled_from(list(choices)), min_size=2, max_size=4,
                           unique=True))
-    axes = {p: draw(st.lists(st.sampled_from(CHOICES[p]), min_size=1, max_size=3,
+    axes = {p: draw(st.lists(st.sampled_from(choices[p]), min_size=1, max_size=3,
                              unique=True)) for p in paths}
     points = math.prod(len(v) for v in axes.values())
     if points > 12:  # keep the per-point reference loop short
         first = paths[0]
         axes[first] = axes[first][:1]
-    return {"base": BASE, "axes": axes}
+    return {"base": base, "axes": axes}
 
 
 def reference(config: RunConfig) -> dict[str, Any]:
@@ -87,7 +109,7 @@ def test_batched_sweep_equals_simulate_per_point(tmp_path_factory: pytest.TempPa
     for _, row in frame.iterrows():
         overrides = {a.path: row[a.path].item() if hasattr(row[a.path], "item")
                      else row[a.path] for a in loaded.axes}
-        expected = reference(load_run(BASE, overrides))
+        expected = reference(load_run(spec["base"], overrides))
         assert bool(row["feasible"]) == expected["feasible"], overrides
         if not expected["feasible"]:
             assert row["infeasible_reason"] == expected["error"]

@@ -8,12 +8,14 @@
 Non-MAC work (pools, element-wise ops, sigmoid-like activations: `Layer.vector_elements`)
 runs on a vector unit at `compute.vector_rate` elements/s. The vector unit processes the
 MAC array's outputs as they stream out, so a layer takes the longer of the two times.
+`scale` multiplies a layer's work (a fused group's recomputed halo rows); PE-array cycles
+stay whole, so the time is the scaled cycles, rounded, over the clock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from accelsim.config.models import ComputeConfig
 from accelsim.ir.layers import Layer
@@ -30,15 +32,18 @@ class Work:
     utilization: float
 
 
-ComputeModel = Callable[[Layer, int], Work]
+class ComputeModel(Protocol):
+    """(layer, batch, scale) -> the Work of `batch` samples of the layer, times `scale`."""
+
+    def __call__(self, layer: Layer, batch: int, scale: float = 1.0) -> Work: ...
 
 
 def _ideal(config: ComputeConfig) -> ComputeModel:
     rate, vector = config.peak_mac_rate, config.effective_vector_rate
 
-    def work(layer: Layer, batch: int) -> Work:
+    def work(layer: Layer, batch: int, scale: float = 1.0) -> Work:
         macs = layer.macs * batch
-        return Work(0, max(macs / rate, layer.vector_elements * batch / vector),
+        return Work(0, max(macs * scale / rate, layer.vector_elements * batch * scale / vector),
                     1.0 if macs else 0.0)
 
     return work
@@ -51,10 +56,10 @@ def _pe_array(config: ComputeConfig) -> ComputeModel:
     array = PEArray(config.pe_rows, config.pe_cols, config.dataflow, config.depthwise)
     clock, vector = config.clock, config.effective_vector_rate
 
-    def work(layer: Layer, batch: int) -> Work:
+    def work(layer: Layer, batch: int, scale: float = 1.0) -> Work:
         result = layer_cycles(layer, array, batch)
-        return Work(result.cycles, max(result.cycles / clock,
-                                       layer.vector_elements * batch / vector),
+        cycles = result.cycles if scale == 1 else round(result.cycles * scale)
+        return Work(cycles, max(cycles / clock, layer.vector_elements * batch * scale / vector),
                     result.utilization)
 
     return work

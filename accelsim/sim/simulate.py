@@ -187,14 +187,8 @@ def layer_compute(net: Network, schedule: Schedule, model: ComputeModel) -> list
 
     Halo rows a fused group computes again take compute time like any other MAC.
     """
-    works = []
-    for ls in schedule.layers:
-        work = model(net.layer(ls.name), ls.sample_count(schedule.batch))
-        redo = recompute_factor(net, ls, schedule.batch)
-        if redo != 1:
-            work = Work(round(work.cycles * redo), work.time_s * redo, work.utilization)
-        works.append(work)
-    return works
+    return [model(net.layer(ls.name), ls.sample_count(schedule.batch),
+                  recompute_factor(net, ls, schedule.batch)) for ls in schedule.layers]
 
 
 def recompute_factor(net: Network, ls: LayerSchedule, batch: int) -> float:
