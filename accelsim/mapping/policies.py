@@ -19,6 +19,7 @@ what to do at each step and never tests a policy's name.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -70,7 +71,7 @@ class _Spec:
     region: Region
     size: int
 
-    @property
+    @functools.cached_property
     def buffer(self) -> str:
         return buffer_name(self.kind, self.tensor, self.region)
 
@@ -148,6 +149,7 @@ class _Builder:
         self.sizes = sizes
         self.sram = SramTracker(capacity)
         self.tensors = net.tensors()
+        self._fmap_bytes = {n: sizes.fmap_bytes(t.shape) for n, t in self.tensors.items()}
         self.position = {name: i for i, name in enumerate(net.order)}
         self.computed = [n for n in net.order if net.layer(n).op != "input"]  # LayerSchedules
         self.in_dram: set[str] = set(net.inputs)  # tensors with a valid DRAM copy
@@ -158,7 +160,7 @@ class _Builder:
 
     # ---- helpers ----------------------------------------------------------------------
     def fmap_bytes(self, tensor: str) -> int:
-        return self.sizes.fmap_bytes(self.tensors[tensor].shape)
+        return self._fmap_bytes[tensor]
 
     def buffer_of(self, tensor: str) -> str:
         return buffer_name("fmap", tensor, WHOLE)

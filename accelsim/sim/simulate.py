@@ -8,6 +8,7 @@ summary dict that reports and the Python API expose.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from functools import reduce
@@ -161,21 +162,28 @@ def _covered(spans: list[tuple[int, int]]) -> int:
     return count
 
 
+@functools.lru_cache(maxsize=4096)
+def _read_elements(layer: Layer, index: int) -> int:
+    """Elements of one sample of input `index` that some output of `layer` reads: the rows,
+    columns and channels read (cached: it walks every output row and column)."""
+    ho, wo, co = hwc(layer.output_shape)
+    rows = _covered([input_region_rows(layer, (r, r + 1), index) for r in range(ho)])
+    cols = _covered([input_region_cols(layer, (c, c + 1), index) for c in range(wo)])
+    lo, hi = input_channels(layer, (0, co), index)
+    return rows * cols * (hi - lo)
+
+
 def _compulsory(net: Network, layer: Layer, sizes: Sizes) -> int:
     """Bytes the layer must move even with unlimited SRAM: its filters, network I/O.
 
     Of a network input only the rows, columns and channels some output reads count (a
     strided convolution may skip rows, a channel slice reads a few channels).
     """
-    inputs = set(net.inputs)
+    inputs = net.inputs
     total = sizes.weight_bytes(layer)
-    ho, wo, co = hwc(layer.output_shape)
     for index, src in enumerate(layer.inputs):
         if src in inputs and src not in layer.inputs[:index]:
-            rows = _covered([input_region_rows(layer, (r, r + 1), index) for r in range(ho)])
-            cols = _covered([input_region_cols(layer, (c, c + 1), index) for c in range(wo)])
-            lo, hi = input_channels(layer, (0, co), index)
-            total += sizes.elements_bytes(sizes.batch * rows * cols * (hi - lo))
+            total += sizes.elements_bytes(sizes.batch * _read_elements(layer, index))
     if net.graph.out_degree(layer.name) == 0:
         total += sizes.fmap_bytes(layer.output_shape)
     return total
@@ -229,9 +237,13 @@ def simulate(net: Network, hardware: HardwareConfig,
 def serial_links(net: Network, hardware: HardwareConfig, serial: Schedule) -> np.ndarray:
     """Per layer, the slowest on-chip link's time for the serial schedule's traffic: the
     floor of each layer's compute time in every schedule of the overlap ladder."""
+    return link_times(on_chip_traffic(net, hardware, serial), hardware.levels, _pes(hardware))
+
+
+def _pes(hardware: HardwareConfig) -> int:
+    """Processing elements of the array (1 for an ideal MAC rate)."""
     c = hardware.compute
-    pes = c.pe_rows * c.pe_cols if c.pe_rows and c.pe_cols else 1
-    return link_times(on_chip_traffic(net, hardware, serial), hardware.levels, pes)
+    return c.pe_rows * c.pe_cols if c.pe_rows and c.pe_cols else 1
 
 
 def on_chip_traffic(net: Network, hardware: HardwareConfig, schedule: Schedule) -> np.ndarray:
@@ -266,17 +278,19 @@ def cost_schedule(net: Network, hardware: HardwareConfig, simulation: Simulation
     works = layer_compute(net, schedule, model)
     traffic = np.array(schedule.traffic(), dtype=float).reshape(-1, 3)
     on_chip = on_chip_traffic(net, hardware, schedule)
-    compute_s = np.maximum([w.time_s for w in works], serial_links(net, hardware,
-                                                                  reference or schedule))
-    level_j = level_energy_j(on_chip, hardware.levels)
+    levels, stores = hardware.levels, len(store_of(hardware))
+    links = (serial_links(net, hardware, reference)
+             if reference is not None and reference is not schedule
+             else link_times(on_chip, levels, _pes(hardware)))
+    compute_s = np.maximum([w.time_s for w in works], links)
+    level_j = level_energy_j(on_chip, levels)
     movement, serial = layer_times(compute_s, traffic[:, 0] + traffic[:, 1], traffic[:, 2],
                                    hardware.dram.bandwidth, hardware.dram.latency)
     totals = np.asarray(serial if times is None else times).reshape(-1)
     passes = []
     for i, ls in enumerate(schedule.layers):
         layer, work = net.layer(ls.name), works[i]
-        sram_read, sram_write = (int(v) for v in on_chip[i, :len(store_of(hardware))].sum(
-            axis=0))
+        sram_read, sram_write = (int(v) for v in on_chip[i, :stores].sum(axis=0))
         read, write, transfers = (int(v) for v in traffic[i])
         macs = layer.macs * ls.sample_count(batch)
         passes.append(LayerCost(

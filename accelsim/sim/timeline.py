@@ -49,16 +49,29 @@ class Timeline:
 LOOKBACK = 64
 
 
-def _space_deps(frees: list[tuple[int, int]], used: int, size: int, capacity: int
+def _space_deps(frees: list[int], freed: list[int], used: int, size: int, capacity: int
                 ) -> tuple[int, ...]:
-    """Frees (latest first) a new buffer of `size` must wait for to stay within capacity."""
+    """Frees (latest first) a new buffer of `size` must wait for to stay within capacity.
+
+    `frees`: the frees' action indices in schedule order, `freed`: their bytes. Walking
+    back, a free is skipped while there is room without it (it may still be under way).
+    """
+    room = capacity - used - size
+    sizes = freed[-LOOKBACK:]
+    if sum(sizes) <= room:  # room without any of them
+        return ()
+    recent = frees[-LOOKBACK:]
+    smallest = min(sizes)
     waits = []
     pending = 0
-    for index, freed in reversed(frees[-LOOKBACK:]):
-        if used + pending + freed + size <= capacity:
-            pending += freed  # this free may still be under way: room without it
+    for k in range(len(recent) - 1, -1, -1):
+        if pending + sizes[k] <= room:
+            pending += sizes[k]
         else:
-            waits.append(index)
+            waits.append(recent[k])
+            if room - pending < smallest:  # no older free fits either: wait for them all
+                waits.extend(reversed(recent[:k]))
+                break
     return tuple(waits)
 
 
@@ -69,9 +82,10 @@ def compile_timeline(schedule: Schedule) -> Timeline:
     deps: list[tuple[int, ...]] = []
     owner: list[int] = []
     holder: list[int] = []
-    # Per on-chip level ("" with one shared SRAM): frees as (action index, bytes) in
+    # Per on-chip level ("" with one shared SRAM): frees' action indices and bytes in
     # schedule order, and bytes in use.
-    frees: dict[str, list[tuple[int, int]]] = {}
+    frees: dict[str, list[int]] = {}
+    freed: dict[str, list[int]] = {}
     used: dict[str, int] = {}
     level_of: dict[str, str] = {}  # resident buffer -> its level
     ready: dict[str, int] = {}  # buffer -> action that made its contents valid
@@ -91,8 +105,9 @@ def compile_timeline(schedule: Schedule) -> Timeline:
             kinds.append(LOAD if isinstance(a, Load) else SPACE)
             amounts.append(a.bytes if isinstance(a, Load) else 0.0)
             level = level_of[a.buffer] = a.level
-            deps.append(_space_deps(frees.setdefault(level, []), used.get(level, 0),
-                                    a.bytes, schedule.level_capacity(level)))
+            deps.append(_space_deps(frees.setdefault(level, []), freed.setdefault(level, []),
+                                    used.get(level, 0), a.bytes,
+                                    schedule.level_capacity(level)))
             used[level] = used.get(level, 0) + a.bytes
             ready[a.buffer] = index
             users[a.buffer] = []
@@ -118,7 +133,8 @@ def compile_timeline(schedule: Schedule) -> Timeline:
             amounts.append(0.0)
             deps.append(tuple(users.pop(a.buffer, [])) + (ready.pop(a.buffer),))
             level = level_of.pop(a.buffer)
-            frees[level].append((index, a.bytes))
+            frees[level].append(index)
+            freed[level].append(a.bytes)
             used[level] -= a.bytes
     return Timeline(np.array(kinds, dtype=np.int8), np.array(amounts, dtype=float),
                     tuple(deps), np.array(holder, dtype=np.int32),
