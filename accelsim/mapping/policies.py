@@ -495,17 +495,19 @@ class _Builder:
                                                                    if weights and last else [])))
             return jobs
         whole = self._weights_spec(layer, (0, co), 1) if len(groups) == 1 else None
+        filters = [whole or self._weights_spec(layer, ch, len(groups)) for ch in groups]
         for t, (samples, rows, cols) in enumerate(spatial):
             inputs = self._input_specs(layer, samples, rows, (0, co), cols, kept)
+            reads = self._reads(layer, inputs)
             for g, ch in enumerate(groups):
-                weights = whole or self._weights_spec(layer, ch, len(groups))
+                weights = filters[g]
                 first_w = weights if weights and (whole is None or (t == 0 and g == 0)) else None
                 last_w = weights and (whole is None or (t == len(spatial) - 1))
                 loads = (inputs if g == 0 else []) + ([first_w] if first_w else [])
                 frees = ([weights.buffer] if weights and last_w else []) + (
                     [s.buffer for s in inputs] if g == len(groups) - 1 else [])
-                jobs.append(_Job(Tile(samples, rows, ch, cols=cols), loads,
-                                 self._reads(layer, inputs), weights, frees))
+                jobs.append(_Job(Tile(samples, rows, ch, cols=cols), loads, reads, weights,
+                                 frees))
         return jobs
 
     def _reads(self, layer: Layer, loaded: list[_Spec]) -> dict[str, str]:
@@ -557,10 +559,10 @@ class _Builder:
         region = Region(samples, rows, ch, cols=cols)
         out = whole_out or self.sram.alloc(layer.name, region, self.sizes.region_bytes(
             layer.output_shape, samples, rows, ch, cols))
-        ho, wo, co = hwc(layer.output_shape)
+        ho, wo, co, layer_macs = _geometry(layer)
         width = cols[1] - cols[0] if cols is not None else wo
         share = (samples[1] - samples[0]) * (rows[1] - rows[0]) * width * (ch[1] - ch[0])
-        macs = layer.macs * share // (ho * wo * co)
+        macs = layer_macs * share // (ho * wo * co)
         self.sram.compute(Compute(layer.name, tile, tuple(job.inputs[s] for s in layer.inputs),
                                   job.weights.buffer if job.weights else None, out, macs))
         if whole_out is None:
@@ -643,6 +645,12 @@ class _Builder:
             if r.kind == "fmap" and not self.tensors[r.tensor].consumers:
                 self.write_back(r.tensor, "")
             self.sram.free(r.buffer)
+
+
+@functools.lru_cache(maxsize=4096)
+def _geometry(layer: Layer) -> tuple[int, int, int, int]:
+    """Output rows, columns, channels and MACs per sample (asked once per tile)."""
+    return (*hwc(layer.output_shape), layer.macs)
 
 
 def _builder(rules: Rules) -> Callable[[Network, Sizes, Capacity, BuildOptions], Schedule]:

@@ -260,8 +260,9 @@ class Schedule:
         """Number of eviction or spill events."""
         return sum(ls.spills for ls in self.layers)
 
-    def _owner_of(self) -> Callable[[str, int], int]:
-        """owner(name, at): the position of the pass of layer `name` at or after `at`."""
+    def owner_lookup(self) -> Callable[[str, int], int]:
+        """owner(name, at): the position of the pass of layer `name` at or after `at` (the
+        layer a load made at position `at` for layer `name` is charged to)."""
         passes = self.passes()
 
         def owner(name: str, at: int) -> int:
@@ -272,14 +273,14 @@ class Schedule:
     def owners(self) -> list[list[int]]:
         """Per layer, per action: the index of the layer the action is charged to (a
         prefetched load counts for the layer it is for, everything else where it happens)."""
-        owner = self._owner_of()
+        owner = self.owner_lookup()
         return [[owner(a.owner, i) if isinstance(a, Load) and a.owner else i
                  for a in ls.actions] for i, ls in enumerate(self.layers)]
 
     def traffic(self) -> list[tuple[int, int, int]]:
         """(DRAM read bytes, DRAM write bytes, transfers) per layer, by owner."""
         totals = [[0, 0, 0] for _ in self.layers]
-        owner = self._owner_of()
+        owner = self.owner_lookup()
         for i, ls in enumerate(self.layers):
             here = totals[i]
             for a in ls.actions:

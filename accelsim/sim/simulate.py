@@ -7,9 +7,12 @@ summary dict that reports and the Python API expose.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import gc
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import reduce
 from typing import TYPE_CHECKING, Any
@@ -46,7 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LAYER_COLUMNS", "SimResult", "cost_schedule", "layer_compute", "recompute_factor",
            "serial_links",
-           "simulate", "sizes_for"]
+           "simulate", "sizes_for", "without_cycle_collection"]
 
 #: Columns of layers.csv / SimResult.table(), in order; units in every name.
 LAYER_COLUMNS: tuple[str, ...] = (
@@ -223,15 +226,35 @@ def simulate(net: Network, hardware: HardwareConfig,
     sizes = sizes_for(hardware, simulation.batch)
     capacity, policy = memory_spec(hardware), simulation.policy
     model = compute_model(hardware.compute)
-    if not simulation.overlap:
-        schedule = build_schedule(net, sizes, capacity, policy)
-        return cost_schedule(net, hardware, simulation, schedule, model)
-    ladder = Ladder(net, sizes, capacity, policy)
-    compute_s = np.maximum([w.time_s for w in layer_compute(net, ladder.serial, model)],
-                           serial_links(net, hardware, ladder.serial))
-    rung, times = choose_rung(ladder, compute_s, hardware.dram.bandwidth, hardware.dram.latency)
-    return cost_schedule(net, hardware, simulation, ladder.rung(int(rung[0]))[0], model,
-                         times[0], ladder.serial)
+    with without_cycle_collection():
+        if not simulation.overlap:
+            schedule = build_schedule(net, sizes, capacity, policy)
+            return cost_schedule(net, hardware, simulation, schedule, model)
+        ladder = Ladder(net, sizes, capacity, policy)
+        links = serial_links(net, hardware, ladder.serial)
+        compute_s = np.maximum([w.time_s for w in layer_compute(net, ladder.serial, model)],
+                               links)
+        rung, times = choose_rung(ladder, compute_s, hardware.dram.bandwidth,
+                                  hardware.dram.latency)
+        return cost_schedule(net, hardware, simulation, ladder.rung(int(rung[0]))[0], model,
+                             times[0], ladder.serial, links=links)
+
+
+@contextlib.contextmanager
+def without_cycle_collection() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (restored on exit, as it was).
+
+    A schedule is tens of thousands of small acyclic records; the collector would scan
+    them again and again while they are created (a third of a large build), and finds
+    nothing: reference counting frees them.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def serial_links(net: Network, hardware: HardwareConfig, serial: Schedule) -> np.ndarray:
@@ -264,13 +287,15 @@ def on_chip_traffic(net: Network, hardware: HardwareConfig, schedule: Schedule) 
 def cost_schedule(net: Network, hardware: HardwareConfig, simulation: SimulationConfig,
                   schedule: Schedule, model: ComputeModel | None = None,
                   times: np.ndarray | None = None,
-                  reference: Schedule | None = None) -> SimResult:
+                  reference: Schedule | None = None, *,
+                  links: np.ndarray | None = None) -> SimResult:
     """Cost every layer of an already built schedule on `hardware` (time, traffic, energy).
 
     `times`: per-layer times from the event timeline (overlap); None costs the layers
     serially (compute, then data movement). A layer's compute time is the longer of the
     array's time and its slowest on-chip link's (the links of `reference`, the overlap
-    ladder's serial schedule, when given: the floor `times` were computed with).
+    ladder's serial schedule, when given: the floor `times` were computed with); `links`:
+    those link times when already computed (`serial_links` of `reference`).
     """
     sizes = sizes_for(hardware, simulation.batch)
     model = model or compute_model(hardware.compute)
@@ -279,9 +304,10 @@ def cost_schedule(net: Network, hardware: HardwareConfig, simulation: Simulation
     traffic = np.array(schedule.traffic(), dtype=float).reshape(-1, 3)
     on_chip = on_chip_traffic(net, hardware, schedule)
     levels, stores = hardware.levels, len(store_of(hardware))
-    links = (serial_links(net, hardware, reference)
-             if reference is not None and reference is not schedule
-             else link_times(on_chip, levels, _pes(hardware)))
+    if links is None:
+        links = (serial_links(net, hardware, reference)
+                 if reference is not None and reference is not schedule
+                 else link_times(on_chip, levels, _pes(hardware)))
     compute_s = np.maximum([w.time_s for w in works], links)
     level_j = level_energy_j(on_chip, levels)
     movement, serial = layer_times(compute_s, traffic[:, 0] + traffic[:, 1], traffic[:, 2],

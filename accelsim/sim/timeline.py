@@ -75,6 +75,16 @@ def _space_deps(frees: list[int], freed: list[int], used: int, size: int, capaci
     return tuple(waits)
 
 
+def _compute_totals(schedule: Schedule) -> tuple[list[int], list[int]]:
+    """Per layer: the MACs of its compute steps and how many there are."""
+    macs, steps = [], []
+    for ls in schedule.layers:
+        computes = [a.macs for a in ls.actions if type(a) is Compute]
+        macs.append(sum(computes))
+        steps.append(len(computes))
+    return macs, steps
+
+
 def compile_timeline(schedule: Schedule) -> Timeline:
     """Flatten the schedule's actions with their data and space dependencies."""
     kinds: list[int] = []
@@ -90,39 +100,53 @@ def compile_timeline(schedule: Schedule) -> Timeline:
     level_of: dict[str, str] = {}  # resident buffer -> its level
     ready: dict[str, int] = {}  # buffer -> action that made its contents valid
     users: dict[str, list[int]] = {}  # buffer -> actions that read it
-    layer_macs = [sum(a.macs for a in ls.actions if isinstance(a, Compute))
-                  for ls in schedule.layers]
-    steps = [sum(1 for a in ls.actions if isinstance(a, Compute)) for ls in schedule.layers]
-    owners = schedule.owners()
-    cursor = [0] * len(schedule.layers)
+    layer_macs, steps = _compute_totals(schedule)
+    owner_of = schedule.owner_lookup()
+    capacity: dict[str, int] = {}
     for li, a in schedule.steps():
         index = len(kinds)
         holder.append(li)
-        owner.append(owners[li][cursor[li]])
-        cursor[li] += 1
-        if isinstance(a, Load | Alloc):
-            # An alloc takes no resource: it is only the point where its space exists.
-            kinds.append(LOAD if isinstance(a, Load) else SPACE)
-            amounts.append(a.bytes if isinstance(a, Load) else 0.0)
+        kind = type(a)
+        if kind is Load or kind is Alloc:
+            assert isinstance(a, Load | Alloc)
+            if isinstance(a, Load):
+                owner.append(owner_of(a.owner, li) if a.owner else li)
+                kinds.append(LOAD)
+                amounts.append(a.bytes)
+            else:  # an alloc takes no resource: it is only the point where its space exists
+                owner.append(li)
+                kinds.append(SPACE)
+                amounts.append(0.0)
             level = level_of[a.buffer] = a.level
-            deps.append(_space_deps(frees.setdefault(level, []), freed.setdefault(level, []),
-                                    used.get(level, 0), a.bytes,
-                                    schedule.level_capacity(level)))
-            used[level] = used.get(level, 0) + a.bytes
+            if level not in capacity:
+                capacity[level] = schedule.level_capacity(level)
+                frees[level], freed[level], used[level] = [], [], 0
+            deps.append(_space_deps(frees[level], freed[level], used[level], a.bytes,
+                                    capacity[level]))
+            used[level] += a.bytes
             ready[a.buffer] = index
             users[a.buffer] = []
-        elif isinstance(a, Compute):
+            continue
+        owner.append(li)
+        if kind is Compute:
+            assert isinstance(a, Compute)
             kinds.append(COMPUTE)
-            share = a.macs / layer_macs[li] if layer_macs[li] else 1 / steps[li]
-            amounts.append(share)
-            reads = [*a.inputs] + [b for b in (a.weights, a.accumulator) if b]
-            deps.append(tuple(ready[b] for b in (*reads, a.output)))
+            amounts.append(a.macs / layer_macs[li] if layer_macs[li] else 1 / steps[li])
+            reads = list(a.inputs)
+            if a.weights:
+                reads.append(a.weights)
+            if a.accumulator:
+                reads.append(a.accumulator)
+            waits = [ready[b] for b in reads]
+            waits.append(ready[a.output])
+            deps.append(tuple(waits))
             for b in reads:
                 users[b].append(index)
             ready[a.output] = index
             if a.accumulator:
                 ready[a.accumulator] = index
-        elif isinstance(a, Store):
+        elif kind is Store:
+            assert isinstance(a, Store)
             kinds.append(STORE)
             amounts.append(a.bytes)
             deps.append((ready[a.buffer],))
@@ -131,7 +155,7 @@ def compile_timeline(schedule: Schedule) -> Timeline:
             assert isinstance(a, Free)
             kinds.append(SPACE)
             amounts.append(0.0)
-            deps.append(tuple(users.pop(a.buffer, [])) + (ready.pop(a.buffer),))
+            deps.append((*users.pop(a.buffer, ()), ready.pop(a.buffer)))
             level = level_of.pop(a.buffer)
             frees[level].append(index)
             freed[level].append(a.bytes)
