@@ -150,6 +150,7 @@ class _Builder:
         self.sram = SramTracker(capacity)
         self.tensors = net.tensors()
         self._fmap_bytes = {n: sizes.fmap_bytes(t.shape) for n, t in self.tensors.items()}
+        self._whole_buffer = {n: buffer_name("fmap", n, WHOLE) for n in self.tensors}
         self.position = {name: i for i, name in enumerate(net.order)}
         self.computed = [n for n in net.order if net.layer(n).op != "input"]  # LayerSchedules
         self.in_dram: set[str] = set(net.inputs)  # tensors with a valid DRAM copy
@@ -163,7 +164,7 @@ class _Builder:
         return self._fmap_bytes[tensor]
 
     def buffer_of(self, tensor: str) -> str:
-        return buffer_name("fmap", tensor, WHOLE)
+        return self._whole_buffer[tensor]
 
     def is_resident(self, tensor: str) -> bool:
         return self.buffer_of(tensor) in self.sram.resident

@@ -312,27 +312,31 @@ def cost_schedule(net: Network, hardware: HardwareConfig, simulation: Simulation
     level_j = level_energy_j(on_chip, levels)
     movement, serial = layer_times(compute_s, traffic[:, 0] + traffic[:, 1], traffic[:, 2],
                                    hardware.dram.bandwidth, hardware.dram.latency)
-    totals = np.asarray(serial if times is None else times).reshape(-1)
+    totals = np.asarray(serial if times is None else times).reshape(-1).tolist()
+    # Per layer as plain numbers, converted once: bytes are exact in floats below 2**53.
+    sram_bytes = on_chip[:, :stores].sum(axis=1).tolist()
+    dram, sram_j = traffic.tolist(), level_j.sum(axis=1).tolist()
+    compute_list, movement_list = compute_s.tolist(), movement.tolist()
     passes = []
     for i, ls in enumerate(schedule.layers):
         layer, work = net.layer(ls.name), works[i]
-        sram_read, sram_write = (int(v) for v in on_chip[i, :stores].sum(axis=0))
-        read, write, transfers = (int(v) for v in traffic[i])
+        sram_read, sram_write = sram_bytes[i]
+        read, write, transfers = (int(v) for v in dram[i])
         macs = layer.macs * ls.sample_count(batch)
         passes.append(LayerCost(
             macs=macs, compute_cycles=work.cycles, dram_read_bytes=read,
             dram_write_bytes=write, sram_read_bytes=sram_read,
-            sram_write_bytes=sram_write, transfers=transfers, compute_time_s=float(compute_s[i]),
-            data_movement_time_s=float(movement[i]), total_time_s=float(totals[i]),
+            sram_write_bytes=sram_write, transfers=transfers, compute_time_s=compute_list[i],
+            data_movement_time_s=movement_list[i], total_time_s=totals[i],
             energy_mac_j=(macs + ls.recomputed_macs) * energy.mac,
-            energy_sram_j=float(level_j[i].sum()),
+            energy_sram_j=sram_j[i],
             energy_dram_j=read * energy.dram_read_byte + write * energy.dram_write_byte,
         ))
     costs, rows = [], []
     for index, ids in enumerate(schedule.passes().values(), start=1):
         cost = reduce(LayerCost.__add__, (passes[i] for i in ids))
         first = schedule.layers[ids[0]]
-        view = dataclasses.replace(
+        view = first if len(ids) == 1 and first.index == index else dataclasses.replace(
             first, index=index, spills=sum(schedule.layers[i].spills for i in ids),
             spill_reason="; ".join(dict.fromkeys(
                 schedule.layers[i].spill_reason for i in ids if schedule.layers[i].spill_reason)),
