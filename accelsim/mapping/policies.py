@@ -145,6 +145,7 @@ class _Builder:
         self.options = options
         self.prefetched: dict[str, str] = {}  # layer -> its filters' buffer, loaded early
         self.extra: list[int] = []  # per layer: bytes of early filters resident during it
+        self.ahead = 0  # where the look-ahead for early filters resumes (prefetch_filters)
         self.plans: dict[str, TilePlan] = {}  # layer -> its full-capacity tiling
         self.sizes = sizes
         self.sram = SramTracker(capacity)
@@ -308,7 +309,10 @@ class _Builder:
         here = len(self.layers) - 1
         if len(self.extra) < len(peaks):
             self.extra = [0] * len(peaks)
-        for later in range(here + 1, len(peaks)):
+        # Layers up to `ahead` were passed over before (weightless or already loaded early)
+        # and still would be: start after them, so the look-ahead stays linear in depth.
+        for later in range(max(here + 1, self.ahead), len(peaks)):
+            self.ahead = later
             name = self.computed[later]
             nxt = self.net.layer(name)
             if name in self.plans:
@@ -316,10 +320,10 @@ class _Builder:
             if not nxt.is_weighted or name in self.prefetched:
                 continue
             size = self.sizes.weight_bytes(nxt)
+            if not self.sram.fits(size):  # the cheaper test first: either one ends it
+                return
             window = range(here, later)
             if any(peaks[j] + self.extra[j] + size > self.sram.capacity for j in window):
-                return
-            if not self.sram.fits(size):
                 return
             for j in window:
                 self.extra[j] += size
