@@ -9,7 +9,7 @@ buffer is placed in the level that holds its operand and each level's capacity i
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from accelsim.config.memory import Operand
 from accelsim.errors import ScheduleError
@@ -39,10 +39,10 @@ def buffer_name(kind: str, tensor: str, region: Region) -> str:
     return f"{prefix}:{tensor}@{label}" if label else f"{prefix}:{tensor}"
 
 
-@dataclass(frozen=True)
-class Resident:
+class Resident(NamedTuple):
     """A buffer held in SRAM: its name, what it holds (kind, tensor, region), its size and
-    the level it lives in ("" with one shared SRAM)."""
+    the level it lives in ("" with one shared SRAM). A named tuple: one is made per
+    buffer taken, tens of thousands per schedule."""
 
     buffer: str
     kind: str
