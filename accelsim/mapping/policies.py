@@ -23,6 +23,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 from accelsim.config.memory import Operand
 from accelsim.errors import ScheduleError
@@ -76,8 +77,7 @@ class _Spec:
         return buffer_name(self.kind, self.tensor, self.region)
 
 
-@dataclass(frozen=True)
-class _Job:
+class _Job(NamedTuple):
     """One tile: its output box, the loads it starts, what it reads, what it frees after."""
 
     tile: Tile
