@@ -123,7 +123,7 @@ class _Accumulate(Rules):
         moved, _ = b.whole_placement(layer)
         missing = sum(b.fmap_bytes(s) for s in dict.fromkeys(layer.inputs)
                       if not b.is_resident(s) or s in moved)
-        need: dict[Operand, int] = {"inputs": missing, "weights": b.sizes.weight_bytes(layer),
+        need: dict[Operand, int] = {"inputs": missing, "weights": b.weight_bytes(layer),
                                     "outputs": b.fmap_bytes(layer.name)}
         new = sum(need.values())
         if not all(b.sram.fits(size, level)
@@ -152,6 +152,7 @@ class _Builder:
         self.tensors = net.tensors()
         self._fmap_bytes = {n: sizes.fmap_bytes(t.shape) for n, t in self.tensors.items()}
         self._whole_buffer = {n: buffer_name("fmap", n, WHOLE) for n in self.tensors}
+        self._weight_bytes = {layer.name: sizes.weight_bytes(layer) for layer in net.layers()}
         self.position = {name: i for i, name in enumerate(net.order)}
         self.computed = [n for n in net.order if net.layer(n).op != "input"]  # LayerSchedules
         self.in_dram: set[str] = set(net.inputs)  # tensors with a valid DRAM copy
@@ -163,6 +164,10 @@ class _Builder:
     # ---- helpers ----------------------------------------------------------------------
     def fmap_bytes(self, tensor: str) -> int:
         return self._fmap_bytes[tensor]
+
+    def weight_bytes(self, layer: Layer) -> int:
+        """Bytes of all of the layer's filters (asked several times per layer)."""
+        return self._weight_bytes[layer.name]
 
     def buffer_of(self, tensor: str) -> str:
         return self._whole_buffer[tensor]
@@ -241,7 +246,7 @@ class _Builder:
                 self.sram.load("fmap", src, WHOLE, self.fmap_bytes(src))
         weights = self.prefetched.pop(layer.name, None)
         if layer.is_weighted and weights is None:
-            size = self.sizes.weight_bytes(layer)
+            size = self.weight_bytes(layer)
             self.make_room(size, pinned, at, f"filters of {layer.name}",
                            (self.sram.spec.level_of("weights"),))
             weights = self.sram.load("weights", layer.name, WHOLE, size)
@@ -265,7 +270,7 @@ class _Builder:
         spec = self.sram.spec
         out_level, in_level = spec.level_of("outputs"), spec.level_of("inputs")
         need = {lv.name: 0 for lv in spec.levels}
-        need[spec.level_of("weights")] += self.sizes.weight_bytes(layer)
+        need[spec.level_of("weights")] += self.weight_bytes(layer)
         need[out_level] += self.fmap_bytes(layer.name)
         crowding = []
         for src in dict.fromkeys(layer.inputs):
@@ -319,7 +324,7 @@ class _Builder:
                 return
             if not nxt.is_weighted or name in self.prefetched:
                 continue
-            size = self.sizes.weight_bytes(nxt)
+            size = self.weight_bytes(nxt)
             if not self.sram.fits(size):  # the cheaper test first: either one ends it
                 return
             window = range(here, later)
@@ -580,7 +585,7 @@ class _Builder:
         where levels coincide), its inputs either loaded or left where their producer put
         them (in the output level)."""
         inputs = sum(self.fmap_bytes(s) for s in dict.fromkeys(layer.inputs))
-        weights, output = self.sizes.weight_bytes(layer), self.fmap_bytes(layer.name)
+        weights, output = self.weight_bytes(layer), self.fmap_bytes(layer.name)
         return (self.sram.spec.fits({"inputs": inputs, "weights": weights, "outputs": output})
                 or self.sram.spec.fits({"weights": weights, "outputs": inputs + output}))
 
@@ -595,7 +600,7 @@ class _Builder:
             layer = self.net.layer(name)
             if layer.is_weighted:
                 placements.append(TensorPlacement(
-                    f"{name}.weights", "weights", self.sizes.weight_bytes(layer),
+                    f"{name}.weights", "weights", self.weight_bytes(layer),
                     self.position[name], self.position[name],
                     "dram, loaded into sram for its layer"))
         return Schedule(self.rules.name, self.sram.capacity, self.sizes.batch, self.layers,
