@@ -1,9 +1,11 @@
 """The fast walks of a schedule give exactly what the straightforward ones give.
 
-`Schedule.traffic` and `compile_timeline` are written for speed (one pass, shortcuts in the
-search for the frees a load waits for); here each is checked against a plain version that
-follows its rule word for word, on schedules generated from every policy and buffering,
-with one shared SRAM or three levels.
+`Schedule.traffic` and `compile_timeline` are written for speed (one pass; a timeline
+keeps of what an action waits for only the latest compute and the latest transfer); here
+each is checked against a plain version that follows its rule word for word (every
+dependency kept), on schedules generated from every policy and buffering, with one shared
+SRAM or three levels: the traffic is equal, and so is every action's start and end at
+random design points.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from accelsim.mapping import (
     build_schedule,
 )
 from accelsim.mapping.memory import Capacity, MemorySpec, StoreLevel
-from accelsim.sim.timeline import LOOKBACK, compile_timeline
+from accelsim.sim.timeline import LOOKBACK, Timeline, action_times, compile_timeline, evaluate
 
 
 def plain_traffic(schedule: Schedule) -> list[tuple[int, int, int]]:
@@ -58,9 +60,8 @@ def plain_space_deps(frees: list[tuple[int, int]], used: int, size: int, capacit
     return tuple(waits)
 
 
-def plain_timeline(schedule: Schedule) -> tuple[list[int], list[float], list[tuple[int, ...]],
-                                                list[int], list[int]]:
-    """(kind, amount, deps, layer, owner) per action, following the timeline's rules."""
+def plain_timeline(schedule: Schedule) -> Timeline:
+    """The timeline with every dependency its rules name."""
     kinds: list[int] = []
     amounts: list[float] = []
     deps: list[tuple[int, ...]] = []
@@ -112,7 +113,9 @@ def plain_timeline(schedule: Schedule) -> tuple[list[int], list[float], list[tup
             level = level_of.pop(a.buffer)
             frees[level].append((index, a.bytes))
             used[level] -= a.bytes
-    return kinds, amounts, deps, holder, owner
+    return Timeline(np.array(kinds, dtype=np.int8), np.array(amounts, dtype=float),
+                    tuple(deps), np.array(holder, dtype=np.int32),
+                    np.array(owner, dtype=np.int32), len(schedule.layers))
 
 
 def three_levels(total: int) -> MemorySpec:
@@ -127,9 +130,10 @@ def three_levels(total: int) -> MemorySpec:
 @given(model=st.sampled_from(["mobilenet_v1_cifar", "mobilenet_v2"]),
        capacity=st.integers(min_value=4_000, max_value=400_000),
        levels=st.booleans(), batch=st.integers(min_value=1, max_value=3),
-       policy=st.sampled_from(sorted(POLICIES)), buffering=st.sampled_from(BUFFERINGS))
+       policy=st.sampled_from(sorted(POLICIES)), buffering=st.sampled_from(BUFFERINGS),
+       seed=st.integers(min_value=0, max_value=2**32 - 1))
 def test_fast_walks_equal_the_plain_ones(model: str, capacity: int, levels: bool, batch: int,
-                                         policy: str, buffering: str) -> None:
+                                         policy: str, buffering: str, seed: int) -> None:
     net = build_model(model, 0.25, 32 if model == "mobilenet_v2" else 28)
     sizes = Sizes(8, 8, 32, batch)
     store: Capacity = three_levels(capacity * 3) if levels else capacity
@@ -142,10 +146,21 @@ def test_fast_walks_equal_the_plain_ones(model: str, capacity: int, levels: bool
         assert "cannot run in" in str(exc) or "tiles" in str(exc)
         return
     assert schedule.traffic() == plain_traffic(schedule)
-    timeline = compile_timeline(schedule)
-    kinds, amounts, deps, holder, owner = plain_timeline(schedule)
-    assert timeline.kind.tolist() == kinds
-    assert np.array_equal(timeline.amount, np.array(amounts, dtype=float))
-    assert timeline.deps == tuple(deps)
-    assert timeline.layer.tolist() == holder
-    assert timeline.owner.tolist() == owner
+    fast, plain = compile_timeline(schedule), plain_timeline(schedule)
+    for field in ("kind", "amount", "layer", "owner"):
+        assert np.array_equal(getattr(fast, field), getattr(plain, field))
+    assert all(0 <= d < i for i, f in enumerate(fast.deps) for d in f)
+    # Times at random design points (compute seconds per layer, bandwidth, latency),
+    # including a free bus and free computes.
+    rng = np.random.default_rng(seed)
+    layers = len(schedule.layers)
+    points = [(rng.uniform(0, 1e-4, layers), float(rng.choice([1e6, 1e9, 1e12])),
+               float(rng.choice([0.0, 1e-7, 1e-5]))) for _ in range(3)]
+    points.append((np.zeros(layers), 1e9, 0.0))
+    for compute, bandwidth, latency in points:
+        assert action_times(fast, compute.tolist(), bandwidth, latency) == action_times(
+            plain, compute.tolist(), bandwidth, latency)
+    compute = np.array([p[0] for p in points])
+    bandwidth, latency = np.array([p[1] for p in points]), np.array([p[2] for p in points])
+    assert np.array_equal(evaluate(fast, compute, bandwidth, latency),
+                          evaluate(plain, compute, bandwidth, latency))
