@@ -160,7 +160,6 @@ def test_fast_walks_equal_the_plain_ones(model: str, capacity: int, levels: bool
     for compute, bandwidth, latency in points:
         assert action_times(fast, compute.tolist(), bandwidth, latency) == action_times(
             plain, compute.tolist(), bandwidth, latency)
-    compute = np.array([p[0] for p in points])
-    bandwidth, latency = np.array([p[1] for p in points]), np.array([p[2] for p in points])
-    assert np.array_equal(evaluate(fast, compute, bandwidth, latency),
-                          evaluate(plain, compute, bandwidth, latency))
+    many = (np.array([p[0] for p in points]), np.array([p[1] for p in points]),
+            np.array([p[2] for p in points]))
+    assert np.array_equal(evaluate(fast, *many), evaluate(plain, *many))
