@@ -8,8 +8,8 @@ outside the timing) for MobileNet-224 and the CIFAR MobileNet on the 004 acceler
 overlap, at 1 MB, 256 KiB and 64 KiB, each with its ratio to the CIFAR baseline measured
 in the same run, the median CPU time of the process (what the run costs when other jobs
 share the cores) and the target where one is set ("-" otherwise); then the cost per layer
-of a plain chain of 15 and of 325 convolutions, which should be flat (scheduling is linear
-in depth).
+of a plain chain of 15 and of 325 convolutions, serial and with overlap, which should be
+flat (scheduling is linear in depth).
 """
 
 from __future__ import annotations
@@ -86,14 +86,16 @@ def main() -> None:
     hw = HardwareConfig.model_validate({"sram": {"capacity": "1 MB"},
                                         "dram": {"bandwidth": "1 GB/s"},
                                         "compute": {"mac_rate": "1 TMAC/s"}})
-    for depth in (15, 325):
-        net = chain(depth)
+    for overlap in (False, True):
+        for depth in (15, 325):
+            net = chain(depth)
 
-        def run(net: Network = net) -> object:
-            return simulate(net, hw, SimulationConfig())
-        ms, cpu = medians_ms(run)
-        label = f"chain of {depth} convolutions, ms per layer"
-        print(f"{label:56s} {ms / depth:10.3f} {'':10s} {cpu / depth:8.3f}")
+            def run(net: Network = net, overlap: bool = overlap) -> object:
+                return simulate(net, hw, SimulationConfig(overlap=overlap))
+            ms, cpu = medians_ms(run)
+            label = (f"chain of {depth} convolutions, {'overlap' if overlap else 'serial'}, "
+                     "ms per layer")
+            print(f"{label:56s} {ms / depth:10.3f} {'':10s} {cpu / depth:8.3f}")
 
 
 if __name__ == "__main__":
