@@ -123,7 +123,7 @@ class _Accumulate(Rules):
         moved, _ = b.whole_placement(layer)
         missing = sum(b.fmap_bytes(s) for s in dict.fromkeys(layer.inputs)
                       if not b.is_resident(s) or s in moved)
-        need: dict[Operand, int] = {"inputs": missing, "weights": b.weight_bytes(layer),
+        need: dict[Operand, int] = {"inputs": missing, "weights": b.sizes.weight_bytes(layer),
                                     "outputs": b.fmap_bytes(layer.name)}
         new = sum(need.values())
         if not all(b.sram.fits(size, level)
@@ -150,9 +150,6 @@ class _Builder:
         self.sizes = sizes
         self.sram = SramTracker(capacity)
         self.tensors = net.tensors()
-        self._fmap_bytes = {n: sizes.fmap_bytes(t.shape) for n, t in self.tensors.items()}
-        self._whole_buffer = {n: buffer_name("fmap", n, WHOLE) for n in self.tensors}
-        self._weight_bytes = {layer.name: sizes.weight_bytes(layer) for layer in net.layers()}
         self.position = {name: i for i, name in enumerate(net.order)}
         self.computed = [n for n in net.order if net.layer(n).op != "input"]  # LayerSchedules
         self.in_dram: set[str] = set(net.inputs)  # tensors with a valid DRAM copy
@@ -163,14 +160,10 @@ class _Builder:
 
     # ---- helpers ----------------------------------------------------------------------
     def fmap_bytes(self, tensor: str) -> int:
-        return self._fmap_bytes[tensor]
-
-    def weight_bytes(self, layer: Layer) -> int:
-        """Bytes of all of the layer's filters (asked several times per layer)."""
-        return self._weight_bytes[layer.name]
+        return self.sizes.fmap_bytes(self.tensors[tensor].shape)
 
     def buffer_of(self, tensor: str) -> str:
-        return self._whole_buffer[tensor]
+        return buffer_name("fmap", tensor, WHOLE)
 
     def is_resident(self, tensor: str) -> bool:
         return self.buffer_of(tensor) in self.sram.resident
@@ -246,7 +239,7 @@ class _Builder:
                 self.sram.load("fmap", src, WHOLE, self.fmap_bytes(src))
         weights = self.prefetched.pop(layer.name, None)
         if layer.is_weighted and weights is None:
-            size = self.weight_bytes(layer)
+            size = self.sizes.weight_bytes(layer)
             self.make_room(size, pinned, at, f"filters of {layer.name}",
                            (self.sram.spec.level_of("weights"),))
             weights = self.sram.load("weights", layer.name, WHOLE, size)
@@ -270,7 +263,7 @@ class _Builder:
         spec = self.sram.spec
         out_level, in_level = spec.level_of("outputs"), spec.level_of("inputs")
         need = {lv.name: 0 for lv in spec.levels}
-        need[spec.level_of("weights")] += self.weight_bytes(layer)
+        need[spec.level_of("weights")] += self.sizes.weight_bytes(layer)
         need[out_level] += self.fmap_bytes(layer.name)
         crowding = []
         for src in dict.fromkeys(layer.inputs):
@@ -324,7 +317,7 @@ class _Builder:
                 return
             if not nxt.is_weighted or name in self.prefetched:
                 continue
-            size = self.weight_bytes(nxt)
+            size = self.sizes.weight_bytes(nxt)
             if not self.sram.fits(size):  # the cheaper test first: either one ends it
                 return
             window = range(here, later)
@@ -508,7 +501,6 @@ class _Builder:
         filters = [whole or self._weights_spec(layer, ch, len(groups)) for ch in groups]
         for t, (samples, rows, cols) in enumerate(spatial):
             inputs = self._input_specs(layer, samples, rows, (0, co), cols, kept)
-            reads = self._reads(layer, inputs)
             for g, ch in enumerate(groups):
                 weights = filters[g]
                 first_w = weights if weights and (whole is None or (t == 0 and g == 0)) else None
@@ -516,8 +508,8 @@ class _Builder:
                 loads = (inputs if g == 0 else []) + ([first_w] if first_w else [])
                 frees = ([weights.buffer] if weights and last_w else []) + (
                     [s.buffer for s in inputs] if g == len(groups) - 1 else [])
-                jobs.append(_Job(Tile(samples, rows, ch, cols=cols), loads, reads, weights,
-                                 frees))
+                jobs.append(_Job(Tile(samples, rows, ch, cols=cols), loads,
+                                 self._reads(layer, inputs), weights, frees))
         return jobs
 
     def _reads(self, layer: Layer, loaded: list[_Spec]) -> dict[str, str]:
@@ -569,10 +561,10 @@ class _Builder:
         region = Region(samples, rows, ch, cols=cols)
         out = whole_out or self.sram.alloc(layer.name, region, self.sizes.region_bytes(
             layer.output_shape, samples, rows, ch, cols))
-        ho, wo, co, layer_macs = _geometry(layer)
+        ho, wo, co = hwc(layer.output_shape)
         width = cols[1] - cols[0] if cols is not None else wo
         share = (samples[1] - samples[0]) * (rows[1] - rows[0]) * width * (ch[1] - ch[0])
-        macs = layer_macs * share // (ho * wo * co)
+        macs = layer.macs * share // (ho * wo * co)
         self.sram.compute(Compute(layer.name, tile, tuple(job.inputs[s] for s in layer.inputs),
                                   job.weights.buffer if job.weights else None, out, macs))
         if whole_out is None:
@@ -585,7 +577,7 @@ class _Builder:
         where levels coincide), its inputs either loaded or left where their producer put
         them (in the output level)."""
         inputs = sum(self.fmap_bytes(s) for s in dict.fromkeys(layer.inputs))
-        weights, output = self.weight_bytes(layer), self.fmap_bytes(layer.name)
+        weights, output = self.sizes.weight_bytes(layer), self.fmap_bytes(layer.name)
         return (self.sram.spec.fits({"inputs": inputs, "weights": weights, "outputs": output})
                 or self.sram.spec.fits({"weights": weights, "outputs": inputs + output}))
 
@@ -600,7 +592,7 @@ class _Builder:
             layer = self.net.layer(name)
             if layer.is_weighted:
                 placements.append(TensorPlacement(
-                    f"{name}.weights", "weights", self.weight_bytes(layer),
+                    f"{name}.weights", "weights", self.sizes.weight_bytes(layer),
                     self.position[name], self.position[name],
                     "dram, loaded into sram for its layer"))
         return Schedule(self.rules.name, self.sram.capacity, self.sizes.batch, self.layers,
@@ -655,12 +647,6 @@ class _Builder:
             if r.kind == "fmap" and not self.tensors[r.tensor].consumers:
                 self.write_back(r.tensor, "")
             self.sram.free(r.buffer)
-
-
-@functools.lru_cache(maxsize=4096)
-def _geometry(layer: Layer) -> tuple[int, int, int, int]:
-    """Output rows, columns, channels and MACs per sample (asked once per tile)."""
-    return (*hwc(layer.output_shape), layer.macs)
 
 
 def _builder(rules: Rules) -> Callable[[Network, Sizes, Capacity, BuildOptions], Schedule]:
