@@ -138,7 +138,7 @@ def sub_batched(build: Builder, net: Network, sizes: Sizes, capacity: Capacity,
         except ScheduleError as exc:
             error = error or exc
             continue
-        key = _key(passes, step)
+        key = _key(passes, step) if len(steps) > 1 else (0, 0, -step)  # nothing to compare
         if best is None or key < best[0]:
             best = (key, passes)
         if step == sizes.batch and key[0] <= least_network_traffic(net, sizes):

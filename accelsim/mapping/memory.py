@@ -10,6 +10,7 @@ holding `partial_sums`. With one shared level (the `sram` shorthand) everything 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from accelsim.config.memory import OPERANDS, Operand, store_levels
@@ -50,13 +51,26 @@ class MemorySpec:
         """True when one level holds everything (the single-SRAM model)."""
         return len(self.levels) == 1
 
+    @functools.cached_property
+    def _holder(self) -> dict[Operand, str]:
+        """Operand -> the name of the level holding it (looked up on every buffer)."""
+        return {op: next(lv.name for lv in self.levels if op in lv.holds) for op in OPERANDS}
+
+    @functools.cached_property
+    def _capacities(self) -> dict[str, int]:
+        """Level name -> its bytes (the first level of a name, as a scan would find)."""
+        out: dict[str, int] = {}
+        for lv in self.levels:
+            out.setdefault(lv.name, lv.capacity)
+        return out
+
     def level_of(self, operand: Operand) -> str:
         """The name of the level that holds `operand`."""
-        return next(lv.name for lv in self.levels if operand in lv.holds)
+        return self._holder[operand]
 
     def capacity(self, level: str) -> int:
         """Bytes of level `level`."""
-        return next(lv.capacity for lv in self.levels if lv.name == level)
+        return self._capacities[level]
 
     @property
     def smallest(self) -> int:

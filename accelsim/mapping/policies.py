@@ -25,9 +25,11 @@ a slice of one read back after an eviction.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 from accelsim.config.memory import Operand
 from accelsim.errors import ScheduleError
@@ -77,13 +79,12 @@ class _Spec:
     region: Region
     size: int
 
-    @property
+    @functools.cached_property
     def buffer(self) -> str:
         return buffer_name(self.kind, self.tensor, self.region)
 
 
-@dataclass(frozen=True)
-class _Job:
+class _Job(NamedTuple):
     """One tile: its output box, the loads it starts, what it reads, what it frees after."""
 
     tile: Tile
@@ -163,6 +164,7 @@ class _Builder:
         self.options = options
         self.prefetched: dict[str, str] = {}  # layer -> its filters' buffer, loaded early
         self.extra: list[int] = []  # per layer: bytes of early filters resident during it
+        self.ahead = 0  # where the look-ahead for early filters resumes (prefetch_filters)
         self.plans: dict[str, TilePlan] = {}  # layer -> its full-capacity tiling
         self.may_tile: set[str] = set()  # layers that may have to tile (end prefetching)
         self.sizes = sizes
@@ -431,7 +433,10 @@ class _Builder:
         here = len(self.layers) - 1
         if len(self.extra) < len(peaks):
             self.extra = [0] * len(peaks)
-        for later in range(here + 1, len(peaks)):
+        # Layers up to `ahead` were passed over before (weightless or already loaded early)
+        # and still would be: start after them, so the look-ahead stays linear in depth.
+        for later in range(max(here + 1, self.ahead), len(peaks)):
+            self.ahead = later
             name = self.computed[later]
             nxt = self.net.layer(name)
             if name in self.plans or name in self.may_tile:
@@ -439,10 +444,10 @@ class _Builder:
             if not nxt.is_weighted or name in self.prefetched:
                 continue
             size = self.sizes.weight_bytes(nxt)
+            if not self.sram.fits(size):  # the cheaper test first: either one ends it
+                return
             window = range(here, later)
             if any(peaks[j] + self.extra[j] + size > self.sram.capacity for j in window):
-                return
-            if not self.sram.fits(size):
                 return
             for j in window:
                 self.extra[j] += size
@@ -660,11 +665,12 @@ class _Builder:
                                                                    if weights and last else [])))
             return jobs
         whole = self._weights_spec(layer, (0, co), 1) if len(groups) == 1 else None
+        filters = [whole or self._weights_spec(layer, ch, len(groups)) for ch in groups]
         for t, (samples, rows, cols) in enumerate(spatial):
             specs = self._input_specs(layer, samples, rows, (0, co), cols, kept)
             inputs = list(dict.fromkeys(specs.values()))
             for g, ch in enumerate(groups):
-                weights = whole or self._weights_spec(layer, ch, len(groups))
+                weights = filters[g]
                 first_w = weights if weights and (whole is None or (t == 0 and g == 0)) else None
                 last_w = weights and (whole is None or (t == len(spatial) - 1))
                 loads = (inputs if g == 0 else []) + ([first_w] if first_w else [])

@@ -12,7 +12,7 @@ frees release SRAM without writing anything back.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -263,23 +263,35 @@ class Schedule:
         """Number of eviction or spill events."""
         return sum(ls.spills for ls in self.layers)
 
+    def owner_lookup(self) -> Callable[[str, int], int]:
+        """owner(name, at): the position of the pass of layer `name` at or after `at` (the
+        layer a load made at position `at` for layer `name` is charged to)."""
+        passes = self.passes()
+
+        def owner(name: str, at: int) -> int:
+            return passes[name][bisect.bisect_left(passes[name], at)]
+
+        return owner
+
     def owners(self) -> list[list[int]]:
         """Per layer, per action: the index of the layer the action is charged to (a
         prefetched load counts for the layer it is for, everything else where it happens)."""
-        passes = self.passes()
-
-        def owner(name: str, at: int) -> int:  # the pass of `name` at or after `at`
-            return passes[name][bisect.bisect_left(passes[name], at)]
-
+        owner = self.owner_lookup()
         return [[owner(a.owner, i) if isinstance(a, Load) and a.owner else i
                  for a in ls.actions] for i, ls in enumerate(self.layers)]
 
     def traffic(self) -> list[tuple[int, int, int]]:
         """(DRAM read bytes, DRAM write bytes, transfers) per layer, by owner."""
         totals = [[0, 0, 0] for _ in self.layers]
-        for ls, owners in zip(self.layers, self.owners(), strict=True):
-            for a, owner in zip(ls.actions, owners, strict=True):
-                if isinstance(a, Load | Store):
-                    totals[owner][0 if isinstance(a, Load) else 1] += a.bytes
-                    totals[owner][2] += 1
+        owner = self.owner_lookup()
+        for i, ls in enumerate(self.layers):
+            here = totals[i]
+            for a in ls.actions:
+                if isinstance(a, Store):
+                    here[1] += a.bytes
+                    here[2] += 1
+                elif isinstance(a, Load):
+                    row = totals[owner(a.owner, i)] if a.owner else here
+                    row[0] += a.bytes
+                    row[2] += 1
         return [(r, w, t) for r, w, t in totals]

@@ -8,7 +8,8 @@ buffer is placed in the level that holds its operand and each level's capacity i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from typing import NamedTuple
 
 from accelsim.config.memory import Operand
 from accelsim.errors import ScheduleError
@@ -30,6 +31,7 @@ __all__ = ["Resident", "SramTracker", "buffer_name"]
 _PREFIX = {"weights": "w", "fmap": "fmap", "psum": "psum"}
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def buffer_name(kind: str, tensor: str, region: Region) -> str:
     """Canonical buffer name: 'fmap:x', 'w:conv1@c0-32', 'fmap:x@r0-8', 'psum:y@r0-1'."""
     prefix = _PREFIX[kind]
@@ -37,10 +39,10 @@ def buffer_name(kind: str, tensor: str, region: Region) -> str:
     return f"{prefix}:{tensor}@{label}" if label else f"{prefix}:{tensor}"
 
 
-@dataclass(frozen=True)
-class Resident:
+class Resident(NamedTuple):
     """A buffer held in SRAM: its name, what it holds (kind, tensor, region), its size and
-    the level it lives in ("" with one shared SRAM)."""
+    the level it lives in ("" with one shared SRAM). A named tuple: one is made per
+    buffer taken, tens of thousands per schedule."""
 
     buffer: str
     kind: str
@@ -62,6 +64,7 @@ class SramTracker:
 
     def __init__(self, capacity: int | MemorySpec) -> None:
         self.spec = as_spec(capacity)
+        self.shared = self.spec.shared
         self.capacity = self.spec.total
         self.resident: dict[str, Resident] = {}
         self.used = 0
@@ -76,10 +79,6 @@ class SramTracker:
     def free_in(self, level: str) -> int:
         """Bytes still free in `level`."""
         return self.spec.capacity(level) - self.used_in[level]
-
-    def _tag(self, level: str) -> str:
-        """The level as recorded in actions: '' when there is only one."""
-        return "" if self.spec.shared else level
 
     def begin(self, layer: LayerSchedule) -> None:
         """Start recording actions for `layer`."""
@@ -98,16 +97,18 @@ class SramTracker:
         self.layer = None
 
     def _record(self, action: Action) -> None:
-        assert self.layer is not None, "actions must happen inside a layer"
-        self.layer.actions.append(action)
-        self.order.append(self.layer.index - 1)
-        self.layer.peak_sram_bytes = max(self.layer.peak_sram_bytes, self.used)
+        layer = self.layer
+        assert layer is not None, "actions must happen inside a layer"
+        layer.actions.append(action)
+        self.order.append(layer.index - 1)
+        if self.used > layer.peak_sram_bytes:
+            layer.peak_sram_bytes = self.used
 
     def _take(self, buffer: str, kind: str, tensor: str, region: Region, size: int,
               level: str) -> None:
         if buffer in self.resident:
             raise ScheduleError(f"buffer {buffer} is already resident")
-        if size > self.free_in(level):
+        if size > self.spec.capacity(level) - self.used_in[level]:
             raise ScheduleError(
                 f"internal error: {buffer} ({size} B) would exceed the capacity of {level} "
                 f"({self.used_in[level]} + {size} > {self.spec.capacity(level)} B)"
@@ -128,7 +129,7 @@ class SramTracker:
         level = self.level_for(kind, loaded=True)
         self._take(buffer, kind, tensor, region, size, level)
         self._record(Load(buffer, tensor, "weights" if kind == "weights" else "fmap", region,
-                          size, owner, self._tag(level)))
+                          size, owner, "" if self.shared else level))
         return buffer
 
     def alloc(self, tensor: str, region: Region, size: int, kind: str = "fmap") -> str:
@@ -136,7 +137,7 @@ class SramTracker:
         buffer = buffer_name(kind, tensor, region)
         level = self.level_for(kind, loaded=False)
         self._take(buffer, kind, tensor, region, size, level)
-        self._record(Alloc(buffer, tensor, region, size, self._tag(level)))
+        self._record(Alloc(buffer, tensor, region, size, "" if self.shared else level))
         return buffer
 
     def store(self, buffer: str, tensor: str, region: Region, reason: str = "",

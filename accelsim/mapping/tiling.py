@@ -111,14 +111,7 @@ class Sizes:
         split tile), whose filter rows carry the biases only in the last chunk. Shares are
         exact: weights split evenly over output channels and over input channels.
         """
-        if not layer.is_weighted:
-            return 0
-        k0, k1 = channels if channels is not None else (0, layer.out_channels)
-        cin = hwc(layer.input_shape)[2]
-        i0, i1 = reduce if reduce is not None else (0, cin)
-        weights = layer.weight_count * (k1 - k0) * (i1 - i0) // (layer.out_channels * cin)
-        bias = (k1 - k0) if layer.stores_bias and i1 == cin else 0
-        return math.ceil((weights * self.weight_bits + bias * self.accumulator_bits) / 8)
+        return _weight_bytes(layer, self.weight_bits, self.accumulator_bits, channels, reduce)
 
     def accumulator_bytes(self, elements: int) -> int:
         """Bytes of `elements` partial sums held at accumulator_bits."""
@@ -131,6 +124,20 @@ class Sizes:
         elements = (samples[1] - samples[0]) * (rows[1] - rows[0]) * width * (
             channels[1] - channels[0])
         return self.elements_bytes(elements)
+
+
+@functools.lru_cache(maxsize=65536)
+def _weight_bytes(layer: Layer, weight_bits: int, accumulator_bits: int, channels: Span | None,
+                  reduce: Span | None) -> int:
+    """`Sizes.weight_bytes`, cached: schedules ask for the same filters many times."""
+    if not layer.is_weighted:
+        return 0
+    k0, k1 = channels if channels is not None else (0, layer.out_channels)
+    cin = hwc(layer.input_shape)[2]
+    i0, i1 = reduce if reduce is not None else (0, cin)
+    weights = layer.weight_count * (k1 - k0) * (i1 - i0) // (layer.out_channels * cin)
+    bias = (k1 - k0) if layer.stores_bias and i1 == cin else 0
+    return math.ceil((weights * weight_bits + bias * accumulator_bits) / 8)
 
 
 def bands(total: int, step: int) -> list[Span]:

@@ -67,25 +67,31 @@ def level_traffic(schedule: Schedule, levels: tuple[MemoryLevel, ...],
     sizes: dict[str, int] = {}
     where: dict[str, int] = {}
     out = np.zeros((len(schedule.layers), len(levels), 2), dtype=np.int64)
-    macs = [sum(a.macs for a in ls.actions if isinstance(a, Compute)) for ls in schedule.layers]
+    macs = [sum(a.macs for a in ls.actions if isinstance(a, Compute)) for ls in schedule.layers
+            ] if array is not None else []
+    # Once-per-step bytes add up in plain integers ([li][2 * level + side]): far cheaper
+    # than NumPy element updates; the array's dataflow counts go into `out` directly.
+    once = [[0] * (2 * len(levels)) for _ in schedule.layers]
     for li, action in schedule.steps():
+        here = once[li]
         if isinstance(action, Load | Alloc):
             sizes[action.buffer] = action.bytes
             where[action.buffer] = index[action.level]
-            out[li, where[action.buffer], 1] += action.bytes
+            here[2 * where[action.buffer] + 1] += action.bytes
         elif isinstance(action, Store):
-            out[li, where[action.buffer], 0] += action.bytes
+            here[2 * where[action.buffer]] += action.bytes
         elif isinstance(action, Compute):
             use = array[li] if array is not None else None
             if use is None:
                 for b in (*action.inputs, action.weights):
                     if b is not None:
-                        out[li, where[b], 0] += sizes[b]
+                        here[2 * where[b]] += sizes[b]
             else:
                 _array_step(out[li], where, sizes, action, use, macs[li], levels, macs_bits)
             if action.accumulator:  # partial sums: read, add, write back
-                out[li, where[action.accumulator], 0] += sizes[action.accumulator]
-                out[li, where[action.accumulator], 1] += sizes[action.accumulator]
+                here[2 * where[action.accumulator]] += sizes[action.accumulator]
+                here[2 * where[action.accumulator] + 1] += sizes[action.accumulator]
+    out += np.array(once, dtype=np.int64).reshape(out.shape)
     return out
 
 

@@ -7,8 +7,12 @@ summary dict that reports and the Python API expose.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
+import gc
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import reduce
 from typing import TYPE_CHECKING, Any
@@ -46,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LAYER_COLUMNS", "SimResult", "cost_schedule", "layer_compute", "recompute_factor",
            "serial_links",
-           "simulate", "sizes_for"]
+           "simulate", "sizes_for", "without_cycle_collection"]
 
 #: Columns of layers.csv / SimResult.table(), in order; units in every name.
 LAYER_COLUMNS: tuple[str, ...] = (
@@ -162,21 +166,28 @@ def _covered(spans: list[tuple[int, int]]) -> int:
     return count
 
 
+@functools.lru_cache(maxsize=4096)
+def _read_elements(layer: Layer, index: int) -> int:
+    """Elements of one sample of input `index` that some output of `layer` reads: the rows,
+    columns and channels read (cached: it walks every output row and column)."""
+    ho, wo, co = hwc(layer.output_shape)
+    rows = _covered([input_region_rows(layer, (r, r + 1), index) for r in range(ho)])
+    cols = _covered([input_region_cols(layer, (c, c + 1), index) for c in range(wo)])
+    lo, hi = input_channels(layer, (0, co), index)
+    return rows * cols * (hi - lo)
+
+
 def _compulsory(net: Network, layer: Layer, sizes: Sizes) -> int:
     """Bytes the layer must move even with unlimited SRAM: its filters, network I/O.
 
     Of a network input only the rows, columns and channels some output reads count (a
     strided convolution may skip rows, a channel slice reads a few channels).
     """
-    inputs = set(net.inputs)
+    inputs = net.inputs
     total = sizes.weight_bytes(layer)
-    ho, wo, co = hwc(layer.output_shape)
     for index, src in enumerate(layer.inputs):
         if src in inputs and src not in layer.inputs[:index]:
-            rows = _covered([input_region_rows(layer, (r, r + 1), index) for r in range(ho)])
-            cols = _covered([input_region_cols(layer, (c, c + 1), index) for c in range(wo)])
-            lo, hi = input_channels(layer, (0, co), index)
-            total += sizes.elements_bytes(sizes.batch * rows * cols * (hi - lo))
+            total += sizes.elements_bytes(sizes.batch * _read_elements(layer, index))
     if net.graph.out_degree(layer.name) == 0:
         total += sizes.fmap_bytes(layer.output_shape)
     return total
@@ -211,23 +222,47 @@ def simulate(net: Network, hardware: HardwareConfig,
     sizes = sizes_for(hardware, simulation.batch)
     capacity, policy = memory_spec(hardware), simulation.policy
     model = compute_model(hardware.compute)
-    if not simulation.overlap:
-        schedule = build_schedule(net, sizes, capacity, policy)
-        return cost_schedule(net, hardware, simulation, schedule, model)
-    ladder = Ladder(net, sizes, capacity, policy)
-    compute_s = np.maximum([w.time_s for w in layer_compute(net, ladder.serial, model)],
-                           serial_links(net, hardware, ladder.serial))
-    rung, times = choose_rung(ladder, compute_s, hardware.dram.bandwidth, hardware.dram.latency)
-    return cost_schedule(net, hardware, simulation, ladder.rung(int(rung[0]))[0], model,
-                         times[0], ladder.serial)
+    with without_cycle_collection():
+        if not simulation.overlap:
+            schedule = build_schedule(net, sizes, capacity, policy)
+            return cost_schedule(net, hardware, simulation, schedule, model)
+        ladder = Ladder(net, sizes, capacity, policy)
+        links = serial_links(net, hardware, ladder.serial)
+        compute_s = np.maximum([w.time_s for w in layer_compute(net, ladder.serial, model)],
+                               links)
+        rung, times = choose_rung(ladder, compute_s, hardware.dram.bandwidth,
+                                  hardware.dram.latency)
+        return cost_schedule(net, hardware, simulation, ladder.rung(int(rung[0]))[0], model,
+                             times[0], ladder.serial, links=links)
+
+
+@contextlib.contextmanager
+def without_cycle_collection() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (restored on exit, as it was).
+
+    A schedule is tens of thousands of small acyclic records; the collector would scan
+    them again and again while they are created (a third of a large build), and finds
+    nothing: reference counting frees them.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def serial_links(net: Network, hardware: HardwareConfig, serial: Schedule) -> np.ndarray:
     """Per layer, the slowest on-chip link's time for the serial schedule's traffic: the
     floor of each layer's compute time in every schedule of the overlap ladder."""
+    return link_times(on_chip_traffic(net, hardware, serial), hardware.levels, _pes(hardware))
+
+
+def _pes(hardware: HardwareConfig) -> int:
+    """Processing elements of the array (1 for an ideal MAC rate)."""
     c = hardware.compute
-    pes = c.pe_rows * c.pe_cols if c.pe_rows and c.pe_cols else 1
-    return link_times(on_chip_traffic(net, hardware, serial), hardware.levels, pes)
+    return c.pe_rows * c.pe_cols if c.pe_rows and c.pe_cols else 1
 
 
 def on_chip_traffic(net: Network, hardware: HardwareConfig, schedule: Schedule) -> np.ndarray:
@@ -248,13 +283,15 @@ def on_chip_traffic(net: Network, hardware: HardwareConfig, schedule: Schedule) 
 def cost_schedule(net: Network, hardware: HardwareConfig, simulation: SimulationConfig,
                   schedule: Schedule, model: ComputeModel | None = None,
                   times: np.ndarray | None = None,
-                  reference: Schedule | None = None) -> SimResult:
+                  reference: Schedule | None = None, *,
+                  links: np.ndarray | None = None) -> SimResult:
     """Cost every layer of an already built schedule on `hardware` (time, traffic, energy).
 
     `times`: per-layer times from the event timeline (overlap); None costs the layers
     serially (compute, then data movement). A layer's compute time is the longer of the
     array's time and its slowest on-chip link's (the links of `reference`, the overlap
-    ladder's serial schedule, when given: the floor `times` were computed with).
+    ladder's serial schedule, when given: the floor `times` were computed with); `links`:
+    those link times when already computed (`serial_links` of `reference`).
     """
     sizes = sizes_for(hardware, simulation.batch)
     model = model or compute_model(hardware.compute)
@@ -262,33 +299,40 @@ def cost_schedule(net: Network, hardware: HardwareConfig, simulation: Simulation
     works = layer_compute(net, schedule, model)
     traffic = np.array(schedule.traffic(), dtype=float).reshape(-1, 3)
     on_chip = on_chip_traffic(net, hardware, schedule)
-    compute_s = np.maximum([w.time_s for w in works], serial_links(net, hardware,
-                                                                  reference or schedule))
-    level_j = level_energy_j(on_chip, hardware.levels)
+    levels, stores = hardware.levels, len(store_of(hardware))
+    if links is None:
+        links = (serial_links(net, hardware, reference)
+                 if reference is not None and reference is not schedule
+                 else link_times(on_chip, levels, _pes(hardware)))
+    compute_s = np.maximum([w.time_s for w in works], links)
+    level_j = level_energy_j(on_chip, levels)
     movement, serial = layer_times(compute_s, traffic[:, 0] + traffic[:, 1], traffic[:, 2],
                                    hardware.dram.bandwidth, hardware.dram.latency)
-    totals = np.asarray(serial if times is None else times).reshape(-1)
+    totals = np.asarray(serial if times is None else times).reshape(-1).tolist()
+    # Per layer as plain numbers, converted once: bytes are exact in floats below 2**53.
+    sram_bytes = on_chip[:, :stores].sum(axis=1).tolist()
+    dram, sram_j = traffic.tolist(), level_j.sum(axis=1).tolist()
+    compute_list, movement_list = compute_s.tolist(), movement.tolist()
     passes = []
     for i, ls in enumerate(schedule.layers):
         layer, work = net.layer(ls.name), works[i]
-        sram_read, sram_write = (int(v) for v in on_chip[i, :len(store_of(hardware))].sum(
-            axis=0))
-        read, write, transfers = (int(v) for v in traffic[i])
+        sram_read, sram_write = sram_bytes[i]
+        read, write, transfers = (int(v) for v in dram[i])
         macs = layer.macs * ls.sample_count(batch)
         passes.append(LayerCost(
             macs=macs, compute_cycles=work.cycles, dram_read_bytes=read,
             dram_write_bytes=write, sram_read_bytes=sram_read,
-            sram_write_bytes=sram_write, transfers=transfers, compute_time_s=float(compute_s[i]),
-            data_movement_time_s=float(movement[i]), total_time_s=float(totals[i]),
+            sram_write_bytes=sram_write, transfers=transfers, compute_time_s=compute_list[i],
+            data_movement_time_s=movement_list[i], total_time_s=totals[i],
             energy_mac_j=(macs + ls.recomputed_macs) * energy.mac,
-            energy_sram_j=float(level_j[i].sum()),
+            energy_sram_j=sram_j[i],
             energy_dram_j=read * energy.dram_read_byte + write * energy.dram_write_byte,
         ))
     costs, rows = [], []
     for index, ids in enumerate(schedule.passes().values(), start=1):
         cost = reduce(LayerCost.__add__, (passes[i] for i in ids))
         first = schedule.layers[ids[0]]
-        view = dataclasses.replace(
+        view = first if len(ids) == 1 and first.index == index else dataclasses.replace(
             first, index=index, spills=sum(schedule.layers[i].spills for i in ids),
             spill_reason="; ".join(dict.fromkeys(
                 schedule.layers[i].spill_reason for i in ids if schedule.layers[i].spill_reason)),

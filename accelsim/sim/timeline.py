@@ -12,6 +12,13 @@ it degenerates to little overlap, as it should.
 
 `compile_timeline` turns a schedule into flat arrays once; `evaluate` then times it for
 any number of design points at once (bandwidth, latency and compute rate broadcast).
+
+Each resource runs its actions in order and none takes negative time, so on each the
+later action always finishes no earlier; an alloc or a free takes no time, finishing when
+the last thing it waits for does. So an action waits exactly as long for the latest
+compute and the latest transfer among everything it waits for, directly or through allocs
+and frees, as for all of them: the compiled dependencies keep just those two (a load may
+wait for dozens of frees).
 """
 
 from __future__ import annotations
@@ -33,8 +40,10 @@ class Timeline:
 
     kind[i]: LOAD, STORE, COMPUTE or SPACE (an alloc or a free: takes no resource);
     amount[i]: bytes for transfers, the compute step's share of its layer's work (0..1)
-    for computes; deps[i]: indices of earlier actions it waits for; layer[i]: index of
-    the layer whose action list holds it; owner[i]: index of the layer it is charged to.
+    for computes; deps[i]: the latest compute and the latest transfer among the earlier
+    actions it waits for (see the module notes: waiting for them is waiting for all);
+    layer[i]: index of the layer whose action list holds it; owner[i]: index of the layer
+    it is charged to.
     """
 
     kind: np.ndarray
@@ -49,17 +58,57 @@ class Timeline:
 LOOKBACK = 64
 
 
-def _space_deps(frees: list[tuple[int, int]], used: int, size: int, capacity: int
-                ) -> tuple[int, ...]:
-    """Frees (latest first) a new buffer of `size` must wait for to stay within capacity."""
-    waits = []
+#: (latest compute, latest transfer) an action waits for, by action index; -1: none.
+Waits = tuple[int, int]
+NONE: Waits = (-1, -1)
+
+
+def _space_waits(freed: list[int], computes: list[int], transfers: list[int], used: int,
+                 size: int, capacity: int) -> Waits:
+    """What a new buffer of `size` waits for to stay within capacity, over the frees of its
+    level in schedule order (`freed`: their bytes; `computes`, `transfers`: the latest
+    compute and transfer each free waits for).
+
+    Walking back from the latest of the last LOOKBACK frees, a free is skipped while there
+    is room without it (it may still be under way) and waited for otherwise.
+    """
+    room = capacity - used - size
+    sizes = freed[-LOOKBACK:]
+    if sum(sizes) <= room:  # room without any of them
+        return NONE
+    cs, ts = computes[-LOOKBACK:], transfers[-LOOKBACK:]
+    smallest = min(sizes)
+    compute = transfer = -1
     pending = 0
-    for index, freed in reversed(frees[-LOOKBACK:]):
-        if used + pending + freed + size <= capacity:
-            pending += freed  # this free may still be under way: room without it
-        else:
-            waits.append(index)
-    return tuple(waits)
+    for k in range(len(sizes) - 1, -1, -1):
+        if pending + sizes[k] <= room:
+            pending += sizes[k]
+            continue
+        if room - pending < smallest:  # no older free fits either: all of them waited for
+            return max(compute, *cs[:k + 1]), max(transfer, *ts[:k + 1])
+        if cs[k] > compute:
+            compute = cs[k]
+        if ts[k] > transfer:
+            transfer = ts[k]
+    return compute, transfer
+
+
+def _deps(waits: Waits) -> tuple[int, ...]:
+    """The action indices of `waits` (those that are not -1)."""
+    c, t = waits
+    if c < 0:
+        return (t,) if t >= 0 else ()
+    return (c, t) if t >= 0 else (c,)
+
+
+def _compute_totals(schedule: Schedule) -> tuple[list[int], list[int]]:
+    """Per layer: the MACs of its compute steps and how many there are."""
+    macs, steps = [], []
+    for ls in schedule.layers:
+        computes = [a.macs for a in ls.actions if type(a) is Compute]
+        macs.append(sum(computes))
+        steps.append(len(computes))
+    return macs, steps
 
 
 def compile_timeline(schedule: Schedule) -> Timeline:
@@ -69,56 +118,84 @@ def compile_timeline(schedule: Schedule) -> Timeline:
     deps: list[tuple[int, ...]] = []
     owner: list[int] = []
     holder: list[int] = []
-    # Per on-chip level ("" with one shared SRAM): frees as (action index, bytes) in
-    # schedule order, and bytes in use.
-    frees: dict[str, list[tuple[int, int]]] = {}
+    # Per on-chip level ("" with one shared SRAM): the frees' bytes and the latest compute
+    # and transfer each waits for, in schedule order; bytes in use; capacity.
+    freed: dict[str, list[int]] = {}
+    free_computes: dict[str, list[int]] = {}
+    free_transfers: dict[str, list[int]] = {}
     used: dict[str, int] = {}
+    capacity: dict[str, int] = {}
     level_of: dict[str, str] = {}  # resident buffer -> its level
-    ready: dict[str, int] = {}  # buffer -> action that made its contents valid
-    users: dict[str, list[int]] = {}  # buffer -> actions that read it
-    layer_macs = [sum(a.macs for a in ls.actions if isinstance(a, Compute))
-                  for ls in schedule.layers]
-    steps = [sum(1 for a in ls.actions if isinstance(a, Compute)) for ls in schedule.layers]
-    owners = schedule.owners()
-    cursor = [0] * len(schedule.layers)
+    ready: dict[str, Waits] = {}  # buffer -> what waiting for its contents means
+    readers: dict[str, list[int]] = {}  # buffer -> [latest compute, latest store] reading it
+    layer_macs, steps = _compute_totals(schedule)
+    owner_of = schedule.owner_lookup()
     for li, a in schedule.steps():
         index = len(kinds)
         holder.append(li)
-        owner.append(owners[li][cursor[li]])
-        cursor[li] += 1
-        if isinstance(a, Load | Alloc):
-            # An alloc takes no resource: it is only the point where its space exists.
-            kinds.append(LOAD if isinstance(a, Load) else SPACE)
-            amounts.append(a.bytes if isinstance(a, Load) else 0.0)
+        kind = type(a)
+        if kind is Load or kind is Alloc:
+            assert isinstance(a, Load | Alloc)
             level = level_of[a.buffer] = a.level
-            deps.append(_space_deps(frees.setdefault(level, []), used.get(level, 0),
-                                    a.bytes, schedule.level_capacity(level)))
-            used[level] = used.get(level, 0) + a.bytes
-            ready[a.buffer] = index
-            users[a.buffer] = []
-        elif isinstance(a, Compute):
+            if level not in capacity:
+                capacity[level] = schedule.level_capacity(level)
+                freed[level], free_computes[level], free_transfers[level] = [], [], []
+                used[level] = 0
+            room = _space_waits(freed[level], free_computes[level], free_transfers[level],
+                                used[level], a.bytes, capacity[level])
+            deps.append(_deps(room))
+            if isinstance(a, Load):
+                owner.append(owner_of(a.owner, li) if a.owner else li)
+                kinds.append(LOAD)
+                amounts.append(a.bytes)
+                ready[a.buffer] = (-1, index)
+            else:  # an alloc takes no resource: it is only the point where its space exists
+                owner.append(li)
+                kinds.append(SPACE)
+                amounts.append(0.0)
+                ready[a.buffer] = room
+            used[level] += a.bytes
+            readers[a.buffer] = [-1, -1]
+            continue
+        owner.append(li)
+        if kind is Compute:
+            assert isinstance(a, Compute)
             kinds.append(COMPUTE)
-            share = a.macs / layer_macs[li] if layer_macs[li] else 1 / steps[li]
-            amounts.append(share)
-            reads = [*a.inputs] + [b for b in (a.weights, a.accumulator) if b]
-            deps.append(tuple(ready[b] for b in (*reads, a.output)))
-            for b in reads:
-                users[b].append(index)
-            ready[a.output] = index
+            amounts.append(a.macs / layer_macs[li] if layer_macs[li] else 1 / steps[li])
+            reads = list(a.inputs)
+            if a.weights:
+                reads.append(a.weights)
             if a.accumulator:
-                ready[a.accumulator] = index
-        elif isinstance(a, Store):
+                reads.append(a.accumulator)
+            c, t = ready[a.output]
+            for b in reads:
+                rc, rt = ready[b]
+                if rc > c:
+                    c = rc
+                if rt > t:
+                    t = rt
+                readers[b][0] = index
+            deps.append(_deps((c, t)))
+            ready[a.output] = (index, -1)
+            if a.accumulator:
+                ready[a.accumulator] = (index, -1)
+        elif kind is Store:
+            assert isinstance(a, Store)
             kinds.append(STORE)
             amounts.append(a.bytes)
-            deps.append((ready[a.buffer],))
-            users[a.buffer].append(index)
+            deps.append(_deps(ready[a.buffer]))
+            readers[a.buffer][1] = index
         else:  # Free: done when every reader of the buffer is done
             assert isinstance(a, Free)
             kinds.append(SPACE)
             amounts.append(0.0)
-            deps.append(tuple(users.pop(a.buffer, [])) + (ready.pop(a.buffer),))
+            (c, t), (uc, ut) = ready.pop(a.buffer), readers.pop(a.buffer, NONE)
+            c, t = (c if c > uc else uc), (t if t > ut else ut)
+            deps.append(_deps((c, t)))
             level = level_of.pop(a.buffer)
-            frees[level].append((index, a.bytes))
+            freed[level].append(a.bytes)
+            free_computes[level].append(c)
+            free_transfers[level].append(t)
             used[level] -= a.bytes
     return Timeline(np.array(kinds, dtype=np.int8), np.array(amounts, dtype=float),
                     tuple(deps), np.array(holder, dtype=np.int32),
