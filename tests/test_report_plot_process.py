@@ -142,3 +142,46 @@ def test_save_png_is_savefig_without_alpha(tmp_path: Path) -> None:
     assert ours.mode == "RGB" and ours.size == (300, 200)
     assert (rgba[..., 3] == 255).all()  # savefig's image is opaque: dropping alpha loses nothing
     assert np.array_equal(np.asarray(ours), rgba[..., :3])
+
+
+def slow_figure(seconds: float) -> Figure:
+    """A figure that takes `seconds` to build (a long drawing)."""
+    import time
+
+    time.sleep(seconds)
+    return Figure(figsize=(1, 1))
+
+
+@pytest.mark.usefixtures("forking")
+def test_a_ctrl_c_while_waiting_for_the_plots_leaves_no_child(tmp_path: Path) -> None:
+    import signal
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    late = tmp_path / "late.png"
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt), plot_process() as plotter:
+            assert plotter is not None
+            plotter.submit([PlotJob(slow_figure, (3.0,), late)])
+            signal.setitimer(signal.ITIMER_REAL, 0.3)  # Ctrl-C reaches the parent in join
+            plotter.join()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert _gone(plotter.pid) and not late.exists()  # stopped, not left to write later
+
+
+def test_no_fork_to_be_had_draws_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(module, "idle_core", lambda: True)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    open_fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    assert PlotProcess.start() is None
+    if open_fds is not None:  # both pipes closed again
+        assert len(os.listdir("/proc/self/fd")) == open_fds

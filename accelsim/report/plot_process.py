@@ -75,7 +75,13 @@ class _Child:
         # otherwise write to every one and copy the parent's memory page by page (measured:
         # 0.2 s more CPU per run without this).
         gc.freeze()
-        self.pid = os.fork()
+        try:
+            self.pid = os.fork()
+        except OSError:  # no process to be had (EAGAIN, ENOMEM): nothing is left open
+            gc.unfreeze()
+            os.close(read)
+            os.close(write)
+            raise
         if self.pid == 0:  # the child: never returns into the caller's code
             os.close(read)
             try:
@@ -85,20 +91,28 @@ class _Child:
         gc.unfreeze()
         os.close(write)
         self._outcome = read
+        self.reaped = False
 
     def join(self) -> None:
         """Wait for the child; raise the exception it raised, if any."""
-        data = _read_all(self._outcome)
+        fd, self._outcome = self._outcome, -1  # closed by the read, even if interrupted
+        data = _read_all(fd)
         os.waitpid(self.pid, 0)
+        self.reaped = True
         error = pickle.loads(data) if data else RuntimeError("the plot process died")
         if error is not None:
             raise error
 
     def kill(self) -> None:
-        """Stop the child and reap it (its work is no longer wanted)."""
+        """Stop the child and reap it (its work is no longer wanted); nothing once reaped."""
+        if self.reaped:
+            return
         os.kill(self.pid, signal.SIGKILL)
-        os.close(self._outcome)
+        if self._outcome >= 0:
+            os.close(self._outcome)
+            self._outcome = -1
         os.waitpid(self.pid, 0)
+        self.reaped = True
 
 
 def _report(fd: int, work: Callable[[], None]) -> None:
@@ -136,17 +150,25 @@ class PlotProcess:
         import numpy  # noqa: F401 - both sides need it: imported before the fork, once
 
         self._jobs_read, self._jobs_write = os.pipe()
-        self._child = _Child(self._serve)
+        try:
+            self._child = _Child(self._serve)
+        except OSError:
+            os.close(self._jobs_read)
+            os.close(self._jobs_write)
+            raise
         os.close(self._jobs_read)
         self._submitted = self._joined = False
 
     @classmethod
     def start(cls) -> PlotProcess | None:
-        """A started PlotProcess, or None where forking is unsafe (no fork, other threads)
-        or gains nothing (no idle core: see `idle_core`)."""
+        """A started PlotProcess, or None where forking is unsafe (no fork, other threads),
+        fails (no process to be had) or gains nothing (no idle core: see `idle_core`)."""
         if not hasattr(os, "fork") or threading.active_count() > 1 or not idle_core():
             return None
-        return cls()
+        try:
+            return cls()
+        except OSError:
+            return None
 
     @property
     def pid(self) -> int:
@@ -176,19 +198,21 @@ class PlotProcess:
         self._child.join()
 
     def close(self) -> None:
-        """End the child if `join` was not reached: stop it if it got no jobs (the run failed
-        first), else wait for its PNGs so no process writes after the caller moves on."""
-        if self._joined:
+        """End the child unless `join` reaped it: stop it if it got no jobs (the run failed
+        first); if `join` was not reached, wait for its PNGs; if a join was cut short (a
+        Ctrl-C while waiting), stop it. Either way no process writes after the caller moves
+        on."""
+        if self._child.reaped:
             return
-        self._joined = True
         if not self._submitted:
             os.close(self._jobs_write)
-            self._child.kill()
-            return
-        try:
-            self._child.join()
-        except BaseException:  # the caller is already failing: its error is the one to report
-            pass
+        elif not self._joined:
+            self._joined = True
+            try:
+                self._child.join()
+            except BaseException:  # the caller is already failing: its error is reported
+                pass
+        self._child.kill()
 
 
 @contextmanager
