@@ -289,3 +289,20 @@ def test_without_pyarrow_the_same_rows_go_to_csv(tmp_path: Path,
             assert frame[column].astype(str).tolist() == parquet[column].astype(str).tolist()
         assert frame["infeasible_reason"].fillna("").tolist() == \
             parquet["infeasible_reason"].tolist()
+
+
+def test_an_axis_of_none_and_numbers_keeps_one_type_across_chunks(tmp_path: Path) -> None:
+    # A chunk whose points all leave the field unset (None) comes first; the next holds
+    # numbers: both land in one part, None read back as missing.
+    store = ResultStore(tmp_path / "out")
+    store.lock()
+    store.start({"sweep": 1}, resume=False)
+    store.append({"point_id": np.arange(3), "x": np.array([None] * 3, dtype=object)})
+    store.append({"point_id": np.arange(3, 6), "x": np.array([1, 2.5, None], dtype=object)})
+    store.commit()
+    store.finalize(6)
+    store.unlock()
+    frame = store.read().sort_values("point_id")
+    assert frame["point_id"].tolist() == list(range(6))
+    values = frame["x"].tolist()
+    assert values[3:5] == [1.0, 2.5] and all(pd.isna(v) for v in values[:3] + values[5:])

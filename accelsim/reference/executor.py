@@ -207,7 +207,7 @@ def _run_float(net: Network, feeds: dict[str, np.ndarray], params: Params,
                                        net.bn_epsilon).values
         for name in drops[index] if drops else ():
             del values[name]
-    return ExecResult("float32", values, {n: values[n] for n in net.outputs})
+    return ExecResult(np.dtype(dtype).name, values, {n: values[n] for n in net.outputs})
 
 
 def _calibrate(net: Network, params: Params, calibration: dict[str, np.ndarray],
@@ -299,6 +299,9 @@ class Session:
             raise ConfigError(f"executor mode must be one of {', '.join(MODES)}, got {mode!r}")
         if mode == "int" and calibration is None:
             raise ConfigError("an integer-mode session needs a calibration input batch")
+        float_dtype = np.dtype(float_dtype).type
+        if float_dtype not in (np.float32, np.float64):
+            raise ConfigError(f"float_dtype must be float32 or float64, got {float_dtype!r}")
         if mode == "int" and float_dtype is not np.float32:
             raise ConfigError("an integer-mode session calibrates in float32")
         params = params_for(net, seed) if params is None else params

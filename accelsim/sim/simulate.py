@@ -48,9 +48,9 @@ from accelsim.sim.pe_array import PEArray
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LAYER_COLUMNS", "SimResult", "cost_schedule", "layer_compute", "recompute_factor",
-           "serial_links",
-           "simulate", "sizes_for", "without_cycle_collection"]
+__all__ = ["LAYER_COLUMNS", "SimResult", "cost_schedule", "layer_compute", "on_chip_traffic",
+           "recompute_factor", "serial_links", "simulate", "sizes_for",
+           "without_cycle_collection"]
 
 #: Columns of layers.csv / SimResult.table(), in order; units in every name.
 LAYER_COLUMNS: tuple[str, ...] = (

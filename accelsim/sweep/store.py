@@ -9,10 +9,13 @@ Layout of a sweep folder::
                       renamed, so a part is either complete or absent (Ctrl-C, SIGTERM, SIGKILL)
     results.parquet   all rows, written when the sweep completes (results.csv without pyarrow)
 
-Finished chunks are appended to one open part, renamed into parts/ once it holds PART_ROWS
-rows or has been open FLUSH_S seconds (and on Ctrl-C, SIGTERM or any error); the sweep's
-first chunk is also written alone at once, so a part lands within moments of the start. A
-SIGKILL loses at most the open part's last FLUSH_S seconds of work, never a written row.
+Finished chunks are appended to one open part, renamed into parts/ when a chunk arrives
+and the part holds PART_ROWS rows or has been open FLUSH_S seconds (and on Ctrl-C, SIGTERM
+or any error); the sweep's first chunk is also written alone at once, so a part lands
+within moments of the start. A SIGKILL loses the open part: chunks computed within about
+FLUSH_S seconds of its opening (their computing time, not the wall time since: a part
+waits for the next chunk to be committed), which a resume computes again; never a row of
+a renamed part.
 
 Resume reads the point ids already in results and parts and runs only the others; the
 final merge drops any id seen before, so a row can never appear twice (a sweep whose rows
@@ -146,7 +149,22 @@ def _arrow(values: Column) -> Any:
     if values.dtype.kind == "f":
         return pa.Array.from_buffers(pa.float64(), n, [None, pa.py_buffer(
             np.ascontiguousarray(values, dtype=np.float64))])
-    return pa.array(values.tolist())  # e.g. an axis mixing None and numbers
+    return _nullable(pa, values.tolist())
+
+
+def _nullable(pa: Any, items: list[Any]) -> Any:
+    """An axis column holding None (a field left unset) as a typed Arrow array: float64 for
+    numbers, string for text, bool for flags, so every chunk of the column has one type
+    (a chunk whose points are all None would otherwise be Arrow's null type, and the next
+    chunk, holding numbers, could not be written beside it)."""
+    present = [v for v in items if v is not None]
+    if all(isinstance(v, bool) for v in present):
+        return pa.array(items, type=pa.bool_() if present else pa.float64())
+    if all(isinstance(v, int | float) for v in present):
+        return pa.array(items, type=pa.float64())
+    if all(isinstance(v, str) for v in present):
+        return pa.array(items, type=pa.string())
+    return pa.array(items)
 
 
 def arrow_table(columns: Mapping[str, Column]) -> Any:
