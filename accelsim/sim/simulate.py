@@ -49,7 +49,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["LAYER_COLUMNS", "SimResult", "cost_schedule", "layer_compute", "on_chip_traffic",
-           "recompute_factor", "serial_links", "simulate", "sizes_for",
+           "recompute_factor", "ScheduleTraffic", "schedule_traffic", "serial_links",
+           "simulate", "sizes_for",
            "without_cycle_collection"]
 
 #: Columns of layers.csv / SimResult.table(), in order; units in every name.
@@ -280,6 +281,30 @@ def on_chip_traffic(net: Network, hardware: HardwareConfig, schedule: Schedule) 
                          (p.activation_bits, p.weight_bits, p.accumulator_bits))
 
 
+@dataclass(frozen=True)
+class ScheduleTraffic:
+    """A schedule's bytes per layer, as costing charges them.
+
+    dram: (layers, 3) bytes read, bytes written, transfers; on_chip: (layers, levels, 2)
+    bytes read from / written into each on-chip level; store: (layers, 2) the same summed
+    over the on-chip store (the levels next to DRAM); level_j: (layers, levels) joules.
+    """
+
+    dram: np.ndarray
+    on_chip: np.ndarray
+    store: np.ndarray
+    level_j: np.ndarray
+
+
+def schedule_traffic(net: Network, hardware: HardwareConfig, schedule: Schedule
+                     ) -> ScheduleTraffic:
+    """The DRAM and on-chip bytes and on-chip energy of every scheduled layer."""
+    on_chip = on_chip_traffic(net, hardware, schedule)
+    return ScheduleTraffic(np.array(schedule.traffic(), dtype=float).reshape(-1, 3), on_chip,
+                           on_chip[:, :len(store_of(hardware))].sum(axis=1),
+                           level_energy_j(on_chip, hardware.levels))
+
+
 def cost_schedule(net: Network, hardware: HardwareConfig, simulation: SimulationConfig,
                   schedule: Schedule, model: ComputeModel | None = None,
                   times: np.ndarray | None = None,
@@ -297,21 +322,19 @@ def cost_schedule(net: Network, hardware: HardwareConfig, simulation: Simulation
     model = model or compute_model(hardware.compute)
     energy, batch = hardware.energy, simulation.batch
     works = layer_compute(net, schedule, model)
-    traffic = np.array(schedule.traffic(), dtype=float).reshape(-1, 3)
-    on_chip = on_chip_traffic(net, hardware, schedule)
-    levels, stores = hardware.levels, len(store_of(hardware))
+    bytes_ = schedule_traffic(net, hardware, schedule)
+    traffic, on_chip, levels = bytes_.dram, bytes_.on_chip, hardware.levels
     if links is None:
         links = (serial_links(net, hardware, reference)
                  if reference is not None and reference is not schedule
                  else link_times(on_chip, levels, _pes(hardware)))
     compute_s = np.maximum([w.time_s for w in works], links)
-    level_j = level_energy_j(on_chip, levels)
     movement, serial = layer_times(compute_s, traffic[:, 0] + traffic[:, 1], traffic[:, 2],
                                    hardware.dram.bandwidth, hardware.dram.latency)
     totals = np.asarray(serial if times is None else times).reshape(-1).tolist()
     # Per layer as plain numbers, converted once: bytes are exact in floats below 2**53.
-    sram_bytes = on_chip[:, :stores].sum(axis=1).tolist()
-    dram, sram_j = traffic.tolist(), level_j.sum(axis=1).tolist()
+    sram_bytes = bytes_.store.tolist()
+    dram, sram_j = traffic.tolist(), bytes_.level_j.sum(axis=1).tolist()
     compute_list, movement_list = compute_s.tolist(), movement.tolist()
     passes = []
     for i, ls in enumerate(schedule.layers):

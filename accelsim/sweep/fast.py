@@ -30,12 +30,12 @@ from accelsim.mapping.memory import memory_spec
 from accelsim.pipeline import build_network
 from accelsim.sim.compute import compute_model
 from accelsim.sim.cost import layer_times
-from accelsim.sim.levels import check_per_pe, level_energy_j, store_of
+from accelsim.sim.levels import check_per_pe
 from accelsim.sim.overlap import Ladder, choose_rung
 from accelsim.sim.simulate import (
     layer_compute,
-    on_chip_traffic,
     recompute_factor,
+    schedule_traffic,
     serial_links,
     sizes_for,
 )
@@ -133,9 +133,9 @@ def _variant(net: Network, config: RunConfig, schedule: Schedule, macs: np.ndarr
     sums of what cost_schedule charges each layer. `macs`: per layer, the MACs it performs
     (recomputed halo rows included), for their energy."""
     hw = config.hardware
-    traffic = np.array(schedule.traffic(), dtype=float).reshape(-1, 3)
-    on_chip = on_chip_traffic(net, hw, schedule)
-    sram_read, sram_write = (int(v) for v in on_chip[:, :len(store_of(hw))].sum(axis=(0, 1)))
+    bytes_ = schedule_traffic(net, hw, schedule)
+    traffic = bytes_.dram
+    sram_read, sram_write = (int(v) for v in bytes_.store.sum(axis=0))
     return Variant(
         dram_bytes=traffic[:, 0] + traffic[:, 1],
         transfers=traffic[:, 2],
@@ -144,7 +144,7 @@ def _variant(net: Network, config: RunConfig, schedule: Schedule, macs: np.ndarr
             "dram_read_bytes": int(traffic[:, 0].sum()),
             "dram_write_bytes": int(traffic[:, 1].sum()),
             "peak_sram_bytes": schedule.peak_sram_bytes, "spills": schedule.spills,
-            **({"energy_sram_j": float(level_energy_j(on_chip, hw.levels).sum())}
+            **({"energy_sram_j": float(bytes_.level_j.sum())}
                if hw.memory is not None else {}),
         })
 
