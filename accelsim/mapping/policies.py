@@ -171,6 +171,9 @@ class _Builder:
         self.sram = SramTracker(capacity)
         self.tensors = net.tensors()
         self.homes = Homes(net)
+        #: root -> the name of its whole buffer
+        self._reservations = {root: buffer_name("fmap", root, WHOLE)
+                              for root in self.homes.members}
         self.position = {name: i for i, name in enumerate(net.order)}
         self.computed = [n for n in net.order if net.layer(n).op != "input"]  # LayerSchedules
         self.in_dram: set[str] = set(net.inputs)  # writers whose slice DRAM holds
@@ -188,7 +191,7 @@ class _Builder:
 
     def reservation(self, tensor: str) -> str:
         """The whole buffer of the root holding `tensor`."""
-        return buffer_name("fmap", self.homes.roots[tensor], WHOLE)
+        return self._reservations[self.homes.roots[tensor]]
 
     def is_resident(self, tensor: str) -> bool:
         return all(w in self.where for w in self.homes.writers_in(tensor))

@@ -36,6 +36,7 @@ class Homes:
             self.members.setdefault(root, []).append(layer.name)
             if layer.name not in views.views:
                 self.writers.setdefault(root, []).append(layer.name)
+        self._writers_in: dict[str, tuple[str, ...]] = {}  # filled as policies ask
 
     def is_view(self, tensor: str) -> bool:
         """True for a layer that writes nothing (a view concat or a channel slice)."""
@@ -46,11 +47,16 @@ class Homes:
         root = self.roots[tensor]
         return self.spans[tensor] == self.spans[root]
 
-    def writers_in(self, tensor: str) -> list[str]:
-        """The writers whose slices make up `tensor` (the layer itself if it writes)."""
-        lo, hi = self.spans[tensor]
-        return [w for w in self.writers.get(self.roots[tensor], [])
-                if self.spans[w][0] < hi and lo < self.spans[w][1]]
+    def writers_in(self, tensor: str) -> tuple[str, ...]:
+        """The writers whose slices make up `tensor` (the layer itself if it writes);
+        found once per tensor (placement asks for them at every step)."""
+        found = self._writers_in.get(tensor)
+        if found is None:
+            lo, hi = self.spans[tensor]
+            found = self._writers_in[tensor] = tuple(
+                w for w in self.writers.get(self.roots[tensor], [])
+                if self.spans[w][0] < hi and lo < self.spans[w][1])
+        return found
 
     def slice_region(self, tensor: str) -> Region:
         """The region of its root `tensor` is: WHOLE when it spans the root."""
