@@ -15,19 +15,15 @@ from __future__ import annotations
 
 import csv
 import math
-import shutil
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from validate_scalesim import Job, ensure_venv, plan, read_rows, simulate
+from validate_scalesim import Job, ensure_venv, network_jobs, run_all, simulate
 
-from accelsim.export import export_network
-from accelsim.export.scalesim import TOPOLOGY_HEADER
 from accelsim.ir.zoo import build_model
 from accelsim.sim.buffers import element_accesses
-from accelsim.sim.pe_array import DATAFLOWS, PEArray, layer_gemm
+from accelsim.sim.pe_array import layer_gemm
 
 COLUMNS = ("SRAM IFMAP Reads", "SRAM Filter Reads", "SRAM OFMAP Writes")
 CASES = (("mobilenet_v1_cifar", ((8, 16), (32, 32))),)
@@ -48,22 +44,9 @@ def main() -> int:
     jobs, nets, mappings = [], {}, {}
     for name, arrays in CASES:
         net = nets[name] = build_model(name)
-        rows = read_rows(export_network(net, "scalesim")[f"{net.name}.csv"])
-        simulated, mappings[name] = plan(rows, full=False)
-        topology = scratch / f"{name}.csv"
-        topology.write_text("\n".join([TOPOLOGY_HEADER] + [", ".join(r) + "," for r in simulated])
-                            + "\n")
-        for rows_cols in arrays:
-            for dataflow in DATAFLOWS:
-                array = PEArray(*rows_cols, dataflow)  # type: ignore[arg-type]
-                workdir = scratch / f"{name}_{rows_cols[0]}x{rows_cols[1]}_{dataflow}"
-                workdir.mkdir()
-                jobs.append(Job(name, array, topology, workdir))
-    try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            results = list(pool.map(lambda job: accesses(python, job), jobs))
-    finally:
-        shutil.rmtree(scratch)
+        made, _, mappings[name] = network_jobs(net, name, arrays, scratch, full=False)
+        jobs += made
+    results = run_all(lambda job: accesses(python, job), jobs, scratch)
 
     summary = []
     for job, reported in zip(jobs, results, strict=True):
@@ -95,8 +78,8 @@ def main() -> int:
         summary.append((job.net, f"{array.rows}x{array.cols}", array.dataflow, *worst))
     print(f"\n{'network':<20}{'array':>7}{'df':>4}{'ifmap max %':>13}{'filter max %':>14}"
           f"{'ofmap max %':>13}{'ofmap adj. max %':>18}")
-    for net, size, dataflow, ifmap, filt, ofmap, adj in summary:
-        print(f"{net:<20}{size:>7}{dataflow:>4}{ifmap:>13.3f}{filt:>14.3f}{ofmap:>13.3f}"
+    for label, size, dataflow, ifmap, filt, ofmap, adj in summary:
+        print(f"{label:<20}{size:>7}{dataflow:>4}{ifmap:>13.3f}{filt:>14.3f}{ofmap:>13.3f}"
               f"{adj:>18.3f}")
     return 0
 

@@ -21,9 +21,11 @@ import subprocess
 import sys
 import tempfile
 import venv
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from accelsim.export import export_network
 from accelsim.export.scalesim import DEPTHWISE_MARK, TOPOLOGY_HEADER, scalesim_config
@@ -34,6 +36,7 @@ from accelsim.sim.pe_array import DATAFLOWS, PEArray, layer_cycles
 HERE = Path(__file__).resolve().parent
 VENV = HERE / ".venv"
 #: scalesim 3.0.0 calls int() on 1-element arrays, which NumPy 2 rejects; pandas 3 needs NumPy 2.
+T = TypeVar("T")
 REQUIREMENTS = ("scalesim==3.0.0", "numpy<2", "pandas<3")
 #: (network, resolution, arrays): a non-square array catches row/column mix-ups.
 CASES: tuple[tuple[str, int | None, tuple[tuple[int, int], ...]], ...] = (
@@ -122,6 +125,35 @@ def per_row(reported: list[int], mapping: list[tuple[int, int]], rows: list[list
     return totals
 
 
+def network_jobs(net: Network, label: str, arrays: tuple[tuple[int, int], ...], scratch: Path,
+                 full: bool) -> tuple[list[Job], list[list[str]], list[tuple[int, int]]]:
+    """Export `net` as a SCALE-Sim topology in `scratch` (see `plan`) and make a job per
+    array and dataflow: (jobs, exported rows, row mapping)."""
+    rows = read_rows(export_network(net, "scalesim")[f"{net.name}.csv"])
+    simulated, mapping = plan(rows, full)
+    stem = label.replace("@", "_")
+    topology = scratch / f"{stem}.csv"
+    topology.write_text("\n".join([TOPOLOGY_HEADER] + [", ".join(r) + "," for r in simulated])
+                        + "\n")
+    jobs = []
+    for rows_cols in arrays:
+        for dataflow in DATAFLOWS:
+            array = PEArray(*rows_cols, dataflow)  # type: ignore[arg-type]
+            workdir = scratch / f"{stem}_{rows_cols[0]}x{rows_cols[1]}_{dataflow}"
+            workdir.mkdir()
+            jobs.append(Job(label, array, topology, workdir))
+    return jobs, rows, mapping
+
+
+def run_all(work: Callable[[Job], T], jobs: list[Job], scratch: Path) -> list[T]:
+    """work(job) for every job, two SCALE-Sim processes at a time; `scratch` removed after."""
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return list(pool.map(work, jobs))
+    finally:
+        shutil.rmtree(scratch)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true",
@@ -140,24 +172,10 @@ def main() -> int:
         net = build_model(name, resolution=resolution)
         label = f"{name}@{resolution or 'default'}"
         nets[label] = net
-        rows = read_rows(export_network(net, "scalesim")[f"{net.name}.csv"])
-        simulated, mapping = plan(rows, args.full)
+        made, rows, mapping = network_jobs(net, label, arrays, scratch, args.full)
         exported[label] = (rows, mapping)
-        topology = scratch / f"{name}_{resolution}.csv"
-        topology.write_text("\n".join([TOPOLOGY_HEADER] + [", ".join(r) + "," for r in simulated])
-                            + "\n")
-        for rows_cols in arrays:
-            for dataflow in DATAFLOWS:
-                array = PEArray(*rows_cols, dataflow)  # type: ignore[arg-type]
-                workdir = scratch / f"{name}_{resolution}_{rows_cols[0]}x{rows_cols[1]}_{dataflow}"
-                workdir.mkdir()
-                jobs.append(Job(label, array, topology, workdir))
-
-    try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            results = list(pool.map(lambda job: run_scalesim(python, job), jobs))
-    finally:
-        shutil.rmtree(scratch)
+        jobs += made
+    results = run_all(lambda job: run_scalesim(python, job), jobs, scratch)
 
     summary = []
     for job, reported in zip(jobs, results, strict=True):
