@@ -42,9 +42,10 @@ class Tensor:
         return self.elements * bits_per_element
 
 
-@dataclass
+@dataclass(eq=False)
 class Network:
-    """A validated layer graph with a fixed execution order.
+    """A validated layer graph with a fixed execution order (equal only to itself, and
+    hashable so later stages can keep facts per network).
 
     `params` optionally holds real weights per layer name (from ONNX or a weights file):
     {"weight": ..., "bias": ..., "bn_scale": ..., "bn_shift": ..., "bn_mean": ..., "bn_var": ...}.
@@ -96,8 +97,12 @@ class Network:
     # ---- access --------------------------------------------------------------------
     def layer(self, name: str) -> Layer:
         """The Layer record of node `name`."""
-        layer: Layer = self.graph.nodes[name]["layer"]
-        return layer
+        return self._layers[name]
+
+    @functools.cached_property
+    def _layers(self) -> dict[str, Layer]:
+        """Node name -> Layer record, read from the graph once (it is fixed when built)."""
+        return {n: self.graph.nodes[n]["layer"] for n in self.order}
 
     def layers(self) -> Iterator[Layer]:
         """Layers in execution order."""
@@ -123,6 +128,10 @@ class Network:
 
     def tensors(self) -> dict[str, Tensor]:
         """Every tensor with its producer and its consumers in execution order."""
+        return dict(self._tensors)
+
+    @functools.cached_property
+    def _tensors(self) -> dict[str, Tensor]:
         position = {n: i for i, n in enumerate(self.order)}
         result = {}
         for n in self.order:

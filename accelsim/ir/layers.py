@@ -7,8 +7,9 @@ there is one formula per quantity and nothing to keep in sync.
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from accelsim.ir.ops import OPS, traits
@@ -67,6 +68,19 @@ class Layer:
     channel_range: tuple[int, int] = (0, 0)
     concat_copies: bool = False
 
+    def __hash__(self) -> int:
+        """The fields' hash, computed once: schedules key many caches on layers."""
+        return self._hash
+
+    @functools.cached_property
+    def _hash(self) -> int:
+        return hash(tuple(getattr(self, f.name) for f in fields(self)))
+
+    def __getstate__(self) -> dict[str, object]:
+        """The fields only: cached values stay behind (a string's hash differs between
+        processes, so a cached hash must never travel)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
     # ---- shapes -----------------------------------------------------------------
     @property
     def input_shape(self) -> Shape:
@@ -96,7 +110,7 @@ class Layer:
         return math.prod(self.output_shape)
 
     # ---- weights --------------------------------------------------------------------
-    @property
+    @functools.cached_property
     def weight_count(self) -> int:
         """Filter or matrix coefficients (biases and batch-norm excluded; PReLU slopes)."""
         return traits(self.op).weight_count(self)
@@ -125,7 +139,7 @@ class Layer:
         return 0
 
     # ---- work -----------------------------------------------------------------------
-    @property
+    @functools.cached_property
     def macs(self) -> int:
         """Multiply-accumulates of one sample (convs and dense only; pools and adds are 0)."""
         return traits(self.op).macs(self)
