@@ -5,10 +5,14 @@ keeps of what an action waits for only the latest compute and the latest transfe
 each is checked against a plain version that follows its rule word for word (every
 dependency kept), on schedules generated from every policy and buffering, with one shared
 SRAM or three levels: the traffic is equal, and so is every action's start and end at
-random design points.
+random design points. Builds that share a network's facts (accelsim.mapping.build_facts)
+equal builds that find them anew.
 """
 
 from __future__ import annotations
+
+import gc
+import weakref
 
 import numpy as np
 from hypothesis import given, settings
@@ -27,6 +31,7 @@ from accelsim.mapping import (
     Schedule,
     Sizes,
     Store,
+    build_facts,
     build_schedule,
 )
 from accelsim.mapping.memory import Capacity, MemorySpec, StoreLevel
@@ -163,3 +168,39 @@ def test_fast_walks_equal_the_plain_ones(model: str, capacity: int, levels: bool
     many = (np.array([p[0] for p in points]), np.array([p[1] for p in points]),
             np.array([p[2] for p in points]))
     assert np.array_equal(evaluate(fast, *many), evaluate(plain, *many))
+
+
+@settings(max_examples=15, deadline=None)
+@given(model=st.sampled_from(["mobilenet_v1_cifar", "mobilenet_v2"]),
+       capacities=st.lists(st.integers(min_value=4_000, max_value=400_000), min_size=2,
+                           max_size=3),
+       levels=st.booleans(), batch=st.integers(min_value=1, max_value=2),
+       policy=st.sampled_from(sorted(POLICIES)))
+def test_shared_build_facts_give_the_schedules_fresh_ones_give(
+        model: str, capacities: list[int], levels: bool, batch: int, policy: str) -> None:
+    """Builds of one network at several stores, which share its facts, equal builds of a
+    fresh copy of the network each (whose facts are found anew)."""
+    sizes = Sizes(8, 8, 32, batch)
+    shared = build_model(model, 0.25, 32 if model == "mobilenet_v2" else 28)
+    for capacity in capacities + capacities[:1]:  # the first store again: found in the cache
+        store: Capacity = three_levels(capacity * 3) if levels else capacity
+        fresh = build_model(model, 0.25, 32 if model == "mobilenet_v2" else 28)
+        outcomes = []
+        for net in (shared, fresh):
+            try:
+                s = build_schedule(net, sizes, store, policy)
+                outcomes.append((s.traffic(), [ls.actions for ls in s.layers], s.tensors))
+            except ScheduleError as exc:
+                outcomes.append(str(exc))
+        assert outcomes[0] == outcomes[1]
+
+
+def test_build_facts_go_with_their_network() -> None:
+    """Facts are kept weakly: a network nothing else holds is freed, facts and all."""
+    net = build_model("mobilenet_v1_cifar", 0.25, 28)
+    build_schedule(net, Sizes(8, 8, 32), 1_000_000, "liveness")
+    assert net in build_facts._FACTS
+    gone = weakref.ref(net)
+    del net
+    gc.collect()
+    assert gone() is None

@@ -155,8 +155,8 @@ def test_invariants(model: str, alpha: float, capacity: int, bits: int, batch: i
     sizes = Sizes(bits, bits, 32, batch)
     try:
         serial = build_schedule(net, sizes, capacity, policy)
-    except ScheduleError as exc:
-        assert "cannot run in" in str(exc)
+    except ScheduleError as exc:  # a layer that cannot run at all, or too many tiles
+        assert "cannot run in" in str(exc) or "tiles in" in str(exc)
         return
     peaks = tuple(ls.peak_sram_bytes for ls in serial.layers)
     s = build_schedule(net, sizes, capacity, policy,

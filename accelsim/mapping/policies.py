@@ -36,6 +36,7 @@ from accelsim.errors import ScheduleError
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
 from accelsim.mapping.batching import sub_batched
+from accelsim.mapping.build_facts import facts_of, store_facts_of
 from accelsim.mapping.fused import fused_schedule
 from accelsim.mapping.memory import Capacity
 from accelsim.mapping.options import BuildOptions
@@ -62,7 +63,6 @@ from accelsim.mapping.tiling import (
     search_tiles,
     spatial_tiles,
 )
-from accelsim.mapping.views import Homes
 
 __all__ = ["POLICIES", "build_schedule"]
 
@@ -132,7 +132,7 @@ class _Accumulate(Rules):
                    if w not in b.where or b.where[w] in moved}
         need: dict[Operand, int] = {
             "inputs": sum(b.fmap_bytes(w) for w in missing),
-            "weights": b.sizes.weight_bytes(layer), "outputs": b.output_need(layer)}
+            "weights": b.filter_bytes(layer.name), "outputs": b.output_need(layer)}
         new = sum(need.values())
         if not all(b.sram.fits(size, level)
                    for level, size in b.sram.spec.per_level(need).items()):
@@ -165,21 +165,18 @@ class _Builder:
         self.prefetched: dict[str, str] = {}  # layer -> its filters' buffer, loaded early
         self.extra: list[int] = []  # per layer: bytes of early filters resident during it
         self.ahead = 0  # where the look-ahead for early filters resumes (prefetch_filters)
-        self.plans: dict[str, TilePlan] = {}  # layer -> its full-capacity tiling
-        self.may_tile: set[str] = set()  # layers that may have to tile (end prefetching)
         self.sizes = sizes
         self.sram = SramTracker(capacity)
-        self.tensors = net.tensors()
-        self.homes = Homes(net)
-        #: root -> the name of its whole buffer
-        self._reservations = {root: buffer_name("fmap", root, WHOLE)
-                              for root in self.homes.members}
-        self.position = {name: i for i, name in enumerate(net.order)}
-        self.computed = [n for n in net.order if net.layer(n).op != "input"]  # LayerSchedules
+        facts, store = facts_of(net), store_facts_of(net, sizes, self.sram.spec)
+        self.tensors, self.homes, self.position = facts.tensors, facts.homes, facts.position
+        self.computed, self.output_writers = facts.computed, facts.output_writers
+        self._reservations, self._layouts = facts.reservations, facts.layouts
+        self._fmap_bytes, self._filter_bytes = store.fmap_bytes, store.filter_bytes
+        self.plans = store.plans  # layer -> its full-capacity tiling
+        self.may_tile = store.may_tile  # layers that may have to tile (end prefetching)
         self.in_dram: set[str] = set(net.inputs)  # writers whose slice DRAM holds
         self.held: dict[str, set[str]] = {}  # resident fmap buffer -> writers it holds
         self.where: dict[str, str] = {}  # writer -> the resident buffer holding its slice
-        self.output_writers = {w for o in net.outputs for w in self.homes.writers_in(o)}
         self.layers: list[LayerSchedule] = []
         self.placement: dict[str, str] = {}
         self.spill_reason: dict[str, str] = {}
@@ -187,7 +184,11 @@ class _Builder:
 
     # ---- helpers ----------------------------------------------------------------------
     def fmap_bytes(self, tensor: str) -> int:
-        return self.sizes.fmap_bytes(self.tensors[tensor].shape)
+        return self._fmap_bytes[tensor]
+
+    def filter_bytes(self, layer: str) -> int:
+        """Bytes of a layer's whole filters (`Sizes.weight_bytes`; 0 for a weightless op)."""
+        return self._filter_bytes[layer]
 
     def reservation(self, tensor: str) -> str:
         """The whole buffer of the root holding `tensor`."""
@@ -347,9 +348,10 @@ class _Builder:
         return tuple(dict.fromkeys(b for s in layer.inputs for b in self.buffers_for(s)))
 
     # ---- one layer, whole ------------------------------------------------------------
-    def run_whole(self, layer: Layer, at: int) -> None:
-        """Inputs resident, filters loaded, output's buffer reserved, one compute."""
-        self.crowding_inputs(layer, at)
+    def run_whole(self, layer: Layer, at: int, crowding: list[str]) -> None:
+        """Inputs resident, filters loaded, output's buffer reserved, one compute;
+        `crowding`: the input buffers `whole_now` found must leave the output's level."""
+        self.crowding_inputs(layer, crowding)
         pinned = set(self.input_buffers(layer))
         if self.reservation(layer.name) in self.sram.resident:
             pinned.add(self.reservation(layer.name))
@@ -357,7 +359,7 @@ class _Builder:
             self.bring(src, pinned, at)
         weights = self.prefetched.pop(layer.name, None)
         if layer.is_weighted and weights is None:
-            size = self.sizes.weight_bytes(layer)
+            size = self.filter_bytes(layer.name)
             self.make_room(size, pinned, at, f"filters of {layer.name}",
                            (self.sram.spec.level_of("weights"),))
             weights = self.sram.load("weights", layer.name, WHOLE, size)
@@ -379,7 +381,7 @@ class _Builder:
         spec = self.sram.spec
         out_level, in_level = spec.level_of("outputs"), spec.level_of("inputs")
         need = {lv.name: 0 for lv in spec.levels}
-        need[spec.level_of("weights")] += self.sizes.weight_bytes(layer)
+        need[spec.level_of("weights")] += self.filter_bytes(layer.name)
         out = self.reservation(layer.name)
         counted = {out}
         if out in self.sram.resident:
@@ -407,15 +409,17 @@ class _Builder:
             need[in_level] += size
         return moved, need
 
-    def fits_whole_now(self, layer: Layer) -> bool:
-        """True when the layer can run whole given where its inputs are now."""
-        _, need = self.whole_placement(layer)
-        return all(size <= self.sram.spec.capacity(level) for level, size in need.items())
+    def whole_now(self, layer: Layer) -> list[str] | None:
+        """The input buffers to move out of the output's level if the layer can run whole
+        given where its inputs are now (`whole_placement`), else None."""
+        moved, need = self.whole_placement(layer)
+        capacity = self.sram.spec.capacity
+        return moved if all(size <= capacity(level) for level, size in need.items()) else None
 
-    def crowding_inputs(self, layer: Layer, at: int) -> None:
+    def crowding_inputs(self, layer: Layer, victims: list[str]) -> None:
         """Evict resident inputs that sit in the output's level and leave it no room there
         (a level holding outputs but not inputs): they are read again into the input level."""
-        for victim in self.whole_placement(layer)[0]:
+        for victim in victims:
             label = self._label(victim)
             self.evict(victim, f"{label} shares {self.sram.spec.level_of('outputs')} with "
                                f"the output of {layer.name}: read again into the input level")
@@ -446,7 +450,7 @@ class _Builder:
                 return
             if not nxt.is_weighted or name in self.prefetched:
                 continue
-            size = self.sizes.weight_bytes(nxt)
+            size = self.filter_bytes(name)
             if not self.sram.fits(size):  # the cheaper test first: either one ends it
                 return
             window = range(here, later)
@@ -751,34 +755,9 @@ class _Builder:
             self.sram.free(out)
 
     # ---- the whole network -----------------------------------------------------------
-    def fits_whole(self, layer: Layer, worst: bool = False) -> bool:
-        """True when the layer's filters, the buffers of its inputs' roots and its output's
-        root each fit their level (summed where levels coincide), its inputs either loaded
-        or left where their producer put them (in the output level).
-
-        `worst`: a root several layers write may also be held as slices reloaded beside a
-        fresh whole buffer after an eviction: counted twice, a bound on any moment."""
-        own = self.homes.roots[layer.name]
-
-        def size(root: str) -> int:
-            twice = worst and len(self.homes.writers[root]) > 1
-            return self.fmap_bytes(root) * (2 if twice else 1)
-
-        inputs = sum(size(q) for q in dict.fromkeys(self.homes.roots[s] for s in layer.inputs)
-                     if q != own)
-        weights, output = self.sizes.weight_bytes(layer), size(own)
-        return (self.sram.spec.fits({"inputs": inputs, "weights": weights, "outputs": output})
-                or self.sram.spec.fits({"weights": weights, "outputs": inputs + output}))
-
     def layout(self, name: str) -> str:
         """A view's place in its root's buffer, or why a concat copies ('' otherwise)."""
-        views = self.net.views
-        if name in views.copies:
-            return f"copy: {views.copies[name]}"
-        root, (lo, hi) = self.homes.roots[name], self.homes.spans[name]
-        if self.homes.is_view(name):
-            return f"view: channels {lo}-{hi} of {root}"
-        return f"writes channels {lo}-{hi} of {root}" if root != name else ""
+        return self._layouts[name]
 
     def finish(self) -> Schedule:
         placements = []
@@ -793,22 +772,16 @@ class _Builder:
             layer = self.net.layer(name)
             if layer.is_weighted:
                 placements.append(TensorPlacement(
-                    f"{name}.weights", "weights", self.sizes.weight_bytes(layer),
+                    f"{name}.weights", "weights", self.filter_bytes(name),
                     self.position[name], self.position[name],
                     "dram, loaded into sram for its layer"))
         return Schedule(self.rules.name, self.sram.capacity, self.sizes.batch, self.layers,
                         placements, memory=None if self.sram.spec.shared else self.sram.spec)
 
-    def plan_oversized(self) -> None:
-        """Search the tiling of every layer that cannot run whole, before emitting anything,
-        so an SRAM too small for some later layer fails at once, not after minutes."""
-        for layer in self.net.layers():
-            if (layer.op != "input" and not self.homes.is_view(layer.name)
-                    and not self.fits_whole(layer)):
-                self.plans[layer.name] = search_tiles(layer, self.sizes, self.sram.spec.smallest)
-        self.may_tile = {layer.name for layer in self.net.layers() if layer.op != "input"
-                         and not self.homes.is_view(layer.name)
-                         and not self.fits_whole(layer, worst=True)}
+    def check_tile_budget(self) -> None:
+        """Refuse a schedule of too many tiles before emitting anything (the tilings of the
+        layers that cannot run whole are searched first, `store_facts_of`), so an SRAM
+        too small for some later layer fails at once, not after minutes."""
         tiles = sum(plan.tiles for plan in self.plans.values()) * self.options.passes
         if tiles > MAX_SCHEDULE_TILES:
             worst = max(self.plans.values(), key=lambda p: p.tiles)
@@ -822,7 +795,7 @@ class _Builder:
     def run(self) -> Schedule:
         """Every layer in order: whole when its working set fits, else tiled; a view does
         nothing (its readers read the slices it names)."""
-        self.plan_oversized()
+        self.check_tile_budget()
         for at, name in enumerate(self.net.order):
             layer = self.net.layer(name)
             if layer.op == "input":
@@ -841,17 +814,20 @@ class _Builder:
 
     def run_layer(self, layer: Layer, at: int) -> None:
         """One layer that computes: whole when its working set fits, else tiled."""
-        tiled = layer.name in self.plans or not self.fits_whole_now(layer)
-        if not tiled:
+        crowding = None if layer.name in self.plans else self.whole_now(layer)
+        if crowding is not None:
+            recorded = len(self.sram.order)
             self.rules.before(self, layer, at)
-            # a spill may have sent inputs from the output level to DRAM: recheck
-            tiled = not self.fits_whole_now(layer)
-        if tiled:
+            # a spill may have sent inputs from the output level to DRAM: recheck (only
+            # actions change where buffers are, so none recorded means nothing changed)
+            if len(self.sram.order) != recorded:
+                crowding = self.whole_now(layer)
+        if crowding is None:
             self.rules.before_tiled(self, layer)
             assert self.current is not None
             self.current.tiling = self.run_tiled(layer, at).describe(layer, self.sizes.batch)
         else:
-            self.run_whole(layer, at)
+            self.run_whole(layer, at, crowding)
 
     def drain(self) -> None:
         """End of the inference: write back network outputs still resident, free the rest."""

@@ -23,8 +23,8 @@ class Homes:
     """Roots, spans, writers and members of one network's feature maps."""
 
     def __init__(self, net: Network) -> None:
-        self.net = net
         views = net.views
+        self._views = views.views  # not the network: facts kept weakly per network
         self.roots: dict[str, str] = {}  # tensor -> the root holding it
         self.spans: dict[str, Span] = {}  # tensor -> its channels in the root
         self.writers: dict[str, list[str]] = {}  # root -> layers writing into it, in order
@@ -40,7 +40,7 @@ class Homes:
 
     def is_view(self, tensor: str) -> bool:
         """True for a layer that writes nothing (a view concat or a channel slice)."""
-        return tensor in self.net.views.views
+        return tensor in self._views
 
     def whole(self, tensor: str) -> bool:
         """True when `tensor` spans all of its root's channels."""
