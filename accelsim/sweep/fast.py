@@ -38,6 +38,7 @@ from accelsim.sim.simulate import (
     schedule_traffic,
     serial_links,
     sizes_for,
+    without_cycle_collection,
 )
 from accelsim.sweep.space import Points
 from accelsim.sweep.store import Column, Strings, concat_columns
@@ -158,12 +159,13 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
     ladder = None
     try:
         check_per_pe(net, first.hardware)  # levels, precision and dataflow: the group's own
-        if first.simulation.overlap:
-            ladder = Ladder(net, sizes, capacity, policy)
-            schedules: tuple[Schedule, ...] = tuple(ladder.rung(i)[0]
-                                                    for i in range(len(ladder)))
-        else:
-            schedules = (build_schedule(net, sizes, capacity, policy),)
+        with without_cycle_collection():
+            if first.simulation.overlap:
+                ladder = Ladder(net, sizes, capacity, policy)
+                schedules: tuple[Schedule, ...] = tuple(ladder.rung(i)[0]
+                                                        for i in range(len(ladder)))
+            else:
+                schedules = (build_schedule(net, sizes, capacity, policy),)
     except ScheduleError as exc:
         empty = np.zeros(0)
         return [GroupArrays(empty, empty, (), False, {}, None, str(exc)) for _ in configs]
