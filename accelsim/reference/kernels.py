@@ -173,7 +173,13 @@ def window_sum(
     x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
     padding: Padding4 = NO_PADDING,
 ) -> np.ndarray:
-    """Sum of each pooling window, padding counted as zeros."""
+    """Sum of each pooling window, padding counted as zeros.
+
+    A window covering the whole unpadded input (a global pool written as a pool) is one
+    reduction instead of kh * kw slice additions.
+    """
+    if padding == NO_PADDING and kernel == x.shape[1:3]:
+        return x.sum(axis=(1, 2), keepdims=True)
     taps = _taps(pad(x, padding), kernel, stride)
     out = taps[0][2].copy()
     for _, _, window in taps[1:]:
