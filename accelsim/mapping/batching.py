@@ -52,7 +52,7 @@ def _shift(region: Region, offset: int, count: int, per_sample: bool) -> Region:
     if not per_sample:
         return region
     lo, hi = region.samples or (0, count)
-    return dataclasses.replace(region, samples=(lo + offset, hi + offset))
+    return region._replace(samples=(lo + offset, hi + offset))
 
 
 def _moved(action: Action, offset: int, count: int, tag: str) -> Action:

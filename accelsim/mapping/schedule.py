@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from accelsim.mapping.memory import MemorySpec
 
@@ -35,13 +35,13 @@ __all__ = [
 Span = tuple[int, int]
 
 
-@dataclass(frozen=True)
-class Region:
+class Region(NamedTuple):
     """A box of a tensor: samples [b0, b1), rows [r0, r1), channels [c0, c1), columns
     [w0, w1); None = all.
 
     For filters, `channels` is the output-channel range, `reduce` the input-channel range
-    (when a tile splits input channels) and rows/samples are None.
+    (when a tile splits input channels) and rows/samples are None. A named tuple: a
+    schedule makes, hashes and compares one per buffer, tens of thousands at a small SRAM.
     """
 
     samples: Span | None = None
