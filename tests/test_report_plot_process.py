@@ -3,6 +3,7 @@ parent, no child left behind; save_png: savefig's pixels without the alpha chann
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import subprocess
@@ -144,6 +145,28 @@ def test_save_png_is_savefig_without_alpha(tmp_path: Path) -> None:
     assert ours.mode == "RGB" and ours.size == (300, 200)
     assert (rgba[..., 3] == 255).all()  # savefig's image is opaque: dropping alpha loses nothing
     assert np.array_equal(np.asarray(ours), rgba[..., :3])
+
+
+def collector_state_figure(seen: list[bool]) -> Figure:
+    """A figure that records whether the garbage collector runs while it is built."""
+    seen.append(gc.isenabled())
+    return Figure(figsize=(1, 1))
+
+
+def test_a_plot_is_drawn_with_the_collector_paused_and_restored(tmp_path: Path) -> None:
+    seen: list[bool] = []
+    assert gc.isenabled()
+    PlotJob(collector_state_figure, (seen,), tmp_path / "a.png").draw()
+    assert seen == [False] and gc.isenabled() and (tmp_path / "a.png").is_file()
+    with pytest.raises(ConfigError):  # restored after a failure too
+        PlotJob(failing_figure, ("bad",), tmp_path / "b.png").draw()
+    assert gc.isenabled()
+    gc.disable()  # a caller that paused it itself finds it paused still
+    try:
+        PlotJob(collector_state_figure, (seen,), tmp_path / "c.png").draw()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def slow_figure(seconds: float) -> Figure:
