@@ -47,8 +47,9 @@ class PlotJob:
         """Build the figure and write it, the garbage collector paused meanwhile.
 
         A figure is some 10^5 short-lived objects, whose allocation would run the collector
-        over the whole heap again and again: 20% of the layers figure's time (measured); its
-        cycles are collected once drawing is over (or at exit in a plot process).
+        over the whole heap: drawn in the process that simulated, 20% of the layers figure's
+        CPU time (measured; a forked plot process, whose inherited objects are frozen, gains
+        little). Its cycles are collected once drawing is over, or freed at exit.
         """
         from accelsim.report.plots import save_png
 
