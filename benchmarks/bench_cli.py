@@ -17,11 +17,11 @@ the load average printed says which applied.
 Bytecode: a user's installed package has its modules compiled once (pip writes the .pyc
 files, or the first import does), but an editable install (`pip install -e .`) in an
 environment with PYTHONDONTWRITEBYTECODE=1, or a read-only tree, compiles accelsim's 60-odd
-modules from source in every process (about 0.1 s). Both are timed, labelled: "bytecode
-cached" rows read every module's bytecode from a temporary PYTHONPYCACHEPREFIX, filled by
-one run of each command before timing (the source tree is left untouched); "compiled each
-run" rows use a copy of that cache without accelsim's bytecode, so accelsim alone is
-compiled from source, as in such an environment. The targets are judged on both rows.
+modules from source in every process (0.02-0.1 s of `run` here). Both are timed, labelled:
+"bytecode cached" rows read every module's bytecode from a temporary PYTHONPYCACHEPREFIX,
+filled by one run of each command before timing (the source tree is left untouched);
+"compiled each run" rows use a copy of that cache without accelsim's bytecode, so accelsim
+alone is compiled from source, as in such an environment. The targets are judged on both rows.
 
 The load average of a shared machine often stops `run` from forking (above), so `run` is
 timed once more with the fork forced (`idle_core` replaced in a `python -c` wrapper): the
