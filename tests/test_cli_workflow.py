@@ -203,9 +203,10 @@ def test_help_lists_commands_without_importing_them(capsys: pytest.CaptureFixtur
 
 def test_run_command_module_imports_no_simulator() -> None:
     # `run` forks its plot process before the simulator is imported, so that matplotlib's
-    # import overlaps it: importing the command itself must not pull in numpy or networkx.
+    # import overlaps it: importing the command itself must not pull in numpy, networkx or
+    # the configuration models (pydantic).
     script = ("import sys, accelsim.cli.run_cmd; print(sorted(m for m in ('numpy', "
-              "'networkx', 'matplotlib', 'pandas') if m in sys.modules))")
+              "'networkx', 'matplotlib', 'pandas', 'pydantic') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             check=True).stdout.strip().splitlines()[-1]
     assert loaded == "[]"

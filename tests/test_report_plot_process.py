@@ -3,8 +3,11 @@ parent, no child left behind; save_png: savefig's pixels without the alpha chann
 
 from __future__ import annotations
 
+import gc
 import io
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -144,6 +147,28 @@ def test_save_png_is_savefig_without_alpha(tmp_path: Path) -> None:
     assert np.array_equal(np.asarray(ours), rgba[..., :3])
 
 
+def collector_state_figure(seen: list[bool]) -> Figure:
+    """A figure that records whether the garbage collector runs while it is built."""
+    seen.append(gc.isenabled())
+    return Figure(figsize=(1, 1))
+
+
+def test_a_plot_is_drawn_with_the_collector_paused_and_restored(tmp_path: Path) -> None:
+    seen: list[bool] = []
+    assert gc.isenabled()
+    PlotJob(collector_state_figure, (seen,), tmp_path / "a.png").draw()
+    assert seen == [False] and gc.isenabled() and (tmp_path / "a.png").is_file()
+    with pytest.raises(ConfigError):  # restored after a failure too
+        PlotJob(failing_figure, ("bad",), tmp_path / "b.png").draw()
+    assert gc.isenabled()
+    gc.disable()  # a caller that paused it itself finds it paused still
+    try:
+        PlotJob(collector_state_figure, (seen,), tmp_path / "c.png").draw()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def slow_figure(seconds: float) -> Figure:
     """A figure that takes `seconds` to build (a long drawing)."""
     import time
@@ -185,3 +210,45 @@ def test_no_fork_to_be_had_draws_in_process(monkeypatch: pytest.MonkeyPatch) -> 
     assert PlotProcess.start() is None
     if open_fds is not None:  # both pipes closed again
         assert len(os.listdir("/proc/self/fd")) == open_fds
+
+
+#: A fresh interpreter that forks the plot process before importing the simulator, as
+#: `accelsim run` does; the first job writes the names of the child's modules.
+_CHILD_MODULES = """
+import sys
+from pathlib import Path
+
+from accelsim.report.plot_process import PlotJob, PlotProcess
+
+
+def modules_seen(path):
+    path.write_text("\\n".join(sorted(sys.modules)), encoding="utf-8")
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(1, 1))
+
+
+plotter = PlotProcess()
+from accelsim.config.loader import load_run
+from accelsim.pipeline import run_config
+from accelsim.report.writer import plot_jobs
+
+out = Path(sys.argv[1])
+config = load_run("mobilenet_cifar.yaml")
+jobs = plot_jobs(run_config(config), config, out)
+plotter.submit([PlotJob(modules_seen, (out / "modules.txt",), out / "modules.png"), *jobs])
+plotter.join()
+"""
+
+
+def test_the_plot_process_imports_matplotlib_and_not_the_simulator(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-c", _CHILD_MODULES, str(tmp_path)], check=True,
+                   timeout=120)
+    modules = set((tmp_path / "modules.txt").read_text(encoding="utf-8").split())
+    # Drawn by then: the jobs were unpickled (importing the figure functions) after preload.
+    assert {"matplotlib.backends.backend_agg", "accelsim.report.plots"} <= modules
+    heavy = sorted(m for m in modules if m.split(".")[0] == "pandas" or m.startswith(
+        ("accelsim.sim", "accelsim.mapping", "accelsim.ir", "accelsim.config",
+         "accelsim.report.tables")))
+    assert heavy == []
+    assert all((tmp_path / name).is_file() for _, name in PLOT_FILES)

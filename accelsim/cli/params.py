@@ -6,6 +6,7 @@ like every other bad input: one line, exit code 2.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +41,23 @@ class Number(click.ParamType):
 
 
 class Choice(click.ParamType):
-    """A choice whose bad value gives one `accelsim: error:` line (click's prints usage)."""
+    """A choice whose bad value gives one `accelsim: error:` line (click's prints usage).
+
+    The choices may be given as a function returning them, called on first use: defining
+    the option then imports nothing (`accelsim run` forks its plot process first).
+    """
 
     name = "choice"
 
-    def __init__(self, choices: tuple[str, ...]) -> None:
-        self.choices = choices
+    def __init__(self, choices: tuple[str, ...] | Callable[[], tuple[str, ...]]) -> None:
+        self._choices = choices
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The accepted values."""
+        if callable(self._choices):
+            self._choices = self._choices()
+        return self._choices
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         """Accept exactly one of the choices."""

@@ -12,11 +12,18 @@ from accelsim.cli.outdir import prepare_out_dir, staged_files
 from accelsim.cli.overrides import hardware_option, load_config, set_option
 from accelsim.cli.params import Choice, Number, shown_path
 from accelsim.cli.progress import run_step
-from accelsim.config.models import POLICIES
 from accelsim.errors import AccelsimError, ScheduleError
 from accelsim.report.plot_process import plot_process
 
 __all__ = ["run", "schema"]
+
+
+def _policies() -> tuple[str, ...]:
+    """The placement policies (imported when `--policy` is read: the configuration models
+    would otherwise load before the plot process is forked, delaying its matplotlib)."""
+    from accelsim.config.models import POLICIES
+
+    return POLICIES
 
 
 @cli.command()
@@ -25,7 +32,7 @@ __all__ = ["run", "schema"]
 @hardware_option
 @click.option(
     "--policy",
-    type=Choice(POLICIES),
+    type=Choice(_policies),
     default=None,
     help="SRAM placement policy (overrides simulation.policy).",
 )

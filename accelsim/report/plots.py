@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
-from accelsim.report.tables import binary_size, size_text
+from accelsim.report.quantities import binary_size, si, size_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -284,8 +284,6 @@ def _plain_log_ticks(ax: Axes) -> None:
     """Log axes with decade ticks written '100', '1k', '10 G' (no minor ticks, no mathtext)."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
-    from accelsim.report.tables import si
-
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_locator(LogLocator(base=10))
         axis.set_minor_locator(NullLocator())
@@ -370,3 +368,4 @@ def _energy_panel(ax: Axes, table: Table) -> None:
     _title(ax, "Energy per layer by component")
     _corner_note(ax, f"total {float(np.sum(bottom)):.3g} µJ: " + ", ".join(totals))
     ax.legend(loc="upper left")
+
