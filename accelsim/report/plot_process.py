@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from accelsim.collector import collector_paused
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -53,13 +55,8 @@ class PlotJob:
         """
         from accelsim.report.plots import save_png
 
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             save_png(self.figure(*self.args, **self.kwargs), self.path)
-        finally:
-            if collecting:
-                gc.enable()
 
 
 def idle_core() -> bool:

@@ -7,18 +7,16 @@ summary dict that reports and the Python API expose.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
-import gc
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import reduce
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from accelsim.collector import collector_paused
 from accelsim.config.models import HardwareConfig, SimulationConfig
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
@@ -50,8 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LAYER_COLUMNS", "SimResult", "cost_schedule", "layer_compute", "on_chip_traffic",
            "recompute_factor", "ScheduleTraffic", "schedule_traffic", "serial_links",
-           "simulate", "sizes_for",
-           "without_cycle_collection"]
+           "simulate", "sizes_for"]
 
 #: Columns of layers.csv / SimResult.table(), in order; units in every name.
 LAYER_COLUMNS: tuple[str, ...] = (
@@ -223,7 +220,7 @@ def simulate(net: Network, hardware: HardwareConfig,
     sizes = sizes_for(hardware, simulation.batch)
     capacity, policy = memory_spec(hardware), simulation.policy
     model = compute_model(hardware.compute)
-    with without_cycle_collection():
+    with collector_paused(promote=True):
         if not simulation.overlap:
             schedule = build_schedule(net, sizes, capacity, policy)
             return cost_schedule(net, hardware, simulation, schedule, model)
@@ -235,28 +232,6 @@ def simulate(net: Network, hardware: HardwareConfig,
                                   hardware.dram.latency)
         return cost_schedule(net, hardware, simulation, ladder.rung(int(rung[0]))[0], model,
                              times[0], ladder.serial, links=links)
-
-
-@contextlib.contextmanager
-def without_cycle_collection() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector (restored on exit, as it was).
-
-    A schedule is tens of thousands of small acyclic records; the collector would scan
-    them again and again while they are created (a third of a large build), and finds
-    nothing: reference counting frees them.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            # What was made meanwhile joins the oldest generation unscanned (frozen, then
-            # thawed there): re-enabled as it was, the collector would scan it all at the
-            # next allocation (a third of a 64 KiB run again).
-            gc.freeze()
-            gc.unfreeze()
-            gc.enable()
 
 
 def serial_links(net: Network, hardware: HardwareConfig, serial: Schedule) -> np.ndarray:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from accelsim.collector import collector_paused
 from accelsim.config.models import VECTOR_RATE_PER_MAC_RATE, HardwareConfig, RunConfig
 from accelsim.errors import ScheduleError
 from accelsim.ir.graph import Network
@@ -38,7 +39,6 @@ from accelsim.sim.simulate import (
     schedule_traffic,
     serial_links,
     sizes_for,
-    without_cycle_collection,
 )
 from accelsim.sweep.space import Points
 from accelsim.sweep.store import Column, Strings, concat_columns
@@ -159,7 +159,7 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
     ladder = None
     try:
         check_per_pe(net, first.hardware)  # levels, precision and dataflow: the group's own
-        with without_cycle_collection():
+        with collector_paused(promote=True):
             if first.simulation.overlap:
                 ladder = Ladder(net, sizes, capacity, policy)
                 schedules: tuple[Schedule, ...] = tuple(ladder.rung(i)[0]
