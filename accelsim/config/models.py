@@ -9,6 +9,7 @@ docstring under each field is its description in the JSON Schema and docs/config
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -257,14 +258,22 @@ class HardwareConfig(Strict):
         if self.memory is not None:
             return self.memory
         assert self.sram is not None
-        return (MemoryLevel(name="sram", capacity=self.sram.capacity,
-                            read_energy=self.energy.sram_read_byte,
-                            write_energy=self.energy.sram_write_byte),)
+        return _shared_sram(self.sram.capacity, self.energy.sram_read_byte,
+                            self.energy.sram_write_byte)
 
     @property
     def sram_capacity(self) -> int:
         """Bytes of the on-chip store (the outermost levels, shared by the array)."""
         return sum(lv.capacity for lv in store_levels(self.levels))
+
+
+@functools.lru_cache(maxsize=256)
+def _shared_sram(capacity: int, read_energy: float, write_energy: float
+                 ) -> tuple[MemoryLevel, ...]:
+    """The `sram` shorthand's one level (a frozen record, made once per value: costing asks
+    for the levels several times per simulation)."""
+    return (MemoryLevel(name="sram", capacity=capacity, read_energy=read_energy,
+                        write_energy=write_energy),)
 
 
 class ModelRef(Strict):

@@ -16,6 +16,7 @@ config: docs/pe_array.md derives the formulas from SCALE-Sim's source.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -172,8 +173,10 @@ def layer_gemm(layer: Layer, batch: int = 1, depthwise: Depthwise = "channel") -
     return None
 
 
+@functools.lru_cache(maxsize=4096, typed=True)  # typed: True is not the batch 1
 def layer_cycles(layer: Layer, array: PEArray, batch: int = 1) -> ComputeCycles:
-    """PE-array cycles of `layer` for `batch` samples; weightless ops cost 0 cycles."""
+    """PE-array cycles of `layer` for `batch` samples; weightless ops cost 0 cycles
+    (cached: every simulation of a network asks again for each layer)."""
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ConfigError(f"batch must be an integer >= 1, got {batch!r}")
     gemm = layer_gemm(layer, batch, array.depthwise)
