@@ -170,10 +170,10 @@ def test_fast_walks_equal_the_plain_ones(model: str, capacity: int, levels: bool
     assert np.array_equal(evaluate(fast, *many), evaluate(plain, *many))
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(model=st.sampled_from(["mobilenet_v1_cifar", "mobilenet_v2"]),
        capacities=st.lists(st.integers(min_value=4_000, max_value=400_000), min_size=2,
-                           max_size=3),
+                           max_size=2),
        levels=st.booleans(), batch=st.integers(min_value=1, max_value=2),
        policy=st.sampled_from(sorted(POLICIES)))
 def test_shared_build_facts_give_the_schedules_fresh_ones_give(
