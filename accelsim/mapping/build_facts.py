@@ -38,17 +38,18 @@ class StoreFacts:
         #: layer -> bytes of its whole filters
         self.filter_bytes: Mapping[str, int] = {
             layer.name: sizes.weight_bytes(layer) for layer in net.layers()}
-        #: layer -> its full-capacity tiling, for the layers that cannot run whole
-        self.plans: dict[str, TilePlan] = {}
+        plans: dict[str, TilePlan] = {}
         may_tile = set()
         for layer in net.layers():
             if layer.op == "input" or facts.homes.is_view(layer.name):
                 continue
             fits, fits_at_worst = self._fits_whole(facts.homes, layer, sizes, spec)
             if not fits:
-                self.plans[layer.name] = search_tiles(layer, sizes, spec.smallest)
+                plans[layer.name] = search_tiles(layer, sizes, spec.smallest)
             if not fits_at_worst:
                 may_tile.add(layer.name)
+        #: layer -> its full-capacity tiling, for the layers that cannot run whole
+        self.plans: Mapping[str, TilePlan] = plans
         #: layers that may have to tile (they end the look-ahead for early filters)
         self.may_tile = frozenset(may_tile)
 
