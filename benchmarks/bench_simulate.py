@@ -17,7 +17,7 @@ which should be flat (scheduling is linear in depth).
 `--against DIR` times another accelsim source tree too (e.g. `git worktree add DIR
 <commit>`): each tree in its own fresh processes, alternating, `--rounds` of each, and
 prints both trees' medians and their ratio. This machine's speed drifts with its
-neighbours (the same code measured 1.7x apart an hour apart), so a before/after figure
+neighbours (the same code measured up to 2x apart within minutes), so a before/after figure
 is only meaningful from the same run.
 """
 

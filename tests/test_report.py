@@ -21,7 +21,7 @@ from accelsim.report import (
     summary_record,
     write_report,
 )
-from accelsim.report.tables import si
+from accelsim.report.quantities import si
 from accelsim.sim.simulate import SimResult
 
 

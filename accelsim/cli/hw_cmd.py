@@ -35,7 +35,7 @@ def _description(path: Path) -> str:
 def describe(path: Path) -> dict[str, Any]:
     """One record of a hardware or run file: kind, SRAM, DRAM, compute and description."""
     from accelsim.config.loader import load_hardware, load_run
-    from accelsim.report.tables import binary_size, si, size_text
+    from accelsim.report.quantities import binary_size, si, size_text
     from accelsim.yamlio import load_yaml
 
     record: dict[str, Any] = {"file": shown_path(path), "name": path.name,

@@ -23,8 +23,9 @@ from accelsim.mapping.views import Homes
 
 __all__ = ["NetworkFacts", "StoreFacts", "facts_of", "store_facts_of"]
 
-#: (sizes, store) entries kept per network; a sweep over more store sizes recomputes.
-_STORES_PER_NETWORK = 64
+#: (sizes, store) entries kept per network (a sub-batched build asks for one per pass
+#: size); a sweep over more recomputes the least recently used.
+_STORES_PER_NETWORK = 256
 
 
 class StoreFacts:
@@ -108,13 +109,15 @@ class NetworkFacts:
         return f"writes channels {lo}-{hi} of {root}" if root != name else ""
 
     def _at(self, net: Network, sizes: Sizes, spec: MemorySpec) -> StoreFacts:
-        """The facts at these sizes and store (found once; the oldest dropped past a bound)."""
+        """The facts at these sizes and store (found once; past the bound, the least
+        recently used are dropped)."""
         key = (sizes, spec)
-        found = self._stores.get(key)
+        found = self._stores.pop(key, None)
         if found is None:
-            if len(self._stores) >= _STORES_PER_NETWORK:
+            found = StoreFacts(net, self, sizes, spec)
+            while len(self._stores) >= _STORES_PER_NETWORK:
                 del self._stores[next(iter(self._stores))]
-            found = self._stores[key] = StoreFacts(net, self, sizes, spec)
+        self._stores[key] = found  # the most recently used last
         return found
 
 

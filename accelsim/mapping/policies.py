@@ -779,9 +779,10 @@ class _Builder:
                         placements, memory=None if self.sram.spec.shared else self.sram.spec)
 
     def check_tile_budget(self) -> None:
-        """Refuse a schedule of too many tiles before emitting anything (the tilings of the
-        layers that cannot run whole are searched first, `store_facts_of`), so an SRAM
-        too small for some later layer fails at once, not after minutes."""
+        """Refuse a schedule of too many tiles before emitting anything, so an SRAM too
+        small for some later layer fails at once, not after minutes (the tilings of the
+        layers that cannot run whole were searched with the build facts, `store_facts_of`,
+        when the builder was made)."""
         tiles = sum(plan.tiles for plan in self.plans.values()) * self.options.passes
         if tiles > MAX_SCHEDULE_TILES:
             worst = max(self.plans.values(), key=lambda p: p.tiles)

@@ -41,7 +41,8 @@ class Region(NamedTuple):
 
     For filters, `channels` is the output-channel range, `reduce` the input-channel range
     (when a tile splits input channels) and rows/samples are None. A named tuple: a
-    schedule makes, hashes and compares one per buffer, tens of thousands at a small SRAM.
+    schedule makes, hashes and compares one per buffer, tens of thousands at a small SRAM
+    (so it also equals a plain tuple of the same five spans: make regions with Region).
     """
 
     samples: Span | None = None

@@ -179,7 +179,7 @@ def window_sum(
     reduction instead of kh * kw slice additions.
     """
     if padding == NO_PADDING and kernel == x.shape[1:3]:
-        return x.sum(axis=(1, 2), keepdims=True)
+        return x.sum(axis=(1, 2), keepdims=True, dtype=x.dtype)  # the taps' type, as below
     taps = _taps(pad(x, padding), kernel, stride)
     out = taps[0][2].copy()
     for _, _, window in taps[1:]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from accelsim.report.markdown import duration
-from accelsim.report.tables import binary_size, si, size_text
+from accelsim.report.quantities import binary_size, si, size_text
 
 if TYPE_CHECKING:
     import pandas as pd

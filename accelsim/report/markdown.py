@@ -10,7 +10,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from accelsim.config.models import RunConfig
-from accelsim.report.tables import binary_size, si, size_text, summary_record
+from accelsim.report.quantities import binary_size, si, size_text
+from accelsim.report.tables import summary_record
 from accelsim.sim.simulate import SimResult
 
 if TYPE_CHECKING:

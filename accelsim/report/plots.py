@@ -368,4 +368,3 @@ def _energy_panel(ax: Axes, table: Table) -> None:
     _title(ax, "Energy per layer by component")
     _corner_note(ax, f"total {float(np.sum(bottom)):.3g} µJ: " + ", ".join(totals))
     ax.legend(loc="upper left")
-

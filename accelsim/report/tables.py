@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from accelsim.config.models import RunConfig
-from accelsim.report.quantities import binary_size, si, size_text
 from accelsim.sim.simulate import LAYER_COLUMNS, SimResult
 
 if TYPE_CHECKING:
@@ -30,9 +29,6 @@ __all__ = [
     "layer_table",
     "schedule_rows",
     "schedule_table",
-    "binary_size",
-    "si",
-    "size_text",
     "summary_record",
     "write_csv",
 ]

@@ -220,7 +220,7 @@ def simulate(net: Network, hardware: HardwareConfig,
     sizes = sizes_for(hardware, simulation.batch)
     capacity, policy = memory_spec(hardware), simulation.policy
     model = compute_model(hardware.compute)
-    with collector_paused(promote=True):
+    with collector_paused():
         if not simulation.overlap:
             schedule = build_schedule(net, sizes, capacity, policy)
             return cost_schedule(net, hardware, simulation, schedule, model)

@@ -159,7 +159,7 @@ def prepare(configs: Sequence[RunConfig]) -> list[GroupArrays]:
     ladder = None
     try:
         check_per_pe(net, first.hardware)  # levels, precision and dataflow: the group's own
-        with collector_paused(promote=True):
+        with collector_paused():
             if first.simulation.overlap:
                 ladder = Ladder(net, sizes, capacity, policy)
                 schedules: tuple[Schedule, ...] = tuple(ladder.rung(i)[0]
