@@ -21,7 +21,7 @@ from typing import Literal
 
 from accelsim.errors import UnitError
 
-__all__ = ["Kind", "parse_quantity", "format_bytes", "format_quantity", "KINDS", "kind_help",
+__all__ = ["Kind", "parse_quantity", "format_quantity", "KINDS", "kind_help",
            "unit_pattern"]
 
 Kind = Literal["size", "bandwidth", "mac_rate", "frequency", "time", "energy", "vector_rate"]
@@ -140,14 +140,6 @@ def _example(kind: str) -> str:
 def kind_help(kind: Kind) -> str:
     """How a quantity of `kind` is written and read, in one sentence (for docs/config.md)."""
     return f"{_BASE[kind]}; write {_example(kind)}"
-
-
-def format_bytes(n: float) -> str:
-    """Human-readable size with binary prefixes, e.g. 1048576 -> '1.00 MiB'."""
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if abs(n) >= scale:
-            return f"{n / scale:.2f} {unit}"
-    return f"{n:.0f} B"
 
 
 def format_quantity(value: float, kind: Kind) -> str:
