@@ -28,6 +28,7 @@ from accelsim.errors import ReplayError
 from accelsim.ir.graph import Network
 from accelsim.ir.layers import Layer
 from accelsim.ir.ops import traits
+from accelsim.mapping.build_facts import facts_of
 from accelsim.mapping.schedule import Alloc, Compute, Free, Load, Region, Schedule, Store, Tile
 from accelsim.mapping.tiling import (
     hwc,
@@ -35,7 +36,6 @@ from accelsim.mapping.tiling import (
     input_region_cols,
     input_region_rows,
 )
-from accelsim.mapping.views import Homes
 from accelsim.reference.compare import compare
 from accelsim.reference.executor import ExecResult, Mode, run, run_layer
 from accelsim.reference.levels import check_level
@@ -107,7 +107,7 @@ class _Machine:
         for name, array in inputs.items():
             self.dram[name] = self._as4d(name, array).copy()
             self.written[name] = np.ones(self.dram[name].shape, dtype=bool)
-        self.homes = Homes(net)
+        self.homes = facts_of(net).homes  # shared with the network's schedule builds
         self.sram: dict[str, _Buffer] = {}
         self.used = self.peak = self.steps = 0
         self.level_of: dict[str, str] = {}  # resident buffer -> its on-chip level
